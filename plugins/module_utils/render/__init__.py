@@ -1,0 +1,12 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Rendering: pure functions from the federation model to Kubernetes/Istio objects.
+
+private_gateway.py  gateway role: namespace, credential Secret, gateway Deployment/Service/HPA/PDB/RBAC
+service_export.py   export role: ingress Gateway per export, VirtualService, local DestinationRules
+service_import.py   import role: peer ServiceEntry/DestinationRule, egress Gateway/VirtualService per binding,
+                    the local alias Service and the splitting VirtualService
+istio.py, kube.py   one builder per kind (where a VirtualService is built: istio.virtual_service)
+labels.py           ownership labels
+"""

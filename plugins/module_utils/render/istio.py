@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Builders of Istio networking objects (plain dicts): Gateway, VirtualService, DestinationRule,
+ServiceEntry. The apiVersion is a parameter (networking.istio.io/v1 by default, v1beta1 selectable)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.render.kube import metadata
+
+
+def _object(api_version, kind, name, ns, labels, spec):
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata(name, ns, labels), "spec": spec}
+
+
+def gateway(api_version, name, ns, labels, selector, servers):
+    return _object(api_version, "Gateway", name, ns, labels, {"selector": dict(selector), "servers": servers})
+
+
+def gateway_server(port_number, port_name, protocol, hosts, tls):
+    return {"port": {"number": port_number, "name": port_name, "protocol": protocol}, "hosts": list(hosts), "tls": tls}
+
+
+def virtual_service(api_version, name, ns, labels, hosts, gateways=None, http=None, tcp=None, tls=None, export_to=None):
+    spec = {"hosts": list(hosts)}
+    if gateways:
+        spec["gateways"] = list(gateways)
+    if export_to:
+        spec["exportTo"] = list(export_to)
+    for key, routes in (("http", http), ("tcp", tcp), ("tls", tls)):
+        if routes:
+            spec[key] = routes
+    return _object(api_version, "VirtualService", name, ns, labels, spec)
+
+
+def destination(host, port=None, subset=None):
+    dest = {"host": host}
+    if subset:
+        dest["subset"] = subset
+    if port is not None:
+        dest["port"] = {"number": port}
+    return dest
+
+
+def destination_rule(api_version, name, ns, labels, host, traffic_policy=None, subsets=None, export_to=None):
+    spec = {"host": host}
+    if export_to:
+        spec["exportTo"] = list(export_to)
+    if traffic_policy:
+        spec["trafficPolicy"] = traffic_policy
+    if subsets:
+        spec["subsets"] = subsets
+    return _object(api_version, "DestinationRule", name, ns, labels, spec)
+
+
+def service_entry(api_version, name, ns, labels, hosts, ports, resolution, endpoints, export_to=None):
+    spec = {
+        "hosts": list(hosts),
+        "location": "MESH_EXTERNAL",
+        "ports": ports,
+        "resolution": resolution,
+        "endpoints": endpoints,
+    }
+    if export_to:
+        spec["exportTo"] = list(export_to)
+    return _object(api_version, "ServiceEntry", name, ns, labels, spec)

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Builders of core Kubernetes objects (plain dicts), one function per kind."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+
+
+def metadata(name, namespace, labels, annotations=None):
+    meta = {"name": name, "labels": dict(labels)}
+    if namespace:
+        meta["namespace"] = namespace
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def namespace(name, labels):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, None, labels)}
+
+
+def service_account(name, ns, labels):
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(name, ns, labels)}
+
+
+def tls_secret(name, ns, labels, cert_pem, key_pem, ca_pem):
+    """A kubernetes.io/tls Secret with ca.crt beside the pair: the layout Istio's credentialName reads."""
+    def b64(text):
+        return base64.b64encode(text.encode("ascii")).decode("ascii")
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(name, ns, labels),
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": b64(cert_pem), "tls.key": b64(key_pem), "ca.crt": b64(ca_pem)},
+    }
+
+
+def service(name, ns, labels, ports, selector=None, service_type="ClusterIP"):
+    spec = {"type": service_type, "ports": [dict(p) for p in ports]}
+    if selector:
+        spec["selector"] = dict(selector)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, ns, labels), "spec": spec}
+
+
+def service_port(name, port, target_port=None, protocol="TCP"):
+    entry = {"name": name, "port": port, "protocol": protocol}
+    if target_port is not None:
+        entry["targetPort"] = target_port
+    return entry
+
+
+def deployment(name, ns, labels, pod_labels, pod_annotations, service_account_name, container, replicas,
+               volumes=None):
+    pod_spec = {"serviceAccountName": service_account_name, "containers": [container]}
+    if volumes:
+        pod_spec["volumes"] = volumes
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(name, ns, labels),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(pod_labels)},
+            "template": {
+                "metadata": {"labels": dict(pod_labels), "annotations": dict(pod_annotations)},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def horizontal_pod_autoscaler(name, ns, labels, target_deployment, min_replicas, max_replicas, cpu_percent):
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata(name, ns, labels),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target_deployment},
+            "minReplicas": min_replicas,
+            "maxReplicas": max_replicas,
+            "metrics": [{
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu_percent}},
+            }],
+        },
+    }
+
+
+def pod_disruption_budget(name, ns, labels, pod_labels, min_available=1):
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(name, ns, labels),
+        "spec": {"minAvailable": min_available, "selector": {"matchLabels": dict(pod_labels)}},
+    }
+
+
+def secret_reader_role(name, ns, labels, secret_names):
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": metadata(name, ns, labels),
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": sorted(secret_names),
+                   "verbs": ["get", "watch", "list"]}],
+    }
+
+
+def role_binding(name, ns, labels, role_name, service_account_name):
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": metadata(name, ns, labels),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account_name, "namespace": ns}],
+    }

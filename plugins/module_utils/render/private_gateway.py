@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""The private gateways of one cluster: an ingress gateway where it exports, an egress gateway where it
+imports, both in the gateway namespace, deployed with Istio's gateway injection template."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
+from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owned_labels
+
+INGRESS = "ingress"
+EGRESS = "egress"
+CROSS_CLUSTER_PORT_NAME = "https-for-cross-cluster-communication"
+IN_MESH_PORT_NAME = "tls-in-mesh"
+
+
+def gateway_name(direction):
+    return "istio-private-%sgateway" % direction
+
+
+def gateway_selector(direction):
+    return {"istio": "private-%sgateway" % direction}
+
+
+def gateway_service_fqdn(direction, settings):
+    return "%s.%s.svc.%s" % (gateway_name(direction), settings.gateway_namespace, settings.cluster_domain)
+
+
+def credential_secret_name(cluster):
+    """The TLS Secret holding the cluster's gateway certificate, key and the CA (blog: c1-example-com-certs)."""
+    return "%s-certs" % cluster.identity.replace(".", "-")
+
+
+def credential_mount_path(cluster):
+    """Where the credential is mounted with cert_delivery=file (the blog's /etc/istio/<identity>/certs)."""
+    return "/etc/istio/%s/certs" % cluster.identity
+
+
+def gateway_directions(cluster):
+    directions = []
+    if cluster.exports:
+        directions.append(INGRESS)
+    if cluster.imports:
+        directions.append(EGRESS)
+    return directions
+
+
+def _listen_ports(direction, settings):
+    """(Service port name, container port name, port) of what one gateway listens on."""
+    if direction == INGRESS:
+        return [(CROSS_CLUSTER_PORT_NAME, "tls-federation", settings.ingress_port)]
+    return [(IN_MESH_PORT_NAME, IN_MESH_PORT_NAME, settings.egress_port)]
+
+
+def _gateway_container(direction, cluster, settings):
+    container = {
+        "name": "istio-proxy",
+        "image": settings.gateway_image,
+        "ports": [{"name": name, "containerPort": port, "protocol": "TCP"}
+                  for _, name, port in _listen_ports(direction, settings)],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+    }
+    if settings.cert_delivery == "file":
+        container["volumeMounts"] = [{"name": "federation-credential", "mountPath": credential_mount_path(cluster),
+                                      "readOnly": True}]
+    return container
+
+
+def render_gateway_workload(cluster, settings, federation_name, direction):
+    """ServiceAccount, Role/RoleBinding, Deployment, Service, HPA and PDB of one private gateway."""
+    ns = settings.gateway_namespace
+    name = gateway_name(direction)
+    labels = owned_labels(federation_name, "gateway")
+    pod_labels = dict(gateway_selector(direction), app=name)
+    pod_annotations = {"inject.istio.io/templates": "gateway"}
+    volumes = None
+    if settings.cert_delivery == "file":
+        volumes = [{"name": "federation-credential", "secret": {"secretName": credential_secret_name(cluster)}}]
+    service_type = settings.ingress_service_type if direction == INGRESS else "ClusterIP"
+    ports = [kube.service_port(p_name, port, port) for p_name, _, port in _listen_ports(direction, settings)]
+    sds_role = "%s-sds" % name
+    return [
+        kube.service_account(name, ns, labels),
+        kube.secret_reader_role(sds_role, ns, labels, [credential_secret_name(cluster)]),
+        kube.role_binding(sds_role, ns, labels, sds_role, name),
+        kube.deployment(name, ns, labels, dict(pod_labels, **{"sidecar.istio.io/inject": "true"}), pod_annotations,
+                        name, _gateway_container(direction, cluster, settings), settings.gateway_replicas, volumes),
+        kube.service(name, ns, labels, ports, selector=pod_labels, service_type=service_type),
+        kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,
+                                       settings.autoscale_cpu_percent),
+        kube.pod_disruption_budget(name, ns, labels, pod_labels),
+    ]
+
+
+def render_gateways(federation, cluster_name, credential):
+    """Every object of the gateway role of one cluster.
+
+    ``credential`` holds the PEM texts ``cert``, ``key`` and ``ca`` of the cluster's gateway certificate;
+    it becomes the one Secret both gateways read (credentialName or file mount).
+    """
+    settings = federation.settings
+    cluster = federation.clusters[cluster_name]
+    directions = gateway_directions(cluster)
+    if not directions:
+        return []
+    labels = owned_labels(settings.federation_name, "gateway")
+    objects = [
+        kube.namespace(settings.gateway_namespace, labels),
+        kube.tls_secret(credential_secret_name(cluster), settings.gateway_namespace, labels,
+                        credential["cert"], credential["key"], credential["ca"]),
+    ]
+    for direction in directions:
+        objects.extend(render_gateway_workload(cluster, settings, settings.federation_name, direction))
+    return objects

@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Exports of one cluster: what its private ingress gateway serves, and to whom.
+
+Each export gets its own Gateway server, selected by SNI ``<export>.<identity>``, whose
+``tls.subjectAltNames`` lists only the consumers granted the export: the TLS handshake itself refuses
+every other certificate, even one signed by the federation's CA.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model import export_host, service_fqdn, short_name
+from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
+from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
+    INGRESS, credential_mount_path, credential_secret_name, gateway_selector)
+
+
+def export_object_name(export):
+    return short_name("meshfed-export", export.name, limit=253)
+
+
+def server_tls(cluster, settings, mode, subject_alt_names=None):
+    """TLS settings of a gateway server or DestinationRule: credentialName (SDS) or mounted files."""
+    tls = {"mode": mode}
+    if settings.cert_delivery == "sds":
+        tls["credentialName"] = credential_secret_name(cluster)
+    else:
+        path = credential_mount_path(cluster)
+        tls.update({"serverCertificate": path + "/tls.crt", "privateKey": path + "/tls.key",
+                    "caCertificates": path + "/ca.crt"})
+    if subject_alt_names:
+        tls["subjectAltNames"] = list(subject_alt_names)
+    return tls
+
+
+def consumer_identities(federation, export):
+    return [federation.clusters[name].identity for name in export.consumers]
+
+
+def render_export_gateway(federation, cluster, export):
+    settings = federation.settings
+    labels = owned_labels(settings.federation_name, "export", export=export.name)
+    protocol = "HTTPS" if export.protocol == "http" else "TLS"
+    server = istio.gateway_server(
+        settings.ingress_port, short_name("export", export.name), protocol, [export_host(export, cluster)],
+        server_tls(cluster, settings, "MUTUAL", consumer_identities(federation, export)))
+    return istio.gateway(settings.istio_api_version, export_object_name(export), settings.gateway_namespace, labels,
+                         gateway_selector(INGRESS), [server])
+
+
+def render_export_route(federation, cluster, export):
+    settings = federation.settings
+    labels = owned_labels(settings.federation_name, "export", export=export.name)
+    local_host = service_fqdn(export.service.namespace, export.service.name, settings)
+    target = istio.destination(local_host, export.service.port, export.subset.name if export.subset else None)
+    name = export_object_name(export)
+    common = dict(hosts=[export_host(export, cluster)], gateways=[name], export_to=["."])
+    if export.protocol == "http":
+        rewrite = {"authority": local_host}
+        if export.rewrite_prefix != export.path_prefix:
+            rewrite["uri"] = export.rewrite_prefix
+        http = [{"name": export.name, "match": [{"uri": {"prefix": export.path_prefix}}], "rewrite": rewrite,
+                 "route": [{"destination": target}]}]
+        return istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels,
+                                     http=http, **common)
+    tcp = [{"match": [{"port": settings.ingress_port}], "route": [{"destination": target}]}]
+    return istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, tcp=tcp, **common)
+
+
+def render_local_service_rules(federation, cluster):
+    """One DestinationRule per exported local service, seen only from the gateway namespace: the gateway
+    reaches the service with Istio mutual TLS and knows the exported subsets."""
+    settings = federation.settings
+    by_service = {}
+    for export in cluster.exports:
+        by_service.setdefault(export.service[:2], []).append(export)
+    rules = []
+    for (namespace, name), exports in sorted(by_service.items()):
+        subsets = {}
+        for export in exports:
+            if export.subset:
+                subsets[export.subset.name] = {"name": export.subset.name, "labels": dict(export.subset.labels)}
+        labels = owned_labels(settings.federation_name, "export",
+                              export=exports[0].name if len(exports) == 1 else None)
+        rules.append(istio.destination_rule(
+            settings.istio_api_version, short_name("meshfed-local", namespace, name, limit=253),
+            settings.gateway_namespace, labels, service_fqdn(namespace, name, settings),
+            traffic_policy={"tls": {"mode": "ISTIO_MUTUAL"}},
+            subsets=[subsets[k] for k in sorted(subsets)] or None, export_to=["."]))
+    return rules
+
+
+def render_exports(federation, cluster_name):
+    """Every object of the export role of one cluster."""
+    cluster = federation.clusters[cluster_name]
+    objects = []
+    for export in cluster.exports:
+        objects.append(render_export_gateway(federation, cluster, export))
+        objects.append(render_export_route(federation, cluster, export))
+    objects.extend(render_local_service_rules(federation, cluster))
+    return objects

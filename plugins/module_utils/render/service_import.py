@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Imports of one cluster: a peer's export consumed under a local name.
+
+Chain of one binding (local name L in namespace N, peer P, export E):
+sidecar -(ISTIO_MUTUAL, SNI = binding host)-> private egress gateway (Gateway per binding)
+-(tcp route)-> ServiceEntry for P's identity -(MUTUAL with this cluster's certificate, SNI = export host,
+server SAN pinned to P's identity)-> P's private ingress gateway.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    DISCOVER, GatewayAddress, binding_id, export_host, find_export, is_ip_address, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
+from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
+    EGRESS, gateway_selector, gateway_service_fqdn)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import server_tls
+
+EGRESS_RULE_NAME = "meshfed-egress-gateway"
+
+
+class PeerAddressUnknown(Exception):
+    pass
+
+
+def peer_object_name(peer_name):
+    return short_name("meshfed-peer", peer_name, limit=253)
+
+
+def binding_object_name(imported, source):
+    return short_name("meshfed-import", imported.namespace, binding_id(imported, source), limit=253)
+
+
+def binding_subset(imported, source):
+    """Subset of the egress gateway's DestinationRule that carries one binding (unique per cluster)."""
+    return short_name(imported.namespace, binding_id(imported, source))
+
+
+def binding_host(imported, source, settings):
+    """SNI of the in-mesh hop to the egress gateway; it selects the binding's egress Gateway server."""
+    return "%s.%s.svc.%s" % (binding_id(imported, source), imported.namespace, settings.cluster_domain)
+
+
+def resolve_peer_address(federation, peer_name, discovered):
+    """The address consumers dial for a peer: the inventory's, else what discovery found."""
+    configured = federation.clusters[peer_name].gateway_address
+    if configured != DISCOVER:
+        return configured
+    found = (discovered or {}).get(peer_name)
+    if not found:
+        raise PeerAddressUnknown(
+            "the private ingress gateway address of cluster '%s' is unknown: set meshfed_gateway_address for it, "
+            "or make sure its Service %s has status.loadBalancer.ingress" % (peer_name, "istio-private-ingressgateway"))
+    if isinstance(found, GatewayAddress):
+        return found
+    return GatewayAddress(found["address"], int(found.get("port", federation.settings.ingress_port)))
+
+
+def render_peer(federation, cluster, peer_name, exports, address):
+    """ServiceEntry and DestinationRule that reach one peer's ingress gateway with mutual TLS."""
+    settings = federation.settings
+    peer = federation.clusters[peer_name]
+    labels = owned_labels(settings.federation_name, "import")
+    name = peer_object_name(peer_name)
+    resolution = "STATIC" if is_ip_address(address.address) else "DNS"
+    entry = istio.service_entry(
+        settings.istio_api_version, name, settings.gateway_namespace, labels, [peer.identity],
+        [{"number": address.port, "name": "tls-federation", "protocol": "TLS"}], resolution,
+        [{"address": address.address}], export_to=["."])
+    subsets = [{"name": export.name,
+                "trafficPolicy": {"tls": _origination_tls(cluster, settings, export_host(export, peer), peer)}}
+               for export in sorted(exports, key=lambda e: e.name)]
+    rule = istio.destination_rule(
+        settings.istio_api_version, name, settings.gateway_namespace, labels, peer.identity,
+        traffic_policy={"tls": _origination_tls(cluster, settings, peer.identity, peer)},
+        subsets=subsets, export_to=["."])
+    return [entry, rule]
+
+
+def _origination_tls(cluster, settings, sni, peer):
+    tls = server_tls(cluster, settings, "MUTUAL", [peer.identity])
+    if settings.cert_delivery == "file":
+        tls["clientCertificate"] = tls.pop("serverCertificate")
+    tls["sni"] = sni
+    return tls
+
+
+def render_binding(federation, imported, source, address):
+    """Egress Gateway server and the tcp VirtualService that forwards one binding to its peer."""
+    settings = federation.settings
+    binding = binding_id(imported, source)
+    labels = owned_labels(settings.federation_name, "import", binding=binding)
+    name = binding_object_name(imported, source)
+    host = binding_host(imported, source, settings)
+    server = istio.gateway_server(settings.egress_port, short_name("import", binding), "TLS", [host],
+                                  {"mode": "ISTIO_MUTUAL"})
+    gateway = istio.gateway(settings.istio_api_version, name, settings.gateway_namespace, labels,
+                            gateway_selector(EGRESS), [server])
+    peer = federation.clusters[source.cluster]
+    route = [{"match": [{"port": settings.egress_port}],
+              "route": [{"destination": istio.destination(peer.identity, address.port, source.export)}]}]
+    forward = istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, [host],
+                                    gateways=[name], tcp=route, export_to=["."])
+    return [gateway, forward]
+
+
+def render_egress_rule(federation, cluster):
+    """The egress gateway's DestinationRule: one subset per binding with Istio mutual TLS and its SNI."""
+    settings = federation.settings
+    subsets = []
+    for imported in cluster.imports:
+        for source in imported.sources:
+            subsets.append({
+                "name": binding_subset(imported, source),
+                "trafficPolicy": {"portLevelSettings": [{
+                    "port": {"number": settings.egress_port},
+                    "tls": {"mode": "ISTIO_MUTUAL", "sni": binding_host(imported, source, settings)},
+                }]},
+            })
+    return istio.destination_rule(
+        settings.istio_api_version, EGRESS_RULE_NAME, settings.gateway_namespace,
+        owned_labels(settings.federation_name, "import"), gateway_service_fqdn(EGRESS, settings),
+        traffic_policy={"tls": {"mode": "ISTIO_MUTUAL"}}, subsets=sorted(subsets, key=lambda s: s["name"]))
+
+
+def render_local_alias(federation, cluster, imported):
+    """In the consumer's namespace: the DNS Service (unless a local copy exists), the local copy's subset
+    rule and the VirtualService that splits traffic between the local copy and the peers."""
+    settings = federation.settings
+    labels = owned_labels(settings.federation_name, "import", binding=imported.name)
+    local_host = service_fqdn(imported.namespace, imported.name, settings)
+    objects = []
+    if imported.local is None:
+        port_name = "%s-%s" % ("http" if imported.protocol == "http" else imported.protocol, imported.name)
+        objects.append(kube.service(imported.name, imported.namespace, labels,
+                                    [kube.service_port(port_name[:63], imported.port, imported.port)]))
+    elif imported.local.subset is not None:
+        subset = imported.local.subset
+        objects.append(istio.destination_rule(
+            settings.istio_api_version, imported.name, imported.namespace, labels, local_host,
+            traffic_policy={"tls": {"mode": "ISTIO_MUTUAL"}},
+            subsets=[{"name": subset.name, "labels": dict(subset.labels)}]))
+    routes = _alias_destinations(federation, cluster, imported)
+    vs_args = {}
+    if imported.protocol == "http":
+        http_route = {"name": imported.name, "route": routes}
+        if imported.timeout:
+            http_route["timeout"] = imported.timeout
+        if imported.retries:
+            retries = {"attempts": imported.retries.attempts}
+            if imported.retries.per_try_timeout:
+                retries["perTryTimeout"] = imported.retries.per_try_timeout
+            if imported.retries.retry_on:
+                retries["retryOn"] = imported.retries.retry_on
+            http_route["retries"] = retries
+        vs_args["http"] = [http_route]
+    elif imported.protocol == "tcp":
+        vs_args["tcp"] = [{"match": [{"port": imported.port}], "route": routes}]
+    else:
+        vs_args["tls"] = [{"match": [{"port": imported.port, "sniHosts": [local_host]}], "route": routes}]
+    objects.append(istio.virtual_service(settings.istio_api_version, imported.name, imported.namespace, labels,
+                                         [local_host], **vs_args))
+    return objects
+
+
+def _alias_destinations(federation, cluster, imported):
+    settings = federation.settings
+    routes = []
+    if imported.local is not None:
+        subset = imported.local.subset.name if imported.local.subset else None
+        routes.append(_weighted(istio.destination(service_fqdn(imported.namespace, imported.name, settings),
+                                                  imported.port, subset), imported.local.weight))
+    for source in imported.sources:
+        peer = federation.clusters[source.cluster]
+        route = _weighted(istio.destination(gateway_service_fqdn(EGRESS, settings), settings.egress_port,
+                                            binding_subset(imported, source)), source.weight)
+        if imported.protocol == "http":
+            # Per destination, so the local copy keeps its own authority: Istio turns this into the weighted
+            # cluster's host_rewrite_literal. The peer's ingress routes on it.
+            export = find_export(federation, source.cluster, source.export)
+            route["headers"] = {"request": {"set": {":authority": export_host(export, peer)}}}
+        routes.append(route)
+    if len(routes) == 1:
+        routes[0].pop("weight", None)
+    return routes
+
+
+def _weighted(destination, weight):
+    route = {"destination": destination}
+    route["weight"] = 100 if weight is None else weight
+    return route
+
+
+def render_imports(federation, cluster_name, discovered_addresses=None):
+    """Every object of the import role of one cluster.
+
+    ``discovered_addresses`` maps peer cluster names to ``{address, port}`` found from their gateway
+    Service status; it is used only for peers whose inventory says ``discover``.
+    """
+    cluster = federation.clusters[cluster_name]
+    if not cluster.imports:
+        return []
+    objects = []
+    exports_by_peer = {}
+    for imported in cluster.imports:
+        for source in imported.sources:
+            exports_by_peer.setdefault(source.cluster, {})[source.export] = find_export(
+                federation, source.cluster, source.export)
+    addresses = {peer: resolve_peer_address(federation, peer, discovered_addresses) for peer in sorted(exports_by_peer)}
+    for peer in sorted(exports_by_peer):
+        objects.extend(render_peer(federation, cluster, peer, exports_by_peer[peer].values(), addresses[peer]))
+    objects.append(render_egress_rule(federation, cluster))
+    for imported in cluster.imports:
+        for source in imported.sources:
+            objects.extend(render_binding(federation, imported, source, addresses[source.cluster]))
+        objects.extend(render_local_alias(federation, cluster, imported))
+    return objects
