@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    DISCOVER, FederationModelError, GatewayAddress, build_model, clusters_needing_address, short_name)
+
+from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, three_clusters
+
+
+def errors_of(clusters, settings=None):
+    with pytest.raises(FederationModelError) as caught:
+        build_model(clusters, settings)
+    return caught.value.errors
+
+
+def only_error(clusters, settings=None):
+    errors = errors_of(clusters, settings)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_seed_scenario_builds_the_expected_model():
+    federation = build_model(seed(), {"federation_name": "bookinfo"})
+    cluster1, cluster2 = federation.clusters["cluster1"], federation.clusters["cluster2"]
+    assert cluster2.gateway_address == GatewayAddress("127.0.0.1", 15443)
+    assert cluster1.gateway_address == DISCOVER
+    reviews = cluster2.exports[0]
+    assert (reviews.service.namespace, reviews.service.name, reviews.subset.labels) == ("bookinfo", "myreviews", {"version": "v2"})
+    assert reviews.path_prefix == "/" and reviews.rewrite_prefix == "/"
+    imported = cluster1.imports[0]
+    assert imported.local.weight == 50 and imported.sources[0].weight == 50
+    assert imported.retries.attempts == 3
+    assert federation.settings.istio_api_version == "networking.istio.io/v1"
+    assert clusters_needing_address(federation) == ["cluster2"]
+
+
+def test_gateway_address_accepts_host_port_string():
+    federation = build_model(three_clusters())
+    assert federation.clusters["cluster2"].gateway_address == GatewayAddress("gw.c2.example.com", 15443)
+    assert federation.clusters["cluster3"].gateway_address == GatewayAddress("127.0.0.3", 15443)
+
+
+def test_unknown_peer_names_the_import_and_field():
+    clusters = seed()
+    clusters["cluster1"]["imports"][1]["from"][0]["cluster"] = "cluster9"
+    assert only_error(clusters) == (
+        "cluster1: meshfed_imports[1] (details): from[0]: unknown peer cluster 'cluster9' (known: cluster1, cluster2)")
+
+
+def test_import_of_an_export_not_granted_to_the_consumer():
+    clusters = seed()
+    clusters["cluster3"] = {"identity": "c3.example.com",
+                            "imports": [{"name": "details", "namespace": "default", "port": 9080,
+                                         "from": [{"cluster": "cluster2", "export": "details"}]}]}
+    assert only_error(clusters) == (
+        "cluster3: meshfed_imports[0] (details): from[0]: export 'details' of cluster 'cluster2' "
+        "is not granted to cluster3 (its consumers: cluster1)")
+
+
+def test_import_of_a_missing_export_lists_what_the_peer_offers():
+    clusters = seed()
+    clusters["cluster1"]["imports"][1]["from"][0]["export"] = "ratings"
+    assert "cluster 'cluster2' has no export named 'ratings' (it exports: details, reviews-v2)" in only_error(clusters)
+
+
+def test_unknown_consumer_and_self_consumption():
+    clusters = seed()
+    clusters["cluster2"]["exports"][1]["consumers"] = ["cluster1", "cluster2", "nowhere"]
+    errors = errors_of(clusters)
+    assert "cluster2: meshfed_exports[1] (details): consumers[1]: a cluster cannot consume its own export" in errors
+    assert ("cluster2: meshfed_exports[1] (details): consumers[2]: unknown cluster 'nowhere' (known: cluster1, cluster2)"
+            in errors)
+
+
+def test_duplicate_export_and_import_names():
+    clusters = seed()
+    clusters["cluster2"]["exports"][1]["name"] = "reviews-v2"
+    clusters["cluster1"]["imports"][1]["name"] = "reviews"
+    errors = errors_of(clusters)
+    assert "cluster2: duplicate export name in meshfed_exports 'reviews-v2'" in errors
+    assert "cluster1: duplicate import (namespace/name) in meshfed_imports 'default/reviews'" in errors
+
+
+def test_duplicate_identity():
+    clusters = seed()
+    clusters["cluster2"]["identity"] = "c1.example.com"
+    assert "cluster2: meshfed_identity 'c1.example.com' is also used by cluster1" in errors_of(clusters)
+
+
+def test_ports_out_of_range():
+    clusters = seed()
+    clusters["cluster2"]["exports"][0]["service"]["port"] = 0
+    clusters["cluster1"]["imports"][1]["port"] = 65536
+    clusters["cluster2"]["gateway_address"]["port"] = "443"
+    errors = errors_of(clusters)
+    assert "cluster2: meshfed_exports[0] (reviews-v2): service.port 0 is not a port number (1-65535)" in errors
+    assert "cluster1: meshfed_imports[1] (details): port 65536 is not a port number (1-65535)" in errors
+    assert "cluster2: meshfed_gateway_address.port '443' is not a port number (1-65535)" in errors
+
+
+@pytest.mark.parametrize("local_weight, remote_weight, message", [
+    (50, 40, "weights [40, 50] add up to 90, not 100"),
+    (None, 50, "weight is required on every source and on local when traffic is split across 2 destinations"),
+    (150, -50, "weights must be integers between 0 and 100, got [-50, 150]"),
+])
+def test_weights_must_add_up(local_weight, remote_weight, message):
+    clusters = seed()
+    clusters["cluster1"]["imports"][0]["local"]["weight"] = local_weight
+    clusters["cluster1"]["imports"][0]["from"][0]["weight"] = remote_weight
+    assert only_error(clusters) == "cluster1: meshfed_imports[0] (reviews): " + message
+
+
+def test_one_local_name_from_two_peers_needs_weights():
+    clusters = three_clusters()
+    for source in clusters["cluster1"]["imports"][0]["from"]:
+        del source["weight"]
+    assert "weight is required on every source when traffic is split across 2 destinations" in only_error(clusters)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("name", "Reviews_V2", "name 'Reviews_V2' is not a valid DNS-1123 label"),
+    ("name", "x" * 64, "is not a valid DNS-1123 label"),
+])
+def test_invalid_dns_names(field, value, message):
+    clusters = seed()
+    clusters["cluster2"]["exports"][0][field] = value
+    clusters["cluster1"]["imports"][0]["from"][0]["export"] = value
+    assert message in errors_of(clusters)[0]
+
+
+def test_invalid_namespace_and_identity():
+    clusters = seed()
+    clusters["cluster1"]["imports"][1]["namespace"] = "Default"
+    clusters["cluster2"]["identity"] = "C2.Example.com"
+    errors = errors_of(clusters)
+    assert any(e.startswith("cluster1: meshfed_imports[1] (details): namespace 'Default' is not a valid DNS-1123 label")
+               for e in errors)
+    assert "cluster2: meshfed_identity 'C2.Example.com' is not a valid lowercase DNS name" in errors
+
+
+def test_missing_identity():
+    clusters = seed()
+    del clusters["cluster1"]["identity"]
+    assert only_error(clusters).startswith("cluster1: meshfed_identity is missing")
+
+
+def test_protocol_mismatch_and_http_only_fields():
+    clusters = three_clusters()
+    clusters["cluster2"]["imports"][0]["protocol"] = "http"
+    clusters["cluster3"]["exports"][1]["path_prefix"] = "/x"
+    errors = errors_of(clusters)
+    assert ("cluster2: meshfed_imports[0] (db): from[0]: protocol http does not match export 'postgres' of cluster3, "
+            "which is tcp") in errors
+    assert ("cluster3: meshfed_exports[1] (postgres): path_prefix and rewrite_prefix apply to http exports only "
+            "(this one is tcp: routed by SNI)") in errors
+
+
+def test_unknown_fields_are_reported_not_ignored():
+    clusters = seed()
+    clusters["cluster2"]["exports"][0]["consumer"] = ["cluster1"]
+    assert ("cluster2: meshfed_exports[0] (reviews-v2): unknown field 'consumer' (allowed: name, service, subset, "
+            "protocol, path_prefix, rewrite_prefix, consumers)") in errors_of(clusters)
+
+
+def test_bad_durations_and_label_values():
+    clusters = seed()
+    clusters["cluster1"]["imports"][0]["timeout"] = "5 seconds"
+    clusters["cluster2"]["exports"][0]["subset"]["labels"] = {"version": 2}
+    errors = errors_of(clusters)
+    assert "cluster1: meshfed_imports[0] (reviews): timeout '5 seconds' is not a duration such as '500ms', '5s' or '1m'" in errors
+    assert any("subset.labels[version] value 2 is not a valid label value" in e for e in errors)
+
+
+def test_all_errors_are_reported_at_once():
+    clusters = seed()
+    del clusters["cluster1"]["identity"]
+    clusters["cluster1"]["imports"][1]["port"] = -1
+    clusters["cluster2"]["exports"][1]["consumers"] = []
+    clusters["cluster1"]["imports"][0]["from"][0]["weight"] = 10
+    errors = errors_of(clusters)
+    assert [e.split(":")[0] + ":" + e.split(":")[1] for e in errors] == [
+        "cluster1: meshfed_identity is missing",
+        "cluster1: meshfed_imports[1] (details)",          # port -1
+        "cluster2: meshfed_exports[1] (details)",          # no consumers
+        "cluster1: meshfed_imports[0] (reviews)",          # weights 50 + 10
+        "cluster1: meshfed_imports[1] (details)",          # so details is granted to nobody
+    ]
+
+
+def test_settings_are_validated():
+    errors = errors_of(seed(), {"istio_api_version": "networking.istio.io/v1alpha3", "cert_delivery": "vault",
+                                "autoscale_min": 6})
+    assert any("istio_api_version 'networking.istio.io/v1alpha3' must be one of" in e for e in errors)
+    assert any("cert_delivery 'vault' must be one of sds, file" in e for e in errors)
+    assert "settings: autoscale_min (6) is greater than autoscale_max (5)" in errors
+
+
+def test_empty_inventory_is_an_error():
+    assert only_error({}).startswith("inventory: no clusters")
+
+
+def test_short_name_is_stable_and_bounded():
+    long_name = short_name("meshfed-import", "a" * 40, "b" * 40)
+    assert len(long_name) == 63 and long_name == short_name("meshfed-import", "a" * 40, "b" * 40)
+    assert long_name != short_name("meshfed-import", "a" * 40, "c" * 40)
+    assert short_name("a", "b") == "a-b"

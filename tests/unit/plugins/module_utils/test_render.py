@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Rendering: golden files for the seed and the three-cluster scenario, plus the properties users rely on.
+
+Regenerate the golden files after an intended change with MESHFED_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
+    PeerAddressUnknown, render_imports)
+from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
+    CREDENTIAL, seed, three_clusters)
+
+GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "golden")
+SCENARIOS = {"seed": seed, "three-clusters": three_clusters}
+
+
+def render_role(federation, cluster, role):
+    if role == "gateway":
+        return render_gateways(federation, cluster, CREDENTIAL)
+    if role == "export":
+        return render_exports(federation, cluster)
+    return render_imports(federation, cluster)
+
+
+def find(objects, kind, name, namespace=None):
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name
+               and (namespace is None or o["metadata"].get("namespace") == namespace)]
+    assert len(matches) == 1, "%s %s/%s: %d matches" % (kind, namespace, name, len(matches))
+    return matches[0]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_golden(scenario):
+    federation = build_model(SCENARIOS[scenario](), {"federation_name": "demo"})
+    for cluster in sorted(federation.clusters):
+        for role in ("gateway", "export", "import"):
+            rendered = render_role(federation, cluster, role)
+            path = os.path.join(GOLDEN_DIR, scenario, "%s-%s.yaml" % (cluster, role))
+            if os.environ.get("MESHFED_UPDATE_GOLDEN"):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w") as out:
+                    yaml.safe_dump_all(rendered, out, sort_keys=False)
+            with open(path) as golden:
+                assert rendered == [d for d in yaml.safe_load_all(golden) if d is not None], path
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_object_carries_the_ownership_labels_of_its_role(scenario):
+    federation = build_model(SCENARIOS[scenario](), {"federation_name": "demo"})
+    for cluster in federation.clusters:
+        for role in ("gateway", "export", "import"):
+            for obj in render_role(federation, cluster, role):
+                labels = obj["metadata"]["labels"]
+                assert owner_selector("demo", role).items() <= labels.items(), obj["metadata"]
+                assert all(len(v) <= 63 for v in labels.values())
+
+
+def test_seed_cluster2_exports_only_to_the_granted_consumer_by_sni():
+    federation = build_model(seed())
+    exports = render_exports(federation, "cluster2")
+    gateway = find(exports, "Gateway", "meshfed-export-reviews-v2", "istio-private-gateways")
+    server, = gateway["spec"]["servers"]
+    assert server["hosts"] == ["reviews-v2.c2.example.com"]
+    assert server["port"] == {"number": 15443, "name": "export-reviews-v2", "protocol": "HTTPS"}
+    assert server["tls"] == {"mode": "MUTUAL", "credentialName": "c2-example-com-certs",
+                             "subjectAltNames": ["c1.example.com"]}
+    route = find(exports, "VirtualService", "meshfed-export-reviews-v2")["spec"]
+    assert route["hosts"] == ["reviews-v2.c2.example.com"] and route["gateways"] == ["meshfed-export-reviews-v2"]
+    http, = route["http"]
+    assert http["match"] == [{"uri": {"prefix": "/"}}]
+    assert http["rewrite"] == {"authority": "myreviews.bookinfo.svc.cluster.local"}
+    assert http["route"] == [{"destination": {"host": "myreviews.bookinfo.svc.cluster.local", "subset": "v2",
+                                              "port": {"number": 9080}}}]
+    local_rule = find(exports, "DestinationRule", "meshfed-local-bookinfo-myreviews")["spec"]
+    assert local_rule["exportTo"] == ["."]
+    assert local_rule["trafficPolicy"] == {"tls": {"mode": "ISTIO_MUTUAL"}}
+    assert local_rule["subsets"] == [{"name": "v2", "labels": {"version": "v2"}}]
+
+
+def test_seed_cluster1_splits_reviews_between_local_v1_and_remote_v2():
+    federation = build_model(seed())
+    imports = render_imports(federation, "cluster1")
+    alias = find(imports, "VirtualService", "reviews", "default")["spec"]
+    assert alias["hosts"] == ["reviews.default.svc.cluster.local"]
+    http, = alias["http"]
+    local, remote = http["route"]
+    assert local == {"destination": {"host": "reviews.default.svc.cluster.local", "subset": "v1",
+                                     "port": {"number": 9080}}, "weight": 50}
+    assert remote["weight"] == 50
+    assert remote["destination"]["host"] == "istio-private-egressgateway.istio-private-gateways.svc.cluster.local"
+    assert remote["headers"] == {"request": {"set": {":authority": "reviews-v2.c2.example.com"}}}
+    assert http["timeout"] == "5s" and http["retries"] == {"attempts": 3, "perTryTimeout": "2s",
+                                                          "retryOn": "5xx,connect-failure"}
+    # the local copy exists: no DNS Service of ours in its way, only the subset rule
+    assert not [o for o in imports if o["kind"] == "Service" and o["metadata"]["name"] == "reviews"]
+    assert find(imports, "DestinationRule", "reviews", "default")["spec"]["subsets"] == [
+        {"name": "v1", "labels": {"version": "v1"}}]
+    # details has no local copy: a selectorless Service gives it a DNS name
+    details_service = find(imports, "Service", "details", "default")["spec"]
+    assert "selector" not in details_service
+    assert details_service["ports"] == [{"name": "http-details", "port": 9080, "protocol": "TCP", "targetPort": 9080}]
+
+
+def test_seed_import_chain_is_consistent_hop_by_hop():
+    federation = build_model(seed())
+    imports = render_imports(federation, "cluster1")
+    exports = render_exports(federation, "cluster2")
+    egress_rule = find(imports, "DestinationRule", "meshfed-egress-gateway", "istio-private-gateways")["spec"]
+    alias = find(imports, "VirtualService", "reviews", "default")["spec"]
+    remote = alias["http"][0]["route"][1]["destination"]
+    subset = next(s for s in egress_rule["subsets"] if s["name"] == remote["subset"])
+    tls = subset["trafficPolicy"]["portLevelSettings"][0]["tls"]
+    assert tls["mode"] == "ISTIO_MUTUAL"
+    # hop 1: the SNI the sidecar sends selects the binding's egress Gateway server
+    egress_gateway = find(imports, "Gateway", "meshfed-import-default-reviews-cluster2-reviews-v2")["spec"]
+    assert egress_gateway["selector"] == {"istio": "private-egressgateway"}
+    assert egress_gateway["servers"][0]["hosts"] == [tls["sni"]]
+    assert egress_gateway["servers"][0]["tls"] == {"mode": "ISTIO_MUTUAL"}
+    # hop 2: the egress VirtualService forwards to the peer's identity through the export's subset
+    forward = find(imports, "VirtualService", "meshfed-import-default-reviews-cluster2-reviews-v2")["spec"]
+    assert forward["hosts"] == [tls["sni"]]
+    assert forward["tcp"][0]["route"] == [{"destination": {"host": "c2.example.com", "subset": "reviews-v2",
+                                                           "port": {"number": 15443}}}]
+    entry = find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]
+    assert entry["hosts"] == ["c2.example.com"] and entry["resolution"] == "STATIC"
+    assert entry["endpoints"] == [{"address": "127.0.0.1"}] and entry["ports"][0]["number"] == 15443
+    # hop 3: mutual TLS with cluster1's certificate, SNI = the export's server host on cluster2,
+    # and the peer's identity pinned
+    peer_rule = find(imports, "DestinationRule", "meshfed-peer-cluster2")["spec"]
+    origination = next(s for s in peer_rule["subsets"] if s["name"] == "reviews-v2")["trafficPolicy"]["tls"]
+    export_server = find(exports, "Gateway", "meshfed-export-reviews-v2")["spec"]["servers"][0]
+    assert origination == {"mode": "MUTUAL", "credentialName": "c1-example-com-certs",
+                           "subjectAltNames": ["c2.example.com"], "sni": export_server["hosts"][0]}
+    assert "c1.example.com" in export_server["tls"]["subjectAltNames"]
+
+
+def test_one_local_name_from_two_peers():
+    federation = build_model(three_clusters())
+    imports = render_imports(federation, "cluster1")
+    routes = find(imports, "VirtualService", "hw", "default")["spec"]["http"][0]["route"]
+    assert [(r["weight"], r["headers"]["request"]["set"][":authority"]) for r in routes] == [
+        (50, "helloworld.c2.example.com"), (50, "helloworld.c3.example.com")]
+    assert len({r["destination"]["subset"] for r in routes}) == 2
+    entries = {o["metadata"]["name"]: o["spec"] for o in imports if o["kind"] == "ServiceEntry"}
+    assert entries["meshfed-peer-cluster2"]["resolution"] == "DNS"
+    assert entries["meshfed-peer-cluster2"]["endpoints"] == [{"address": "gw.c2.example.com"}]
+    assert entries["meshfed-peer-cluster3"]["endpoints"] == [{"address": "127.0.0.3"}]
+
+
+def test_tcp_export_and_import_route_by_sni_not_path():
+    federation = build_model(three_clusters())
+    exports = render_exports(federation, "cluster3")
+    server = find(exports, "Gateway", "meshfed-export-postgres")["spec"]["servers"][0]
+    assert server["port"]["protocol"] == "TLS" and server["hosts"] == ["postgres.c3.example.com"]
+    assert server["tls"]["subjectAltNames"] == ["c2.example.com"]
+    route = find(exports, "VirtualService", "meshfed-export-postgres")["spec"]
+    assert "http" not in route
+    assert route["tcp"] == [{"match": [{"port": 15443}], "route": [
+        {"destination": {"host": "pg.data.svc.cluster.local", "port": {"number": 5432}}}]}]
+    imports = render_imports(federation, "cluster2")
+    alias = find(imports, "VirtualService", "db", "apps")["spec"]
+    assert alias["tcp"][0]["match"] == [{"port": 5432}] and "headers" not in alias["tcp"][0]["route"][0]
+
+
+def test_http_path_prefix_and_rewrite():
+    clusters = three_clusters()
+    clusters["cluster2"]["exports"][0]["rewrite_prefix"] = "/"
+    exports = render_exports(build_model(clusters), "cluster2")
+    http = find(exports, "VirtualService", "meshfed-export-helloworld")["spec"]["http"][0]
+    assert http["match"] == [{"uri": {"prefix": "/hello"}}]
+    assert http["rewrite"] == {"authority": "helloworld.sample.svc.cluster.local", "uri": "/"}
+
+
+def test_peer_address_discovery():
+    clusters = seed()
+    clusters["cluster2"]["gateway_address"] = "discover"
+    federation = build_model(clusters)
+    with pytest.raises(PeerAddressUnknown, match="address of cluster 'cluster2' is unknown"):
+        render_imports(federation, "cluster1")
+    imports = render_imports(federation, "cluster1", {"cluster2": {"address": "192.0.2.7", "port": 31443}})
+    entry = find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]
+    assert entry["endpoints"] == [{"address": "192.0.2.7"}] and entry["ports"][0]["number"] == 31443
+
+
+def test_file_mounted_certificates_and_v1beta1():
+    federation = build_model(seed(), {"cert_delivery": "file", "istio_api_version": "networking.istio.io/v1beta1"})
+    gateways = render_gateways(federation, "cluster2", CREDENTIAL)
+    deployment = find(gateways, "Deployment", "istio-private-ingressgateway")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "federation-credential", "secret": {"secretName": "c2-example-com-certs"}}]
+    assert pod["containers"][0]["volumeMounts"][0]["mountPath"] == "/etc/istio/c2.example.com/certs"
+    server_tls = render_exports(federation, "cluster2")[0]["spec"]["servers"][0]["tls"]
+    assert server_tls["serverCertificate"] == "/etc/istio/c2.example.com/certs/tls.crt"
+    assert server_tls["caCertificates"] == "/etc/istio/c2.example.com/certs/ca.crt"
+    assert "credentialName" not in server_tls
+    origination = find(render_imports(federation, "cluster1"), "DestinationRule", "meshfed-peer-cluster2")
+    assert origination["apiVersion"] == "networking.istio.io/v1beta1"
+    assert origination["spec"]["trafficPolicy"]["tls"]["clientCertificate"] == "/etc/istio/c1.example.com/certs/tls.crt"
+
+
+def test_gateways_follow_the_seed_topology():
+    federation = build_model(seed())
+    exporter = render_gateways(federation, "cluster2", CREDENTIAL)
+    consumer = render_gateways(federation, "cluster1", CREDENTIAL)
+    assert [o for o in exporter if o["kind"] == "Deployment"][0]["metadata"]["name"] == "istio-private-ingressgateway"
+    assert [o for o in consumer if o["kind"] == "Deployment"][0]["metadata"]["name"] == "istio-private-egressgateway"
+    ingress = find(exporter, "Service", "istio-private-ingressgateway")["spec"]
+    egress = find(consumer, "Service", "istio-private-egressgateway")["spec"]
+    assert ingress["type"] == "LoadBalancer" and ingress["ports"][0]["port"] == 15443
+    assert egress["type"] == "ClusterIP" and egress["ports"][0]["port"] == 443
+    hpa = find(exporter, "HorizontalPodAutoscaler", "istio-private-ingressgateway")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 5)
+    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
+    template = find(exporter, "Deployment", "istio-private-ingressgateway")["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"inject.istio.io/templates": "gateway"}
+    assert template["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+    role = find(exporter, "Role", "istio-private-ingressgateway-sds")
+    assert role["rules"][0]["resourceNames"] == ["c2-example-com-certs"]
+    secret = find(exporter, "Secret", "c2-example-com-certs")
+    assert secret["type"] == "kubernetes.io/tls" and sorted(secret["data"]) == ["ca.crt", "tls.crt", "tls.key"]
+    assert find(exporter, "PodDisruptionBudget", "istio-private-ingressgateway")["spec"]["minAvailable"] == 1
+    # a cluster that neither exports nor imports gets no gateway at all
+    clusters = seed()
+    clusters["cluster3"] = {"identity": "c3.example.com"}
+    assert render_gateways(build_model(clusters), "cluster3", CREDENTIAL) == []
