@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    DOCUMENTATION = r"""
+options:
+  federation:
+    description:
+      - The whole federation as the inventory describes it, C({clusters, settings}), usually built with the
+        P(meshfed.federation.federation_spec#filter) filter.
+      - It is validated as a whole before anything is sent to a cluster; every problem is reported at once,
+        naming the cluster, the inventory variable, the list item and the field.
+    type: dict
+    required: true
+  cluster:
+    description:
+      - Name of the cluster (inventory host) this call converges.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) converges the cluster to exactly the objects the federation wants for this role, deleting
+        those it owns and no longer wants.
+      - V(absent) deletes every object of this role that meshfed owns in the cluster.
+    type: str
+    choices: [present, absent]
+    default: present
+"""

@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""What the gateway, export and import modules share: their arguments, loading the model, and the kinds
+each role may own (so prune finds objects even when nothing of that kind is wanted any more)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError, build_model
+
+FEDERATION_ARG_SPEC = dict(
+    federation=dict(type="dict", required=True),
+    cluster=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+CORE_KINDS = {
+    "Namespace": "v1",
+    "Secret": "v1",
+    "ServiceAccount": "v1",
+    "Service": "v1",
+    "Role": "rbac.authorization.k8s.io/v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "Deployment": "apps/v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "PodDisruptionBudget": "policy/v1",
+}
+
+# Namespace is not pruned: deleting it would delete whatever else lives in it.
+ROLE_KINDS = {
+    "gateway": ["Secret", "ServiceAccount", "Role", "RoleBinding", "Service", "Deployment",
+                "HorizontalPodAutoscaler", "PodDisruptionBudget"],
+    "export": ["Gateway", "VirtualService", "DestinationRule"],
+    "import": ["Service", "ServiceEntry", "DestinationRule", "Gateway", "VirtualService"],
+}
+
+
+def role_kinds(settings, role):
+    """(apiVersion, kind) of every kind one role may own in a cluster."""
+    return [(CORE_KINDS.get(kind, settings.istio_api_version), kind) for kind in ROLE_KINDS[role]]
+
+
+def argument_spec(auth_arg_spec, *extra_specs):
+    spec = copy.deepcopy(auth_arg_spec)
+    spec.update(copy.deepcopy(FEDERATION_ARG_SPEC))
+    for extra in extra_specs:
+        spec.update(copy.deepcopy(extra))
+    return spec
+
+
+def load_federation(module):
+    """Validate the whole federation; on any problem fail before a single request reaches a cluster."""
+    description = module.params["federation"]
+    try:
+        federation = build_model(description.get("clusters"), description.get("settings"))
+    except FederationModelError as error:
+        module.fail_json(msg=str(error), errors=error.errors)
+    if module.params["cluster"] not in federation.clusters:
+        module.fail_json(msg="cluster '%s' is not part of the federation (clusters: %s)"
+                         % (module.params["cluster"], ", ".join(sorted(federation.clusters))))
+    return federation

@@ -1,0 +1,102 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: federation_model
+short_description: Validate a federation of Istio meshes as a whole, before any cluster is touched
+version_added: 0.1.0
+author: meshfed maintainers
+description:
+  - Builds the federation model from the inventory's description and checks every rule at once; on failure C(msg)
+    lists every problem, each naming the cluster, the inventory variable, the list item and the field (unknown
+    peer, export not granted to the consumer, duplicate names, ports out of range, weights that do not add up to
+    100, invalid DNS-1123 names, missing identity, unknown fields, ...).
+  - Runs on the controller and contacts no cluster. The C(federate.yml) playbook runs it first, so bad input
+    changes nothing anywhere.
+options:
+  federation:
+    description:
+      - The whole federation, C({clusters, settings}), usually built with the
+        P(meshfed.federation.federation_spec#filter) filter.
+    type: dict
+    required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Validate the federation
+  meshfed.federation.federation_model:
+    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+clusters:
+  description: Per cluster, its identity and what it exports (to whom) and imports (from whom).
+  returned: success
+  type: dict
+  sample:
+    cluster2:
+      identity: c2.example.com
+      exports: [{"name": "reviews-v2", "service": "bookinfo/myreviews:9080", "subset": "v2", "consumers": ["cluster1"]}]
+      imports: []
+needs_address_discovery:
+  description: Exporting clusters some peer imports from whose gateway address is C(discover).
+  returned: success
+  type: list
+  elements: str
+errors:
+  description: Every validation problem, one string each.
+  returned: failure
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    DISCOVER, FederationModelError, build_model, clusters_needing_address)
+
+
+def summarize_cluster(cluster):
+    return {
+        "identity": cluster.identity,
+        "gateway_address": cluster.gateway_address if cluster.gateway_address == DISCOVER
+        else "%s:%d" % cluster.gateway_address,
+        "exports": [{"name": e.name, "protocol": e.protocol,
+                     "service": "%s/%s:%d" % e.service, "subset": e.subset.name if e.subset else None,
+                     "consumers": list(e.consumers)} for e in cluster.exports],
+        "imports": [{"name": i.name, "namespace": i.namespace, "port": i.port, "protocol": i.protocol,
+                     "from": [{"cluster": s.cluster, "export": s.export, "weight": s.weight} for s in i.sources],
+                     "local_weight": i.local.weight if i.local else None} for i in cluster.imports],
+    }
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(federation=dict(type="dict", required=True)), supports_check_mode=True)
+    description = module.params["federation"]
+    try:
+        federation = build_model(description.get("clusters"), description.get("settings"))
+    except FederationModelError as error:
+        module.fail_json(msg=str(error), errors=error.errors)
+    discovered = description.get("discovered_addresses") or {}
+    module.exit_json(
+        changed=False,
+        clusters={name: summarize_cluster(c) for name, c in federation.clusters.items()},
+        needs_address_discovery=[name for name in clusters_needing_address(federation)
+                                 if federation.clusters[name].gateway_address == DISCOVER and name not in discovered],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: private_gateway
+short_description: Deploy the private ingress and egress gateways of one federated cluster
+version_added: 0.1.0
+author: meshfed maintainers
+description:
+  - Converges the gateway role of one cluster of a federation of Istio meshes.
+  - A cluster that exports gets a private ingress gateway (label C(istio=private-ingressgateway), Service of type
+    LoadBalancer on port 15443); a cluster that imports gets a private egress gateway (C(istio=private-egressgateway),
+    ClusterIP, port 443). Both live in the gateway namespace (default C(istio-private-gateways)) and are deployed with
+    Istio's gateway injection template, with a ServiceAccount, a HorizontalPodAutoscaler, a PodDisruptionBudget and
+    a Role that reads only the cluster's own credential Secret.
+  - The cluster's gateway certificate, key and the CA certificate become one C(kubernetes.io/tls) Secret read by the
+    gateways through C(credentialName) (SDS), or mounted as files when the federation's C(cert_delivery) is C(file).
+    The key is read from the controller's file system and never returned or shown in a diff.
+  - Objects are labelled as owned by meshfed; objects of this role that meshfed owns and the federation no longer
+    wants are deleted; objects meshfed does not own are never modified or deleted.
+options:
+  credential:
+    description:
+      - Files on the controller holding this cluster's gateway certificate, its private key and the CA certificate,
+        as written by M(meshfed.federation.federation_pki).
+      - Required when O(state=present).
+    type: dict
+    suboptions:
+      cert_path:
+        description: PEM certificate of the cluster's gateways.
+        type: path
+        required: true
+      key_path:
+        description: PEM private key of that certificate.
+        type: path
+        required: true
+      ca_path:
+        description: PEM certificate of the CA that signs the peers' certificates.
+        type: path
+        required: true
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.federation
+  - meshfed.federation.apply
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - kubernetes >= 24.2.0
+  - PyYAML >= 3.11
+"""
+
+EXAMPLES = r"""
+- name: Deploy the private gateways of this cluster
+  meshfed.federation.private_gateway:
+    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    cluster: "{{ inventory_hostname }}"
+    credential:
+      cert_path: ~/.meshfed/pki/demo/cluster2.crt
+      key_path: ~/.meshfed/pki/demo/cluster2.key
+      ca_path: ~/.meshfed/pki/demo/ca.crt
+    kubeconfig: "{{ meshfed_kubeconfig }}"
+    context: "{{ meshfed_context }}"
+    wait: true
+"""
+
+RETURN = r"""
+created:
+  description: Objects created, as C(Kind namespace/name).
+  returned: always
+  type: list
+  elements: str
+  sample: ["Deployment istio-private-gateways/istio-private-ingressgateway"]
+updated:
+  description: Objects updated.
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Objects deleted because the federation no longer wants them.
+  returned: always
+  type: list
+  elements: str
+unchanged:
+  description: Objects already as wanted.
+  returned: always
+  type: list
+  elements: str
+conflicts:
+  description: Objects in the way that meshfed does not own (left untouched unless O(force=true)).
+  returned: always
+  type: list
+  elements: str
+api_requests:
+  description: Number of API requests made, by verb.
+  returned: always
+  type: dict
+  sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
+    argument_spec, load_federation, role_kinds)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
+from ansible_collections.meshfed.federation.plugins.module_utils.runner import APPLY_ARG_SPEC, run_apply
+
+CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
+    cert_path=dict(type="path", required=True),
+    key_path=dict(type="path", required=True, no_log=False),
+    ca_path=dict(type="path", required=True),
+)))
+
+
+def read_credential(module, paths):
+    credential = {}
+    for field, path_key in (("cert", "cert_path"), ("key", "key_path"), ("ca", "ca_path")):
+        try:
+            with open(paths[path_key]) as pem:
+                credential[field] = pem.read()
+        except (IOError, OSError) as error:
+            module.fail_json(msg="cluster %s: cannot read %s %s: %s"
+                             % (module.params["cluster"], path_key, paths[path_key], error.strerror))
+    return credential
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, CREDENTIAL_ARG_SPEC),
+                           required_if=[("state", "present", ["credential"])], supports_check_mode=True)
+    federation = load_federation(module)
+    cluster = module.params["cluster"]
+    desired = []
+    if module.params["state"] == "present":
+        desired = render_gateways(federation, cluster, read_credential(module, module.params["credential"]))
+    run_apply(module, cluster, "gateway", desired, role_kinds(federation.settings, "gateway"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: service_export
+short_description: Expose chosen services of one cluster to chosen peer clusters
+version_added: 0.1.0
+author: meshfed maintainers
+description:
+  - Converges the export role of one cluster of a federation of Istio meshes, in one call for all its exports.
+  - Per export it applies a Gateway on the private ingress gateway (port 15443, mutual TLS, one server selected by the
+    SNI C(<export>.<identity>) whose C(subjectAltNames) lists only the consumers granted the export), a VirtualService
+    with the path prefix match and the uri and authority rewrite to the local service and subset, and a
+    DestinationRule for the local service visible only to the gateway namespace.
+  - Objects are labelled as owned by meshfed; objects of this role that meshfed owns and the federation no longer
+    wants are deleted; objects meshfed does not own are never modified or deleted.
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.federation
+  - meshfed.federation.apply
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - kubernetes >= 24.2.0
+  - PyYAML >= 3.11
+"""
+
+EXAMPLES = r"""
+- name: Expose the exports of this cluster to their consumers
+  meshfed.federation.service_export:
+    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    cluster: "{{ inventory_hostname }}"
+    kubeconfig: "{{ meshfed_kubeconfig }}"
+    context: "{{ meshfed_context }}"
+
+- name: Remove every export of this cluster
+  meshfed.federation.service_export:
+    federation: "{{ meshfed_federation }}"
+    cluster: cluster2
+    context: cluster2
+    state: absent
+"""
+
+RETURN = r"""
+created:
+  description: Objects created, as C(Kind namespace/name).
+  returned: always
+  type: list
+  elements: str
+  sample: ["Gateway istio-private-gateways/meshfed-export-reviews-v2"]
+updated:
+  description: Objects updated.
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Objects deleted because the federation no longer wants them.
+  returned: always
+  type: list
+  elements: str
+unchanged:
+  description: Objects already as wanted.
+  returned: always
+  type: list
+  elements: str
+conflicts:
+  description: Objects in the way that meshfed does not own (left untouched unless O(force=true)).
+  returned: always
+  type: list
+  elements: str
+api_requests:
+  description: Number of API requests made, by verb.
+  returned: always
+  type: dict
+  sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
+    argument_spec, load_federation, role_kinds)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
+from ansible_collections.meshfed.federation.plugins.module_utils.runner import APPLY_ARG_SPEC, run_apply
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC), supports_check_mode=True)
+    federation = load_federation(module)
+    cluster = module.params["cluster"]
+    desired = render_exports(federation, cluster) if module.params["state"] == "present" else []
+    run_apply(module, cluster, "export", desired, role_kinds(federation.settings, "export"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: service_import
+short_description: Consume peers' exported services under local names
+version_added: 0.1.0
+author: meshfed maintainers
+description:
+  - Converges the import role of one cluster of a federation of Istio meshes, in one call for all its imports.
+  - Per peer it applies a ServiceEntry for the peer's private ingress gateway and a DestinationRule that originates
+    mutual TLS with this cluster's certificate, the export's SNI and the peer's identity pinned in C(subjectAltNames).
+  - Per binding (local name, peer, export) it applies a Gateway server and a tcp VirtualService on the private egress
+    gateway, and a subset of the egress gateway's DestinationRule (Istio mutual TLS, the binding's SNI).
+  - In the consumer's namespace it applies the local alias, a Service for DNS (unless a local copy exists) and a
+    VirtualService with the weighted split between the local copy and the peers, timeout and retries.
+  - Objects are labelled as owned by meshfed; objects of this role that meshfed owns and the federation no longer
+    wants are deleted; objects meshfed does not own are never modified or deleted.
+options:
+  peer_addresses:
+    description:
+      - Addresses of peers' private ingress gateways found by discovery (their Service C(status.loadBalancer)), as a
+        mapping of cluster name to C({address, port}).
+      - Used only for peers whose C(meshfed_gateway_address) is C(discover).
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.federation
+  - meshfed.federation.apply
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - kubernetes >= 24.2.0
+  - PyYAML >= 3.11
+"""
+
+EXAMPLES = r"""
+- name: Consume the imports of this cluster
+  meshfed.federation.service_import:
+    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    cluster: "{{ inventory_hostname }}"
+    peer_addresses:
+      cluster2: {address: 203.0.113.10, port: 15443}
+    kubeconfig: "{{ meshfed_kubeconfig }}"
+    context: "{{ meshfed_context }}"
+"""
+
+RETURN = r"""
+created:
+  description: Objects created, as C(Kind namespace/name).
+  returned: always
+  type: list
+  elements: str
+  sample: ["VirtualService default/reviews"]
+updated:
+  description: Objects updated.
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Objects deleted because the federation no longer wants them.
+  returned: always
+  type: list
+  elements: str
+unchanged:
+  description: Objects already as wanted.
+  returned: always
+  type: list
+  elements: str
+conflicts:
+  description: Objects in the way that meshfed does not own (left untouched unless O(force=true)).
+  returned: always
+  type: list
+  elements: str
+api_requests:
+  description: Number of API requests made, by verb.
+  returned: always
+  type: dict
+  sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
+    argument_spec, load_federation, role_kinds)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
+    PeerAddressUnknown, render_imports)
+from ansible_collections.meshfed.federation.plugins.module_utils.runner import APPLY_ARG_SPEC, run_apply
+
+PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, PEER_ARG_SPEC),
+                           supports_check_mode=True)
+    federation = load_federation(module)
+    cluster = module.params["cluster"]
+    desired = []
+    if module.params["state"] == "present":
+        try:
+            desired = render_imports(federation, cluster, module.params["peer_addresses"])
+        except PeerAddressUnknown as error:
+            module.fail_json(msg="cluster %s: %s" % (cluster, error))
+    run_apply(module, cluster, "import", desired, role_kinds(federation.settings, "import"))
+
+
+if __name__ == "__main__":
+    main()
