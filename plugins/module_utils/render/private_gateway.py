@@ -59,8 +59,8 @@ def _gateway_container(direction, cluster, settings):
     container = {
         "name": "istio-proxy",
         "image": settings.gateway_image,
-        "ports": [{"name": name, "containerPort": port, "protocol": "TCP"}
-                  for _, name, port in _listen_ports(direction, settings)],
+        "ports": [{"name": container_name, "containerPort": port, "protocol": "TCP"}
+                  for dummy, container_name, port in _listen_ports(direction, settings)],
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
     }
     if settings.cert_delivery == "file":
@@ -80,7 +80,8 @@ def render_gateway_workload(cluster, settings, federation_name, direction):
     if settings.cert_delivery == "file":
         volumes = [{"name": "federation-credential", "secret": {"secretName": credential_secret_name(cluster)}}]
     service_type = settings.ingress_service_type if direction == INGRESS else "ClusterIP"
-    ports = [kube.service_port(p_name, port, port) for p_name, _, port in _listen_ports(direction, settings)]
+    ports = [kube.service_port(service_name, port, port)
+             for service_name, dummy, port in _listen_ports(direction, settings)]
     sds_role = "%s-sds" % name
     return [
         kube.service_account(name, ns, labels),

@@ -103,8 +103,8 @@ def test_seed_cluster1_splits_reviews_between_local_v1_and_remote_v2():
     assert remote["weight"] == 50
     assert remote["destination"]["host"] == "istio-private-egressgateway.istio-private-gateways.svc.cluster.local"
     assert remote["headers"] == {"request": {"set": {":authority": "reviews-v2.c2.example.com"}}}
-    assert http["timeout"] == "5s" and http["retries"] == {"attempts": 3, "perTryTimeout": "2s",
-                                                          "retryOn": "5xx,connect-failure"}
+    assert http["timeout"] == "5s"
+    assert http["retries"] == {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx,connect-failure"}
     # the local copy exists: no DNS Service of ours in its way, only the subset rule
     assert not [o for o in imports if o["kind"] == "Service" and o["metadata"]["name"] == "reviews"]
     assert find(imports, "DestinationRule", "reviews", "default")["spec"]["subsets"] == [
