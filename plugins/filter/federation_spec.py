@@ -45,7 +45,7 @@ _value:
   description:
     - C({clusters, settings, discovered_addresses}) where C(clusters) maps each cluster name to its identity, gateway
       address, exports and imports, and C(discovered_addresses) maps cluster names to the gateway address that
-      discovery found (host variable C(meshfed_discovered_gateway_address), set by the private_gateway role).
+      discovery found (host variable C(private_gateway_discovered_address), set by the private_gateway role).
   type: dict
 """
 
@@ -53,7 +53,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
 
-DISCOVERED_VAR = "meshfed_discovered_gateway_address"
+DISCOVERED_VAR = "private_gateway_discovered_address"
 CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
                 "exports": "meshfed_exports", "imports": "meshfed_imports"}
 
