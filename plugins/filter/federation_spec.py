@@ -16,7 +16,7 @@ description:
   - Per cluster it reads C(meshfed_identity), C(meshfed_gateway_address), C(meshfed_exports) and C(meshfed_imports).
   - Settings are read from C(meshfed_federation_name), C(meshfed_gateway_namespace), C(meshfed_istio_api_version),
     C(meshfed_cert_delivery), C(meshfed_cluster_domain), C(meshfed_ingress_port), C(meshfed_egress_port),
-    C(meshfed_ingress_service_type), C(meshfed_gateway_replicas), C(meshfed_autoscale_min), C(meshfed_autoscale_max),
+    C(meshfed_ingress_service_type), C(meshfed_autoscale_min), C(meshfed_autoscale_max),
     C(meshfed_autoscale_cpu_percent) and C(meshfed_gateway_image) when defined.
 options:
   _input:

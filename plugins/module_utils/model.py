@@ -36,7 +36,6 @@ DEFAULT_SETTINGS = {
     "ingress_port": 15443,
     "egress_port": 443,
     "ingress_service_type": "LoadBalancer",
-    "gateway_replicas": 1,
     "autoscale_min": 1,
     "autoscale_max": 5,
     "autoscale_cpu_percent": 80,
@@ -164,9 +163,9 @@ def _parse_settings(problems, raw):
         _check_port(problems, "settings", port_field, merged[port_field])
     if merged["ingress_service_type"] not in ("LoadBalancer", "NodePort", "ClusterIP"):
         problems.add("settings", "ingress_service_type '%s' must be LoadBalancer, NodePort or ClusterIP" % merged["ingress_service_type"])
-    counts = [merged[k] for k in ("gateway_replicas", "autoscale_min", "autoscale_max", "autoscale_cpu_percent")]
+    counts = [merged[k] for k in ("autoscale_min", "autoscale_max", "autoscale_cpu_percent")]
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in counts):
-        problems.add("settings", "gateway_replicas, autoscale_min, autoscale_max and autoscale_cpu_percent must be positive integers")
+        problems.add("settings", "autoscale_min, autoscale_max and autoscale_cpu_percent must be positive integers")
     elif merged["autoscale_min"] > merged["autoscale_max"]:
         problems.add("settings", "autoscale_min (%d) is greater than autoscale_max (%d)" % (merged["autoscale_min"], merged["autoscale_max"]))
     return Settings(**merged)

@@ -140,7 +140,8 @@ def main():
     desired = []
     if module.params["state"] == "present":
         desired = render_gateways(federation, cluster, read_credential(module, module.params["credential"]))
-    run_apply(module, cluster, "gateway", desired, role_kinds(federation.settings, "gateway"))
+    run_apply(module, cluster, "gateway", desired, role_kinds(federation.settings, "gateway"),
+              federation.settings.federation_name, release_namespace=federation.settings.gateway_namespace)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,8 @@ def main():
     federation = load_federation(module)
     cluster = module.params["cluster"]
     desired = render_exports(federation, cluster) if module.params["state"] == "present" else []
-    run_apply(module, cluster, "export", desired, role_kinds(federation.settings, "export"))
+    run_apply(module, cluster, "export", desired, role_kinds(federation.settings, "export"),
+              federation.settings.federation_name)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def main():
             desired = render_imports(federation, cluster, module.params["peer_addresses"])
         except PeerAddressUnknown as error:
             module.fail_json(msg="cluster %s: %s" % (cluster, error))
-    run_apply(module, cluster, "import", desired, role_kinds(federation.settings, "import"))
+    run_apply(module, cluster, "import", desired, role_kinds(federation.settings, "import"),
+              federation.settings.federation_name)
 
 
 if __name__ == "__main__":

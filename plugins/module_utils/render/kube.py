@@ -55,8 +55,8 @@ def service_port(name, port, target_port=None, protocol="TCP"):
     return entry
 
 
-def deployment(name, ns, labels, pod_labels, pod_annotations, service_account_name, container, replicas,
-               volumes=None):
+def deployment(name, ns, labels, pod_labels, pod_annotations, service_account_name, container, volumes=None):
+    """A Deployment without spec.replicas: the HorizontalPodAutoscaler owns that field."""
     pod_spec = {"serviceAccountName": service_account_name, "containers": [container]}
     if volumes:
         pod_spec["volumes"] = volumes
@@ -65,7 +65,6 @@ def deployment(name, ns, labels, pod_labels, pod_annotations, service_account_na
         "kind": "Deployment",
         "metadata": metadata(name, ns, labels),
         "spec": {
-            "replicas": replicas,
             "selector": {"matchLabels": dict(pod_labels)},
             "template": {
                 "metadata": {"labels": dict(pod_labels), "annotations": dict(pod_annotations)},

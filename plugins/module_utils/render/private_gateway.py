@@ -88,7 +88,7 @@ def render_gateway_workload(cluster, settings, federation_name, direction):
         kube.secret_reader_role(sds_role, ns, labels, [credential_secret_name(cluster)]),
         kube.role_binding(sds_role, ns, labels, sds_role, name),
         kube.deployment(name, ns, labels, dict(pod_labels, **{"sidecar.istio.io/inject": "true"}), pod_annotations,
-                        name, _gateway_container(direction, cluster, settings), settings.gateway_replicas, volumes),
+                        name, _gateway_container(direction, cluster, settings), volumes),
         kube.service(name, ns, labels, ports, selector=pod_labels, service_type=service_type),
         kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,
                                        settings.autoscale_cpu_percent),
