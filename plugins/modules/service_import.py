@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: service_import
 short_description: Consume peers' exported services under local names
 version_added: 0.1.0
-author: meshfed maintainers
+author: meshfed maintainers (@meshfed)
 description:
   - Converges the import role of one cluster of a federation of Istio meshes, in one call for all its imports.
   - Per peer it applies a ServiceEntry for the peer's private ingress gateway and a DestinationRule that originates

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Builders of Istio networking objects (plain dicts): Gateway, VirtualService, DestinationRule,
 ServiceEntry. The apiVersion is a parameter (networking.istio.io/v1 by default, v1beta1 selectable)."""
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The private gateways of one cluster: an ingress gateway where it exports, an egress gateway where it
 imports, both in the gateway namespace, deployed with Istio's gateway injection template."""
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Rendering: golden files for the seed and the three-cluster scenario, plus the properties users rely on.
 
 Regenerate the golden files after an intended change with MESHFED_UPDATE_GOLDEN=1 and review the diff.
