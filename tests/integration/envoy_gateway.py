@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the *rendered* federation objects on real Envoy, without Kubernetes or istiod.
 
 A deliberately small, strict stand-in for what istiod does with our objects on the private gateways:

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The federation's mutual TLS and per-consumer authorization, proved with real Envoy and real handshakes.
 
 No Kubernetes: the collection renders the objects of three clusters, ``envoy_gateway`` turns the exporter's

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rendered-objects -> Envoy translator of the data-plane test is strict: it translates what the
 collection renders, field by field, and refuses whatever it does not understand (no Envoy needed)."""
 

@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the collection's playbooks against the lab the way a user does, and read their results."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import os
+import subprocess
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OWNED = "app.kubernetes.io/managed-by=meshfed"
+
+
+class PlaybookRun(object):
+    def __init__(self, completed):
+        self.rc = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.result = None
+        if completed.stdout.lstrip().startswith("{"):
+            self.result = json.loads(completed.stdout)
+
+    def task_results(self, module=None):
+        """(task name, host, result) of every task that ran, optionally only for one module."""
+        for play in (self.result or {}).get("plays", []):
+            for task in play["tasks"]:
+                for host, res in task["hosts"].items():
+                    action = res.get("action", "")
+                    if module is None or action.endswith(module):
+                        yield task["task"]["name"], host, res
+
+    def changed_tasks(self):
+        return [(name, host) for name, host, res in self.task_results() if res.get("changed")]
+
+    def stats(self):
+        return (self.result or {}).get("stats", {})
+
+
+def write_inventory(directory, kubeconfig, federation_name, mutate=None):
+    """A copy of the lab inventory pointing at the lab's kubeconfig, with certificates under ``directory``."""
+    with open(os.path.join(REPO, "inventories", "lab", "hosts.yml")) as f:
+        hosts = yaml.safe_load(f)
+    with open(os.path.join(REPO, "inventories", "lab", "group_vars", "meshfed_clusters.yml")) as f:
+        group_vars = yaml.safe_load(f)
+    group_vars.update(meshfed_kubeconfig=kubeconfig, meshfed_federation_name=federation_name,
+                      meshfed_pki_dir=os.path.join(directory, "pki"))
+    hosts = copy.deepcopy(hosts)
+    if mutate:
+        mutate(hosts["all"]["children"]["meshfed_clusters"]["hosts"])
+    os.makedirs(os.path.join(directory, "group_vars"), exist_ok=True)
+    with open(os.path.join(directory, "hosts.yml"), "w") as f:
+        yaml.safe_dump(hosts, f)
+    with open(os.path.join(directory, "group_vars", "meshfed_clusters.yml"), "w") as f:
+        yaml.safe_dump(group_vars, f)
+    return directory
+
+
+def run_playbook(playbook, inventory, *extra, **kwargs):
+    """ansible-playbook with the JSON callback (or the default one with ``plain=True``)."""
+    env = dict(os.environ)
+    env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    if not kwargs.get("plain"):
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    command = ["ansible-playbook", os.path.join(REPO, "playbooks", playbook), "-i", inventory] + list(extra)
+    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
+                               timeout=kwargs.get("timeout", 600), check=False)
+    return PlaybookRun(completed)
+
+
+def owned_objects(lab, context, federation_name, kinds="all"):
+    """Names of every object carrying our labels in one cluster, as 'kind/namespace/name'."""
+    selector = "%s,meshfed.io/federation=%s" % (OWNED, federation_name)
+    out = lab.kubectl(context, "get", kinds, "-A", "-l", selector, "-o", "json")
+    items = json.loads(out)["items"]
+    return sorted("%s/%s/%s" % (i["kind"], i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items)
+
+
+OUR_KINDS = ",".join([
+    "namespaces", "secrets", "serviceaccounts", "services", "deployments.apps", "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io", "horizontalpodautoscalers.autoscaling",
+    "poddisruptionbudgets.policy", "gateways.networking.istio.io", "virtualservices.networking.istio.io",
+    "destinationrules.networking.istio.io", "serviceentries.networking.istio.io"])

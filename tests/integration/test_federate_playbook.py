@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The product as users run it: federate.yml, unfederate.yml and status.yml on the lab's real clusters.
+
+The steps build on each other (converge, idempotence, check mode, prune, foreign objects, unfederate), so they
+run in file order on one federation named uniquely for this run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import stat
+import uuid
+
+import pytest
+
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
+    OUR_KINDS, owned_objects, run_playbook, write_inventory)
+
+pytestmark = pytest.mark.lab
+
+FEDERATION = "itest-" + uuid.uuid4().hex[:6]
+CLUSTERS = ("cluster1", "cluster2")
+PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+@pytest.fixture(scope="module")
+def inventory(lab, tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("inventory"))
+    write_inventory(directory, lab.kubeconfig, FEDERATION)
+    apps = run_playbook("lab-sample-apps.yml", directory)
+    assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
+    yield directory
+    run_playbook("unfederate.yml", directory)
+
+
+def resource_versions(lab, context):
+    out = json.loads(lab.kubectl(context, "get", OUR_KINDS, "-A", "-o", "json"))
+    return {(i["kind"], i["metadata"].get("namespace"), i["metadata"]["name"]): i["metadata"]["resourceVersion"]
+            for i in out["items"]}
+
+
+def apply_results(run):
+    """{(host, module): result} of the gateway, export and import tasks."""
+    results = {}
+    for module in ("private_gateway", "service_export", "service_import"):
+        for dummy, host, res in run.task_results(module):
+            results[(host, module)] = res
+    return results
+
+
+def test_converge(lab, inventory):
+    run = run_playbook("federate.yml", inventory, "--diff")
+    assert run.rc == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    c1 = owned_objects(lab, "cluster1", FEDERATION, OUR_KINDS)
+    c2 = owned_objects(lab, "cluster2", FEDERATION, OUR_KINDS)
+    assert "VirtualService/default/reviews" in c1 and "Service/default/details" in c1
+    assert "Deployment/istio-private-gateways/istio-private-egressgateway" in c1
+    assert "Gateway/istio-private-gateways/meshfed-export-reviews-v2" in c2
+    assert "Deployment/istio-private-gateways/istio-private-ingressgateway" in c2
+    # the local reviews Service is the application's, never ours
+    assert "Service/default/reviews" not in c1
+    for context in CLUSTERS:
+        ready = lab.kubectl(context, "get", "deployment", "-n", "istio-private-gateways", "-o",
+                            "jsonpath={.items[*].status.availableReplicas}")
+        assert ready.split() == ["1"], (context, ready)
+
+
+def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
+    before = {c: resource_versions(lab, c) for c in CLUSTERS}
+    run = run_playbook("federate.yml", inventory)
+    assert run.rc == 0, run.stdout[-5000:]
+    assert run.changed_tasks() == []
+    assert all(s["changed"] == 0 for s in run.stats().values()), run.stats()
+    for res in apply_results(run).values():
+        requests = res["api_requests"]
+        assert requests.get("apply", 0) + requests.get("create", 0) + requests.get("delete", 0) == 0, requests
+    assert {c: resource_versions(lab, c) for c in CLUSTERS} == before
+
+
+def test_istioctl_analyze_reports_no_errors(lab, inventory):
+    for context in CLUSTERS:
+        result = lab.istioctl_analyze(context)
+        assert not [m for m in result if m.get("level") == "Error"], result
+
+
+def test_check_mode_predicts_exactly_the_changes(lab, inventory, tmp_path):
+    def shift_weights(hosts):
+        reviews = hosts["cluster1"]["meshfed_imports"][0]
+        reviews["local"]["weight"] = 80
+        reviews["from"][0]["weight"] = 20
+        hosts["cluster2"]["meshfed_exports"].append({
+            "name": "ratings", "service": {"namespace": "bookinfo", "name": "ratings", "port": 9080},
+            "consumers": ["cluster1"]})
+    changed_inventory = write_inventory(str(tmp_path), lab.kubeconfig, FEDERATION, shift_weights)
+    before = {c: resource_versions(lab, c) for c in CLUSTERS}
+    predicted = apply_results(run_playbook("federate.yml", changed_inventory, "--check", "--diff"))
+    assert {c: resource_versions(lab, c) for c in CLUSTERS} == before, "check mode wrote to a cluster"
+    assert predicted[("cluster1", "service_import")]["updated"] == ["VirtualService default/reviews"]
+    assert sorted(predicted[("cluster2", "service_export")]["created"]) == [
+        "DestinationRule istio-private-gateways/meshfed-local-bookinfo-ratings",
+        "Gateway istio-private-gateways/meshfed-export-ratings",
+        "VirtualService istio-private-gateways/meshfed-export-ratings"]
+    assert predicted[("cluster2", "service_export")]["updated"] == []
+    assert all(not res["created"] and not res["updated"] and not res["deleted"]
+               for key, res in predicted.items() if key in (("cluster1", "private_gateway"), ("cluster2", "private_gateway")))
+    real = apply_results(run_playbook("federate.yml", changed_inventory))
+    for key, res in real.items():
+        for field in ("created", "updated", "deleted"):
+            assert sorted(res[field]) == sorted(predicted[key][field]), (key, field)
+    # back to the lab inventory: ratings is no longer exported and disappears
+    restored = apply_results(run_playbook("federate.yml", inventory))
+    assert "Gateway istio-private-gateways/meshfed-export-ratings" in restored[("cluster2", "service_export")]["deleted"]
+
+
+def test_removing_an_export_prunes_it_from_both_clusters(lab, inventory, tmp_path):
+    def drop_details(hosts):
+        hosts["cluster2"]["meshfed_exports"] = [e for e in hosts["cluster2"]["meshfed_exports"] if e["name"] != "details"]
+        hosts["cluster1"]["meshfed_imports"] = [i for i in hosts["cluster1"]["meshfed_imports"] if i["name"] != "details"]
+    pruned_inventory = write_inventory(str(tmp_path), lab.kubeconfig, FEDERATION, drop_details)
+    run = run_playbook("federate.yml", pruned_inventory)
+    assert run.rc == 0, run.stdout[-5000:]
+    c1 = owned_objects(lab, "cluster1", FEDERATION, OUR_KINDS)
+    c2 = owned_objects(lab, "cluster2", FEDERATION, OUR_KINDS)
+    assert not [o for o in c1 if "details" in o], c1
+    assert not [o for o in c2 if "meshfed-export-details" in o], c2
+    assert "VirtualService/default/reviews" in c1
+    # the application's own details Service in cluster2 is untouched
+    assert lab.kubectl("cluster2", "get", "service", "details", "-n", "bookinfo", "-o", "name").strip() == "service/details"
+    assert run_playbook("federate.yml", inventory).rc == 0
+
+
+def test_foreign_object_in_the_way_is_reported_and_left_untouched(lab, inventory):
+    lab.kubectl("cluster1", "delete", "virtualservice", "reviews", "-n", "default", "--ignore-not-found")
+    foreign = ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n"
+               "  namespace: default\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination:\n"
+               "        host: reviews\n")
+    lab.kubectl("cluster1", "apply", "-f", "-", input=foreign)
+    version = lab.kubectl("cluster1", "get", "virtualservice", "reviews", "-n", "default", "-o",
+                          "jsonpath={.metadata.resourceVersion}")
+    run = run_playbook("federate.yml", inventory, plain=True)
+    assert run.rc != 0
+    assert "VirtualService default/reviews" in run.stdout and "not managed by meshfed" in run.stdout, run.stdout[-3000:]
+    assert lab.kubectl("cluster1", "get", "virtualservice", "reviews", "-n", "default", "-o",
+                       "jsonpath={.metadata.resourceVersion}") == version
+    labels = lab.kubectl("cluster1", "get", "virtualservice", "reviews", "-n", "default", "-o", "jsonpath={.metadata.labels}")
+    assert "meshfed" not in labels
+    lab.kubectl("cluster1", "delete", "virtualservice", "reviews", "-n", "default")
+    assert run_playbook("federate.yml", inventory).rc == 0
+
+
+def test_keys_never_appear_in_verbose_diff_output_and_files_are_0600(lab, inventory):
+    run = run_playbook("rotate-certificates.yml", inventory, "-vvv", "--diff", plain=True)
+    assert run.rc == 0, run.stdout[-5000:]
+    assert "istio-private-gateways/c1-example-com-certs" in run.stdout  # the Secret was updated and shown
+    assert not PRIVATE_KEY_PEM.search(run.stdout + run.stderr)
+    pki = os.path.join(inventory, "pki")
+    keys = [f for f in os.listdir(pki) if f.endswith(".key")]
+    assert sorted(keys) == ["ca.key", "cluster1.key", "cluster2.key"]
+    for key in keys:
+        assert stat.S_IMODE(os.stat(os.path.join(pki, key)).st_mode) == 0o600, key
+
+
+def test_status_prints_the_federation(lab, inventory):
+    run = run_playbook("status.yml", inventory, plain=True)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert "cluster2/reviews-v2 -> bookinfo/myreviews:9080#v2 [http] consumers: cluster1; applied: True" in run.stdout
+    assert re.search(r"cluster1 default/reviews:9080 <- cluster2/reviews-v2 \(50%\), local \(50%\); applied: True",
+                     run.stdout), run.stdout[-3000:]
+
+
+def test_unfederate_leaves_nothing_of_ours_and_the_apps_intact(lab, inventory):
+    apps_before = {c: lab.kubectl(c, "get", "deployments,services", "-A", "-l", "app.kubernetes.io/part-of=bookinfo",
+                                  "-o", "name") for c in CLUSTERS}
+    run = run_playbook("unfederate.yml", inventory)
+    assert run.rc == 0, run.stdout[-5000:]
+    for context in CLUSTERS:
+        assert owned_objects(lab, context, FEDERATION, OUR_KINDS) == []
+        assert lab.kubectl(context, "get", "deployments,services", "-A", "-l", "app.kubernetes.io/part-of=bookinfo",
+                           "-o", "name") == apps_before[context]
