@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import time
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import describe, object_key, stamp
@@ -23,6 +24,8 @@ except ImportError:
     HAS_KUBERNETES = False
 
 FIELD_MANAGER = "meshfed"
+# urllib3's words for a server that does not answer, with the endpoint it tried
+UNREACHABLE = re.compile(r"host='([^']+)', port=(\d+)\): Max retries exceeded")
 
 
 class ClusterError(Exception):
@@ -38,6 +41,10 @@ class ClusterClient(object):
         try:
             self.client = get_api_client(**auth)
         except Exception as error:  # kubernetes.core wraps config errors in its own exception type
+            endpoint = UNREACHABLE.search(str(error))
+            if endpoint:
+                raise ClusterError("cluster %s: API server at https://%s:%s unreachable: %s"
+                                   % (cluster, endpoint.group(1), endpoint.group(2), _short(error)))
             raise ClusterError("cluster %s: cannot build an API client from its kubeconfig/context: %s" % (cluster, error))
         self.host = self.client.configuration.host
         self._resources = {}

@@ -116,7 +116,7 @@ def test_removed_object_is_pruned(lab, namespace, federation):
 def test_foreign_object_is_a_conflict_left_untouched_then_adopted_with_force(lab, namespace, federation):
     foreign = {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "alias", "namespace": namespace, "labels": {"team": "payments"}},
-               "spec": {"ports": [{"name": "http", "port": 8080}]}}
+               "spec": {"ports": [{"name": "web", "port": 9080}]}}
     lab.kubectl(CONTEXT, "apply", "-f", "-", input=yaml.safe_dump(foreign))
     before = versions(lab, namespace)
     summary, requests = converge(lab, federation, desired_objects(namespace, federation))
@@ -139,8 +139,8 @@ def test_unreachable_cluster_is_named(lab, tmp_path):
               "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}]}
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
-    client = ClusterClient("cluster9", {"kubeconfig": str(path), "context": "gone"})
     with pytest.raises(ClusterError, match=r"cluster cluster9: API server at https://127.0.0.1:%d unreachable" % port):
+        client = ClusterClient("cluster9", {"kubeconfig": str(path), "context": "gone"})
         read_live(client, [], KINDS, owner_selector("f", "export"))
 
 
