@@ -5,6 +5,8 @@
 #   MESHFED_LAB_CACHE   cache root (default ~/.cache/meshfed-lab): binaries, Go module and build caches
 #   MESHFED_LAB_BIN_DIR a directory that already holds kube-apiserver, kube-controller-manager,
 #                       kube-scheduler, etcd, kwok, kwokctl, istioctl: used as is, nothing is built
+# A kubectl of the same Kubernetes version is also built into the cache directory (optional for
+# MESHFED_LAB_BIN_DIR and PATH: tools/lab/lab.py falls back to the kubectl on PATH).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -93,12 +95,13 @@ build_in_wrapper kwok "$(printf 'module meshfed.local/lab/kwok\n\ngo 1.26\n\nreq
   "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$KUBERNETES_VERSION" \
   sigs.k8s.io/kwok/cmd/kwok:kwok sigs.k8s.io/kwok/cmd/kwokctl:kwokctl
 need_k8s=0
-for b in kube-apiserver kube-controller-manager kube-scheduler; do [ -x "$bin/$b" ] || need_k8s=1; done
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do [ -x "$bin/$b" ] || need_k8s=1; done
 if [ $need_k8s = 1 ]; then
   build_in_wrapper kubernetes "$(kubernetes_gomod)" "$(k8s_ldflags)" \
     k8s.io/kubernetes/cmd/kube-apiserver:kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager:kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler:kube-scheduler
+    k8s.io/kubernetes/cmd/kube-scheduler:kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl:kubectl
 fi
 build_in_wrapper istioctl "$(printf 'module meshfed.local/lab/istioctl\n\ngo 1.26\n\nrequire istio.io/istio %s\n' "$ISTIO_VERSION")" "" \
   istio.io/istio/istioctl/cmd/istioctl:istioctl
