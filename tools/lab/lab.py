@@ -370,9 +370,43 @@ def istio_crd_file(bin_dir: Path) -> Path:
     return f
 
 
+def injection_webhook() -> dict:
+    """Istio's sidecar injector registration with the selectors of a default install, as istioctl
+    analyze checks gateways (`image: auto`) against them. The lab runs no istiod behind it, so
+    failurePolicy is Ignore: pods are created uninjected, which kwok does not mind."""
+    service = {"name": "istiod", "namespace": "istio-system", "path": "/inject", "port": 443}
+
+    def hook(name: str, namespace_selector: dict, object_selector: dict) -> dict:
+        return {"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Ignore",
+                "timeoutSeconds": 2, "reinvocationPolicy": "Never", "clientConfig": {"service": service},
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+                "namespaceSelector": namespace_selector, "objectSelector": object_selector}
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "istio-sidecar-injector", "labels": {"app": "sidecar-injector",
+                                                                  "app.kubernetes.io/part-of": "meshfed-lab"}},
+        "webhooks": [
+            hook("namespace.sidecar-injector.istio.io",
+                 {"matchExpressions": [{"key": "istio-injection", "operator": "In", "values": ["enabled"]}]},
+                 {"matchExpressions": [{"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}]}),
+            hook("object.sidecar-injector.istio.io",
+                 {"matchExpressions": [{"key": "istio-injection", "operator": "DoesNotExist"},
+                                       {"key": "istio.io/rev", "operator": "DoesNotExist"}]},
+                 {"matchExpressions": [{"key": "sidecar.istio.io/inject", "operator": "In", "values": ["true"]},
+                                       {"key": "istio.io/rev", "operator": "DoesNotExist"}]}),
+        ],
+    }
+
+
 def istio_base_objects() -> str:
     return yaml.safe_dump_all([
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}},
+        # the control plane Service the injector points at; no istiod runs behind it in the lab
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "istiod", "namespace": "istio-system", "labels": {"app": "istiod", "istio": "pilot"}},
+         "spec": {"ports": [{"name": "https-webhook", "port": 443, "targetPort": 15017},
+                            {"name": "grpc-xds", "port": 15010}, {"name": "https-dns", "port": 15012}]}},
+        injection_webhook(),
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": "istio", "namespace": "istio-system",
                       "labels": {"app.kubernetes.io/part-of": "meshfed-lab"}},
