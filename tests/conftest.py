@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Make this checkout importable as ``ansible_collections.meshfed.federation`` for every test
 (the same link tools/setup creates for ansible-playbook)."""
 

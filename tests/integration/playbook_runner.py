@@ -43,14 +43,14 @@ class PlaybookRun(object):
         return (self.result or {}).get("stats", {})
 
 
-def write_inventory(directory, kubeconfig, federation_name, mutate=None):
+def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir=None):
     """A copy of the lab inventory pointing at the lab's kubeconfig, with certificates under ``directory``."""
     with open(os.path.join(REPO, "inventories", "lab", "hosts.yml")) as f:
         hosts = yaml.safe_load(f)
     with open(os.path.join(REPO, "inventories", "lab", "group_vars", "meshfed_clusters.yml")) as f:
         group_vars = yaml.safe_load(f)
     group_vars.update(meshfed_kubeconfig=kubeconfig, meshfed_federation_name=federation_name,
-                      meshfed_pki_dir=os.path.join(directory, "pki"))
+                      meshfed_pki_dir=pki_dir or os.path.join(directory, "pki"))
     hosts = copy.deepcopy(hosts)
     if mutate:
         mutate(hosts["all"]["children"]["meshfed_clusters"]["hosts"])
