@@ -15,16 +15,21 @@ options:
       - Adopt objects that stand where meshfed wants one of its objects but do not carry meshfed's ownership labels.
       - When V(false), such objects are reported in C(conflicts), the module fails naming them, and nothing is
         changed in the cluster.
+      - When V(true), they are updated with meshfed's labels and content; server-side apply takes over the
+        fields meshfed sets from their previous field managers.
     type: bool
     default: false
   prune:
     description:
       - Delete objects of this role that meshfed owns in the cluster and the federation no longer wants.
+      - Only objects carrying meshfed's ownership labels for this federation and role are ever deleted, each with
+        a precondition on its uid. Namespaces are never pruned.
     type: bool
     default: true
   wait:
     description:
-      - Wait until the Deployments of this role report an available replica.
+      - Wait until the Deployments this run created or updated report the condition C(Available) for their
+        current generation.
     type: bool
     default: false
   wait_timeout:
@@ -33,8 +38,12 @@ options:
     type: int
     default: 300
 notes:
-  - Objects are listed once per kind with meshfed's ownership label selector; an object whose applied content and
-    fields are unchanged causes no write request. Writes use server-side apply with the field manager C(meshfed).
+  - Objects are listed once per kind, in all namespaces, with meshfed's ownership label selector; an object whose
+    fields set by meshfed all have meshfed's value causes no write request, so a run with nothing to do sends no
+    write at all. Writes use server-side apply with the field manager C(meshfed); updates of meshfed's own
+    objects take back fields someone changed (for example with C(kubectl edit)).
+  - The result's C(api_requests) counts the requests sent, by verb (discovery, cached on disk by kubernetes.core,
+    is not counted).
   - Check mode reads the cluster and reports exactly what a real run would create, update and delete; it writes
     nothing. Diff mode shows before/after per object, with Secret values replaced by a short hash.
 """

@@ -1,31 +1,52 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Planning an apply, without I/O: desired objects against what the cluster holds.
+"""Planning an apply, without I/O: the desired objects of one cluster and role against what the cluster holds.
 
-An object is *unchanged* when the hash of what we would apply equals the hash we stamped on it the last time
-(so a field we stopped setting is noticed) and every field we set still has our value (so drift by someone
-else is noticed). Server-defaulted fields we never set do not matter.
+Every object falls in exactly one bucket:
+
+* ``create``    desired, not in the cluster
+* ``update``    desired, ours, and some field we set differs (or a field we used to set was dropped), or
+                desired, foreign and adopted because ``force`` is set
+* ``unchanged`` desired, ours, every field we set has our value; server-defaulted fields do not matter
+* ``delete``    ours (carries the owner labels), no longer desired
+* ``conflict``  desired, but an object without our owner labels holds its name: never touched unless forced
+
+An object's identity is (API group, kind, namespace, name): the API version does not matter, the same
+object is served under every version of its group.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import binascii
 import copy
 import hashlib
 import json
 from collections import namedtuple
 
 SPEC_HASH = "meshfed.io/spec-hash"
+REDACTED = "<redacted sha256:%s>"
 
-# Dependency order of creation; deletion runs in reverse.
-KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "Role", "RoleBinding", "Service", "Deployment",
-              "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceEntry", "DestinationRule", "Gateway",
-              "VirtualService"]
+# Creation order: what others refer to first. Deletion runs in reverse. Kinds not listed go last.
+KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment",
+              "HorizontalPodAutoscaler", "PodDisruptionBudget",
+              "ServiceEntry", "DestinationRule", "Gateway", "VirtualService"]
+
+# Server bookkeeping, never part of what we manage nor of what a diff shows.
+SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
+# Annotations that can hold a copy of a Secret's values.
+SECRET_COPY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 Plan = namedtuple("Plan", "create update unchanged delete conflict")
-Change = namedtuple("Change", "desired live")
+# live: the object as read from the cluster (None for a create); adopt: a foreign object taken over (force)
+Change = namedtuple("Change", "desired live adopt")
+
+
+class DuplicateObjectError(ValueError):
+    """Two desired objects have the same identity: a rendering bug, refused before anything is written."""
 
 
 def api_group(api_version):
@@ -45,29 +66,9 @@ def describe(obj):
     return "%s %s" % (obj["kind"], meta["name"])
 
 
-def spec_hash(obj):
-    """Stable hash of everything we apply for one object (our own hash annotation excluded)."""
-    stripped = copy.deepcopy(obj)
-    stripped["metadata"].get("annotations", {}).pop(SPEC_HASH, None)
-    encoded = json.dumps(stripped, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()[:32]
-
-
-def stamp(obj):
-    """The object as we apply it: with the hash annotation that lets the next run recognise it."""
-    stamped = copy.deepcopy(obj)
-    stamped["metadata"].setdefault("annotations", {})[SPEC_HASH] = spec_hash(obj)
-    return stamped
-
-
-def is_subset(wanted, live):
-    """Every field of ``wanted`` has the same value in ``live`` (lists: same length, element-wise)."""
-    if isinstance(wanted, dict):
-        return isinstance(live, dict) and all(k in live and is_subset(v, live[k]) for k, v in wanted.items())
-    if isinstance(wanted, list):
-        return isinstance(live, list) and len(wanted) == len(live) and all(
-            is_subset(w, v) for w, v in zip(wanted, live))
-    return wanted == live
+def kind_rank(obj):
+    kind = obj["kind"]
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
 def has_labels(obj, labels):
@@ -75,61 +76,137 @@ def has_labels(obj, labels):
     return all(present.get(k) == v for k, v in labels.items())
 
 
+# --- Secret values: compared and hashed as bytes, whatever their encoding ---
+
+def _decoded(value):
+    """The bytes a Secret ``data`` value stands for; a value that is not base64 stays as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return value
+
+
+def _canonical_base64(value):
+    decoded = _decoded(value)
+    return base64.b64encode(decoded).decode("ascii") if isinstance(decoded, bytes) else value
+
+
+def normalise(obj):
+    """The object as the API server stores it, for comparing: a Secret's ``stringData`` folded into ``data``,
+    every ``data`` value in canonical base64 (so equal bytes compare equal however they were encoded)."""
+    if obj is None or obj.get("kind") != "Secret" or not (obj.get("data") or obj.get("stringData")):
+        return obj
+    secret = copy.deepcopy(obj)
+    data = {k: _canonical_base64(v) for k, v in (secret.get("data") or {}).items()}
+    for key, text in (secret.pop("stringData", None) or {}).items():
+        data[key] = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    secret["data"] = data
+    return secret
+
+
+# --- comparing ---
+
+def _is_empty(value):
+    return value is None or value == {} or value == []
+
+
+def is_subset(wanted, live):
+    """Every field of ``wanted`` has the same value in ``live``: dicts by key (extra live keys ignored), lists
+    element-wise with the same length, scalars equal. An empty or null wanted value matches an absent one,
+    since the API server drops those."""
+    if isinstance(wanted, dict):
+        if not isinstance(live, dict):
+            return not wanted and live is None
+        return all(is_subset(v, live[k]) if k in live else _is_empty(v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(live, list):
+            return not wanted and live is None
+        return len(wanted) == len(live) and all(is_subset(w, v) for w, v in zip(wanted, live))
+    return wanted == live
+
+
+def spec_hash(obj):
+    """Stable hash of everything we apply for one object (our own hash annotation excluded)."""
+    stripped = copy.deepcopy(normalise(obj))
+    annotations = stripped["metadata"].get("annotations")
+    if annotations is not None:
+        annotations.pop(SPEC_HASH, None)
+        if not annotations:
+            del stripped["metadata"]["annotations"]
+    encoded = json.dumps(stripped, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+def stamp(obj):
+    """The object as we apply it, with the hash annotation that lets the next run recognise it."""
+    stamped = copy.deepcopy(obj)
+    stamped["metadata"].setdefault("annotations", {})[SPEC_HASH] = spec_hash(obj)
+    return stamped
+
+
 def is_unchanged(desired, live):
+    """Every field we set still has our value (drift by someone else is noticed) and the hash we stamped last
+    time matches (a field we stopped setting is noticed: server-side apply removes it, a subset check cannot
+    see it)."""
     stamped = stamp(desired)
-    live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(SPEC_HASH)
-    return live_hash == stamped["metadata"]["annotations"][SPEC_HASH] and is_subset(stamped, live)
+    return is_subset(normalise(stamped), normalise(live))
 
 
-def kind_rank(obj):
-    kind = obj["kind"]
-    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+# --- the plan ---
+
+def _index_desired(desired):
+    indexed = {}
+    for obj in desired:
+        key = object_key(obj)
+        if key in indexed:
+            raise DuplicateObjectError("%s is rendered twice" % describe(obj))
+        indexed[key] = obj
+    return indexed
 
 
-def plan_changes(desired, live_owned, live_existing, owner_labels, prunable_kinds, force=False, prune=True):
+def plan_changes(desired, live_owned, live_names, owner_selector, force=False, prune=True, prunable_kinds=None):
     """Decide what to do with every object.
 
-    desired        objects the federation wants (our labels included)
-    live_owned     live objects carrying ``owner_labels`` (one LIST per kind found them)
-    live_existing  live objects found under a desired object's key that lack our labels (foreign)
-    prunable_kinds kinds whose owned-but-unwanted objects are deleted
+    desired         objects wanted in the cluster, owner labels included
+    live_owned      live objects carrying ``owner_selector`` (what one labelled LIST per kind returned)
+    live_names      live objects found under the identity of a desired object not in ``live_owned``; may
+                    carry only metadata (they are only checked for ownership)
+    owner_selector  labels that make an object ours
+    force           adopt foreign objects in the way (updated with our labels) instead of reporting conflicts
+    prune           delete owned objects no longer desired
+    prunable_kinds  if given, only owned objects of these kinds are deleted (never Namespaces, say)
     """
-    owned = {object_key(o): o for o in live_owned}
-    foreign = {object_key(o): o for o in live_existing if not has_labels(o, owner_labels)}
+    wanted = _index_desired(desired)
+    owned = dict((object_key(o), o) for o in live_owned)
+    for obj in live_names:
+        # one that got our labels between the LIST and the lookup is ours all the same
+        if has_labels(obj, owner_selector):
+            owned.setdefault(object_key(obj), obj)
+    foreign = dict((object_key(o), o) for o in live_names if not has_labels(o, owner_selector))
+
     create, update, unchanged, conflict = [], [], [], []
-    wanted_keys = set()
-    for obj in sorted(desired, key=kind_rank):
-        key = object_key(obj)
-        wanted_keys.add(key)
+    for key, obj in sorted(wanted.items(), key=lambda item: kind_rank(item[1])):
         if key in owned:
-            (unchanged if is_unchanged(obj, owned[key]) else update).append(Change(obj, owned[key]))
+            bucket = unchanged if is_unchanged(obj, owned[key]) else update
+            bucket.append(Change(obj, owned[key], False))
         elif key in foreign:
-            (update if force else conflict).append(Change(obj, foreign[key]))
+            (update if force else conflict).append(Change(obj, foreign[key], force))
         else:
-            create.append(Change(obj, None))
+            create.append(Change(obj, None, False))
+
     delete = []
     if prune:
-        delete = [Change(None, o) for key, o in owned.items()
-                  if key not in wanted_keys and o["kind"] in prunable_kinds]
-        delete.sort(key=lambda c: kind_rank(c.live), reverse=True)
+        delete = [Change(None, live, False) for key, live in owned.items()
+                  if key not in wanted and (prunable_kinds is None or live["kind"] in prunable_kinds)]
+        delete.sort(key=lambda change: kind_rank(change.live), reverse=True)
     return Plan(create, update, unchanged, delete, conflict)
 
 
-def redact(obj):
-    """A copy safe to show: Secret values become a short hash (a change stays visible), server noise goes."""
-    if obj is None:
-        return None
-    shown = copy.deepcopy(obj)
-    meta = shown.get("metadata") or {}
-    for noisy in ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"):
-        meta.pop(noisy, None)
-    shown.pop("status", None)
-    if shown.get("kind") == "Secret":
-        for field in ("data", "stringData"):
-            if isinstance(shown.get(field), dict):
-                shown[field] = {k: "<redacted sha256:%s>" % hashlib.sha256(str(v).encode("utf-8")).hexdigest()[:12]
-                                for k, v in shown[field].items()}
-    return shown
+def writes(plan):
+    """The changes that need a write request, in the order to send them."""
+    return sorted(plan.create + plan.update, key=lambda change: kind_rank(change.desired)) + plan.delete
 
 
 def plan_summary(plan):
@@ -142,22 +219,55 @@ def plan_summary(plan):
     }
 
 
-def plan_diffs(plan):
-    """Ansible diff entries (before/after per object), redacted."""
-    diffs = []
-    for change in plan.create + plan.update + plan.delete:
-        subject = change.desired or change.live
-        before = redact(change.live)
-        after = redact(stamp(change.desired)) if change.desired else None
-        if before is not None and after is not None:
-            # show only the fields we manage on the before side, so the diff is what we change
-            before = _restrict(before, after)
-        diffs.append({"before_header": describe(subject), "after_header": describe(subject),
-                      "before": before or {}, "after": after or {}})
-    return diffs
+# --- what users see ---
+
+def _redacted_value(value, encoded=True):
+    """The marker for one secret value: a hash of its bytes (``encoded``: ``value`` is base64 of them)."""
+    raw = _decoded(value) if encoded else value
+    if not isinstance(raw, bytes):
+        raw = raw.encode("utf-8") if isinstance(raw, str) else json.dumps(raw).encode("utf-8")
+    return REDACTED % hashlib.sha256(raw).hexdigest()[:12]
+
+
+def redact(obj):
+    """A copy safe to show: Secret values become a short hash of their bytes (so a change stays visible,
+    and ``data``/``stringData`` of equal bytes look alike), server bookkeeping goes."""
+    if obj is None:
+        return None
+    shown = copy.deepcopy(obj)
+    meta = shown.get("metadata") or {}
+    for noisy in SERVER_METADATA:
+        meta.pop(noisy, None)
+    shown.pop("status", None)
+    if shown.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(shown.get(field), dict):
+                shown[field] = dict((k, _redacted_value(v, encoded=field == "data"))
+                                    for k, v in shown[field].items())
+        annotations = meta.get("annotations") or {}
+        for name in SECRET_COPY_ANNOTATIONS:
+            if name in annotations:
+                annotations[name] = _redacted_value(annotations[name], encoded=False)
+    return shown
 
 
 def _restrict(live, wanted):
+    """The part of ``live`` that ``wanted`` sets, so a diff shows only what we change."""
     if isinstance(wanted, dict) and isinstance(live, dict):
-        return {k: _restrict(live[k], wanted[k]) for k in wanted if k in live}
+        return dict((k, _restrict(live[k], wanted[k])) for k in wanted if k in live)
     return live
+
+
+def object_diff(change):
+    """One Ansible diff entry (before/after, redacted) for a create, update or delete."""
+    subject = change.desired or change.live
+    after = redact(normalise(stamp(change.desired))) if change.desired else None
+    before = redact(normalise(change.live))
+    if before is not None and after is not None:
+        before = _restrict(before, after)
+    return {"before_header": describe(subject), "after_header": describe(subject),
+            "before": before or {}, "after": after or {}}
+
+
+def plan_diffs(plan):
+    return [object_diff(change) for change in writes(plan)]

@@ -1,13 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Kubernetes API side of apply: connect with kubernetes.core's auth options, list what we own, write
-with server-side apply, delete with a uid precondition; every failure becomes a message naming the cluster."""
+"""The Kubernetes API side of apply: connect with kubernetes.core's auth options (kubeconfig, context,
+K8S_AUTH_* environment), read what the plan needs with few requests, write with server-side apply, delete
+with a uid precondition. Every failure becomes a ClusterError whose message names the cluster.
+
+Requests are counted per verb (``list``, ``get``, ``apply``, ``create``, ``delete``). Discovery is not
+counted: kubernetes.core serves it from its on-disk cache (``k8srcp-*.json`` in the temp directory) and only
+asks the server when the cache is missing or lacks a kind. Objects are created with server-side apply as
+well (counted as ``apply``), so meshfed owns their fields as an applier from the start and a field it later
+stops setting is removed; ``create`` stays 0 and is kept so the result always has the same shape.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 import time
 
@@ -15,193 +24,289 @@ from ansible_collections.meshfed.federation.plugins.module_utils.apply import de
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import selector_string
 
 try:
-    from kubernetes.client.rest import ApiException
-    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
-    from urllib3.exceptions import HTTPError as Urllib3Error
+    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     HAS_KUBERNETES = True
 except ImportError:
     HAS_KUBERNETES = False
 
 FIELD_MANAGER = "meshfed"
-# urllib3's words for a server that does not answer, with the endpoint it tried
-UNREACHABLE = re.compile(r"host='([^']+)', port=(\d+)\): Max retries exceeded")
+ISTIO_GROUP_SUFFIX = ".istio.io"
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+VERBS = ("list", "get", "apply", "create", "delete")
+
+# urllib3's words for a server that does not answer, and the socket error it met
+UNREACHABLE = re.compile(r"Max retries exceeded|Failed to establish a new connection|Connection refused|"
+                         r"timed out|Name or service not known|No route to host|Connection reset")
+SOCKET_ERROR = re.compile(r"(\[Errno -?\d+\][^'\")]*|timed out|Connection refused)")
 
 
 class ClusterError(Exception):
     """A failure talking to one cluster, with a message that names it."""
 
 
+def _short(error, limit=300):
+    text = str(error)
+    return text if len(text) < limit else text[:limit] + "..."
+
+
+def api_message(error):
+    """The API server's own message from an error response (its Status object), else the HTTP reason."""
+    body = getattr(error, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            return json.loads(body).get("message") or body
+        except (ValueError, AttributeError):
+            return body
+    return getattr(error, "reason", None) or _short(error)
+
+
+def is_unreachable(error):
+    return getattr(error, "status", None) is None and bool(UNREACHABLE.search(str(error)))
+
+
+def unreachable_message(cluster, host, error):
+    found = SOCKET_ERROR.search(str(error))
+    reason = found.group(1).strip() if found else _short(error)
+    return "cluster %s: API server at %s unreachable: %s" % (cluster, host, reason)
+
+
+def named(obj):
+    return "%s %s" % (obj["kind"], obj["metadata"]["name"])
+
+
+def scope(namespace):
+    return "in %s" % namespace if namespace else "in all namespaces"
+
+
 class ClusterClient(object):
-    """One cluster's API, counting the requests it sends (discovery excluded)."""
+    """One cluster's API through kubernetes.core's DynamicClient, counting the requests it sends."""
 
     def __init__(self, cluster, auth):
         self.cluster = cluster
-        self.requests = {"list": 0, "get": 0, "apply": 0, "delete": 0}
-        try:
-            self.client = get_api_client(**auth)
-        except Exception as error:  # kubernetes.core wraps config errors in its own exception type
-            endpoint = UNREACHABLE.search(str(error))
-            if endpoint:
-                raise ClusterError("cluster %s: API server at https://%s:%s unreachable: %s"
-                                   % (cluster, endpoint.group(1), endpoint.group(2), _short(error)))
-            raise ClusterError("cluster %s: cannot build an API client from its kubeconfig/context: %s" % (cluster, error))
-        self.host = self.client.configuration.host
+        self.requests = dict((verb, 0) for verb in VERBS)
         self._resources = {}
+        self.host = auth.get("host") or "(from kubeconfig)"
+        try:
+            k8s_client = get_api_client(**auth)
+        except Exception as error:  # kubernetes.core wraps config errors; discovery may fail here too
+            host = _host_in(error) or self.host
+            if is_unreachable(error):
+                raise ClusterError(unreachable_message(cluster, host, error))
+            if getattr(error, "status", None) in (401, 403):
+                raise ClusterError("cluster %s: not allowed to read API discovery at %s (%s): %s"
+                                   % (cluster, host, error.status, api_message(error)))
+            raise ClusterError("cluster %s: cannot connect with its kubeconfig/context/auth options: %s"
+                               % (cluster, _short(error)))
+        self.k8s = k8s_client
+        self.dynamic = k8s_client.client
+        self.host = k8s_client.configuration.host
+
+    # --- discovery ---
 
     def resource(self, api_version, kind):
         key = (api_version, kind)
         if key not in self._resources:
             try:
-                self._resources[key] = self.client.resource(kind, api_version)
+                self._resources[key] = self.k8s.resource(kind, api_version)
             except ResourceNotFoundError:
-                if api_version.startswith("networking.istio.io/"):
-                    raise ClusterError("Istio is not installed in cluster %s (%s %s is not served by its API server)"
-                                       % (self.cluster, api_version, kind))
-                raise ClusterError("cluster %s does not serve %s %s" % (self.cluster, api_version, kind))
+                raise ClusterError(self._not_served(api_version, kind))
             except Exception as error:
-                raise self._failure(error, "discover", kind)
+                raise self._failure(error, "discover", kind, None)
         return self._resources[key]
 
-    def _failure(self, error, verb, what, namespace=None):
-        where = " in namespace %s" % namespace if namespace else ""
+    def _not_served(self, api_version, kind):
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        if group.endswith(ISTIO_GROUP_SUFFIX):
+            return "Istio is not installed in cluster %s (%s %s not served)" % (self.cluster, api_version, kind)
+        return ("cluster %s: %s %s is not served; its CustomResourceDefinition is not installed"
+                % (self.cluster, api_version, kind))
+
+    def _failure(self, error, verb, what, namespace):
         if isinstance(error, ClusterError):
             return error
         status = getattr(error, "status", None)
         if status in (401, 403):
-            return ClusterError("cluster %s: not allowed to %s %s%s (%s): %s"
-                                % (self.cluster, verb, what, where, status, _reason(error)))
+            return ClusterError("cluster %s: not allowed to %s %s %s (%s): %s"
+                                % (self.cluster, verb, what, scope(namespace), status, api_message(error)))
+        if status == 409 and verb == "apply":
+            # only creates apply without forcing: the object appeared after the plan read the cluster
+            return ClusterError("cluster %s: %s %s appeared while meshfed was applying and another field manager "
+                                "sets its fields (409): %s; run again to see it reported as a conflict"
+                                % (self.cluster, what, scope(namespace), api_message(error)))
         if status is not None:
-            return ClusterError("cluster %s: %s %s%s failed (%s): %s" % (self.cluster, verb, what, where, status, _reason(error)))
-        if HAS_KUBERNETES and isinstance(error, (Urllib3Error, OSError)) or "Max retries" in str(error):
-            return ClusterError("cluster %s: API server at %s unreachable: %s" % (self.cluster, self.host, _short(error)))
-        return ClusterError("cluster %s: %s %s%s failed: %s" % (self.cluster, verb, what, where, _short(error)))
+            return ClusterError("cluster %s: %s %s %s failed (%s): %s"
+                                % (self.cluster, verb, what, scope(namespace), status, api_message(error)))
+        if is_unreachable(error):
+            return ClusterError(unreachable_message(self.cluster, self.host, error))
+        return ClusterError("cluster %s: %s %s %s failed: %s" % (self.cluster, verb, what, scope(namespace),
+                                                                 _short(error)))
+
+    def _call(self, verb, what, namespace, request, missing_ok=False):
+        """Send one request, counted; None for a 404 when ``missing_ok``, else ClusterError on failure."""
+        self.requests[verb] += 1
+        try:
+            return request()
+        except NotFoundError as error:
+            if missing_ok:
+                return None
+            raise self._failure(error, verb, what, namespace)
+        except Exception as error:
+            raise self._failure(error, verb, what, namespace)
+
+    # --- reads ---
 
     def list_owned(self, api_version, kind, labels):
+        """Every object of one kind, in all namespaces, carrying ``labels``: one request."""
         resource = self.resource(api_version, kind)
-        self.requests["list"] += 1
-        try:
-            result = self.client.client.get(resource, label_selector=selector_string(labels))
-        except Exception as error:
-            raise self._failure(error, "list", kind)
-        items = result.to_dict().get("items") or []
-        for item in items:
-            item.setdefault("apiVersion", api_version)
-            item.setdefault("kind", kind)
-        return items
+        result = self._call("list", kind, None, lambda: self.dynamic.get(
+            resource, label_selector=selector_string(labels)))
+        return _items(result, api_version, kind)
+
+    def list_metadata(self, api_version, kind, namespace=None):
+        """Names and labels of every object of one kind in one namespace, without their content."""
+        resource = self.resource(api_version, kind)
+        path = resource.path(namespace=namespace)
+        result = self._call("list", kind, namespace, lambda: self.dynamic.request(
+            "get", path, header_params={"Accept": METADATA_ONLY}))
+        return _items(result, api_version, kind)
 
     def list_namespace(self, api_version, kind, namespace):
+        """Every object of one kind in one namespace, with its content."""
         resource = self.resource(api_version, kind)
-        self.requests["list"] += 1
-        try:
-            return self.client.client.get(resource, namespace=namespace).to_dict().get("items") or []
-        except Exception as error:
-            raise self._failure(error, "list", kind, namespace)
+        result = self._call("list", kind, namespace, lambda: self.dynamic.get(resource, namespace=namespace))
+        return _items(result, api_version, kind)
 
     def get(self, obj):
+        """The live object with the identity of ``obj``, or None."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
-        self.requests["get"] += 1
-        try:
-            return self.client.client.get(resource, name=meta["name"], namespace=meta.get("namespace")).to_dict()
-        except NotFoundError:
-            return None
-        except Exception as error:
-            raise self._failure(error, "get", describe(obj))
+        live = self._call("get", named(obj), meta.get("namespace"), lambda: self.dynamic.get(
+            resource, name=meta["name"], namespace=meta.get("namespace")), missing_ok=True)
+        return None if live is None else _as_dict(live, obj["apiVersion"], obj["kind"])
 
-    def apply(self, obj):
-        """Server-side apply of an object we own (or adopt): our field manager wins its fields."""
+    # --- writes ---
+
+    def apply(self, obj, force_conflicts=False):
+        """Server-side apply (creates the object if absent). ``force_conflicts`` takes over fields other field
+        managers set; without it such a field fails the request with 409 naming the manager."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
-        self.requests["apply"] += 1
-        try:
-            return self.client.client.server_side_apply(
-                resource, body=stamp(obj), name=meta["name"], namespace=meta.get("namespace"),
-                field_manager=FIELD_MANAGER, force_conflicts=True).to_dict()
-        except NotFoundError as error:
-            if meta.get("namespace"):
-                raise ClusterError("cluster %s: cannot apply %s: namespace %s does not exist (%s)"
-                                   % (self.cluster, describe(obj), meta["namespace"], _reason(error)))
-            raise self._failure(error, "apply", describe(obj))
-        except Exception as error:
-            raise self._failure(error, "apply", describe(obj), meta.get("namespace"))
+        result = self._call("apply", named(obj), meta.get("namespace"), lambda: self.dynamic.server_side_apply(
+            resource, body=stamp(obj), name=meta["name"], namespace=meta.get("namespace"),
+            field_manager=FIELD_MANAGER, force_conflicts=True if force_conflicts else None))
+        return _as_dict(result, obj["apiVersion"], obj["kind"])
 
     def delete(self, live):
-        """Delete an object we own, only if it is still the very object we listed (uid precondition)."""
+        """Delete an object we listed, only if it is still that very object (uid precondition)."""
         resource = self.resource(live["apiVersion"], live["kind"])
         meta = live["metadata"]
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": meta["uid"]},
                 "propagationPolicy": "Background"}
-        self.requests["delete"] += 1
-        try:
-            self.client.client.delete(resource, name=meta["name"], namespace=meta.get("namespace"), body=body)
-        except NotFoundError:
-            pass
-        except Exception as error:
-            raise self._failure(error, "delete", describe(live))
+        # already gone (404) is what we wanted
+        self._call("delete", named(live), meta.get("namespace"), lambda: self.dynamic.delete(
+            resource, name=meta["name"], namespace=meta.get("namespace"), body=body), missing_ok=True)
 
-    def wait_available(self, deployments, timeout):
-        """Wait until every Deployment reports an available replica of its current generation."""
+    def wait_available(self, deployments, timeout, interval=1.0):
+        """Wait until every Deployment's current generation is Available; ClusterError naming the laggards."""
         deadline = time.monotonic() + timeout
         pending = list(deployments)
         while pending:
-            still = []
-            for obj in pending:
-                live = self.get(obj) or {}
-                status = live.get("status") or {}
-                generation = (live.get("metadata") or {}).get("generation")
-                if not (status.get("availableReplicas") and status.get("observedGeneration") == generation):
-                    still.append(obj)
-            pending = still
-            if pending and time.monotonic() > deadline:
+            pending = [d for d in pending if not is_available(self.get(d))]
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
                 raise ClusterError("cluster %s: %s not Available after %ss" % (
-                    self.cluster, ", ".join(describe(o) for o in pending), timeout))
-            if pending:
-                time.sleep(1)
+                    self.cluster, ", ".join(describe(d) for d in pending), timeout))
+            time.sleep(interval)
 
 
-def read_live(client, desired, kinds, owner_labels):
-    """Everything the plan needs, with as few requests as possible: one LIST per kind of the objects we
-    own, then a GET only for desired objects we do not own yet (to find foreign objects in the way)."""
-    kinds = list(dict.fromkeys(list(kinds) + [(o["apiVersion"], o["kind"]) for o in desired]))
-    owned = []
-    for api_version, kind in kinds:
-        owned.extend(client.list_owned(api_version, kind, owner_labels))
-    owned_keys = {object_key(o) for o in owned}
-    missing = {}
+def is_available(deployment):
+    if not deployment:
+        return False
+    status = deployment.get("status") or {}
+    if (status.get("observedGeneration") or 0) < (deployment["metadata"].get("generation") or 0):
+        return False
+    return any(c.get("type") == "Available" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _as_dict(result, api_version, kind):
+    obj = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    obj.setdefault("apiVersion", api_version)
+    obj.setdefault("kind", kind)
+    return obj
+
+
+def _items(result, api_version, kind):
+    """List items as dicts with apiVersion and kind (a LIST leaves them out of each item)."""
+    items = (result.to_dict() if hasattr(result, "to_dict") else result).get("items") or []
+    for item in items:
+        # metadata-only items say PartialObjectMetadata; we want the kind they describe
+        item["apiVersion"], item["kind"] = api_version, kind
+    return items
+
+
+def _host_in(error):
+    found = re.search(r"host='([^']+)', port=(\d+)", str(error))
+    return "https://%s:%s" % found.groups() if found else None
+
+
+# --- what the plan needs ---
+
+def kinds_to_read(desired, role_kinds):
+    """(apiVersion, kind) of every kind to LIST: the role's (so prune works when nothing is desired) and
+    the desired objects' (their apiVersion wins for a kind both name)."""
+    by_group_kind = {}
+    for api_version, kind in list(role_kinds) + [(o["apiVersion"], o["kind"]) for o in desired]:
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        by_group_kind[(group, kind)] = (api_version, kind)
+    return list(by_group_kind.values())
+
+
+def missing_by_place(desired, known_keys):
+    """Desired objects not among ``known_keys``, grouped by (apiVersion, kind, namespace)."""
+    groups = {}
     for obj in desired:
-        if object_key(obj) not in owned_keys:
-            group = (obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace"))
-            missing.setdefault(group, []).append(obj)
-    existing = []
+        if object_key(obj) not in known_keys:
+            place = (obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace") or "")
+            groups.setdefault(place, []).append(obj)
+    return groups
+
+
+def find_in_the_way(client, desired, owned):
+    """Live objects holding the name of a desired object we do not own. A single candidate in a namespace
+    costs one GET, several one metadata-only LIST of their namespace; objects in a namespace that does not
+    exist yet cost nothing."""
+    known = set(object_key(o) for o in owned)
+    missing = missing_by_place(desired, known)
+    found = []
+    # Namespaces first: a namespace that does not exist holds nothing
+    absent_namespaces = set()
+    for place in [p for p in missing if p[1] == "Namespace"]:
+        for obj in missing.pop(place):
+            live = client.get(obj)
+            if live is None:
+                absent_namespaces.add(obj["metadata"]["name"])
+            else:
+                found.append(live)
     for (api_version, kind, namespace), objects in missing.items():
-        if len(objects) == 1 or not namespace:
-            found = [client.get(obj) for obj in objects]
-        else:
-            # several new objects of one kind in one namespace: one LIST instead of a GET each
-            wanted = {o["metadata"]["name"] for o in objects}
-            found = [o for o in client.list_namespace(api_version, kind, namespace) if o["metadata"]["name"] in wanted]
-        for live in found:
-            if live is not None:
-                live.setdefault("apiVersion", api_version)
-                live.setdefault("kind", kind)
-                existing.append(live)
-    return owned, existing
+        if namespace and namespace in absent_namespaces:
+            continue
+        if len(objects) == 1:
+            live = client.get(objects[0])
+            found.extend([live] if live is not None else [])
+            continue
+        names = set(o["metadata"]["name"] for o in objects)
+        found.extend(o for o in client.list_metadata(api_version, kind, namespace or None)
+                     if o["metadata"]["name"] in names)
+    return found
 
 
-def _reason(error):
-    body = getattr(error, "body", None)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str) and '"message"' in body:
-        import json
-        try:
-            return json.loads(body).get("message", body)
-        except ValueError:
-            return body
-    return getattr(error, "reason", None) or _short(error)
-
-
-def _short(error):
-    text = str(error)
-    return text if len(text) < 300 else text[:300] + "..."
+def read_live(client, desired, role_kinds, owner_selector):
+    """(live_owned, live_names) for plan_changes: one labelled LIST per kind, then find_in_the_way."""
+    owned = []
+    for api_version, kind in kinds_to_read(desired, role_kinds):
+        owned.extend(client.list_owned(api_version, kind, owner_selector))
+    return owned, find_in_the_way(client, desired, owned)

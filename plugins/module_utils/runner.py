@@ -9,10 +9,11 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
-    describe, plan_changes, plan_diffs, plan_summary)
+    DuplicateObjectError, describe, plan_changes, plan_diffs, plan_summary, writes)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError, read_live)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import (
+    FEDERATION, MANAGED_BY, owner_selector)
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -26,6 +27,9 @@ APPLY_ARG_SPEC = dict(
     wait_timeout=dict(type="int", default=300),
 )
 
+# Never pruned: deleting a Namespace deletes whatever else lives in it (see release_namespace_if_empty).
+UNPRUNABLE_KINDS = {"Namespace"}
+
 # Kept in a namespace we created, these do not make it "someone else's".
 NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 NAMESPACE_CONTENT_KINDS = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Service"),
@@ -33,49 +37,95 @@ NAMESPACE_CONTENT_KINDS = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Servic
 
 
 def auth_params(module):
-    return {k: module.params[k] for k in AUTH_ARG_SPEC if module.params.get(k) is not None}
+    return dict((k, module.params[k]) for k in AUTH_ARG_SPEC if module.params.get(k) is not None)
 
 
-def run_apply(module, cluster, role, desired, kinds, federation_name, release_namespace=None):
+def conflict_message(cluster, conflicts):
+    names = ", ".join(describe(c.desired) for c in conflicts)
+    if len(conflicts) == 1:
+        return ("cluster %s: %s exists and is not managed by meshfed; remove it or set force=true to adopt it. "
+                "Nothing was changed." % (cluster, names))
+    return ("cluster %s: %s exist and are not managed by meshfed; remove them or set force=true to adopt them. "
+            "Nothing was changed." % (cluster, names))
+
+
+def federation_of(desired):
+    for obj in desired:
+        name = ((obj.get("metadata") or {}).get("labels") or {}).get(FEDERATION)
+        if name:
+            return name
+    return None
+
+
+def converge(client, plan, check_mode):
+    """Send the plan's writes (none in check mode); returns the Deployments that were applied.
+
+    Updates force server-side apply conflicts: the object is ours (or adopted with force=true), so a field
+    someone changed with kubectl edit/patch is taken back instead of failing with 409. Creates do not force:
+    an object that appeared since the plan read the cluster is not silently taken over."""
+    applied_deployments = []
+    if check_mode:
+        return applied_deployments
+    for change in writes(plan):
+        if change.desired is None:
+            client.delete(change.live)
+            continue
+        client.apply(change.desired, force_conflicts=change.live is not None)
+        if change.desired["kind"] == "Deployment":
+            applied_deployments.append(change.desired)
+    return applied_deployments
+
+
+def apply_role(client, role, desired, kinds, federation_name, params, check_mode):
+    """Read, plan and (unless check mode or conflicts) write one role of one cluster: (plan, result)."""
+    labels = owner_selector(federation_name, role)
+    owned, in_the_way = read_live(client, desired, kinds, labels)
+    prunable = set(kind for dummy, kind in kinds) - UNPRUNABLE_KINDS
+    plan = plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
+                        prune=params.get("prune", True), prunable_kinds=prunable)
+    result = dict(plan_summary(plan), cluster=client.cluster, role=role)
+    if plan.conflict:
+        return plan, result
+    applied = converge(client, plan, check_mode)
+    if params.get("wait") and applied:
+        client.wait_available(applied, params.get("wait_timeout", 300))
+    result["changed"] = bool(writes(plan))
+    return plan, result
+
+
+def run_apply(module, cluster, role, desired, kinds, federation_name=None, release_namespace=None):
     """Converge one role of one cluster to ``desired`` and exit the module with the result.
 
-    ``release_namespace``: with state=absent, the namespace meshfed created for this role, deleted once
-    nothing but what Kubernetes puts in every namespace is left in it.
+    kinds              (apiVersion, kind) this role may own: listed even when nothing of them is desired,
+                       so prune finds what is no longer wanted
+    federation_name    value of the federation owner label (default: taken from the desired objects)
+    release_namespace  with state=absent, the namespace meshfed created for this role, deleted once nothing
+                       but what Kubernetes puts in every namespace is left in it
     """
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"))
-    labels = owner_selector(federation_name, role)
+    federation_name = federation_name or federation_of(desired)
+    if not federation_name:
+        module.fail_json(msg="cluster %s: the federation name is needed to find the %s objects meshfed owns"
+                         % (cluster, role))
     params = module.params
+    client = None
     try:
         client = ClusterClient(cluster, auth_params(module))
-        owned, existing = read_live(client, desired, kinds, labels)
-        plan = plan_changes(desired, owned, existing, labels, {k for dummy, k in kinds},
-                            force=params["force"], prune=params["prune"])
-        result = dict(plan_summary(plan), cluster=cluster, role=role)
-        if plan.conflict:
-            module.fail_json(
-                msg="cluster %s: %s in the way and not managed by meshfed; nothing was changed. Remove %s or set "
-                    "force=true to adopt %s." % (cluster, ", ".join(result["conflicts"]),
-                                                 "it" if len(plan.conflict) == 1 else "them",
-                                                 "it" if len(plan.conflict) == 1 else "them"),
-                api_requests=client.requests, **result)
-        changes = plan.create + plan.update
-        if not module.check_mode:
-            for change in changes:
-                client.apply(change.desired)
-            for change in plan.delete:
-                client.delete(change.live)
-            if params["wait"]:
-                client.wait_available([c.desired for c in plan.create + plan.update + plan.unchanged
-                                       if c.desired["kind"] == "Deployment"], params["wait_timeout"])
-        if release_namespace and params["state"] == "absent":
-            result["namespace"] = release_namespace_if_empty(client, release_namespace, labels, module.check_mode)
-        changed = bool(changes or plan.delete or result.get("namespace") == "deleted")
+        plan, result = apply_role(client, role, desired, kinds, federation_name, params, module.check_mode)
         if module._diff:
             result["diff"] = plan_diffs(plan)
-        module.exit_json(changed=changed, api_requests=client.requests, **result)
-    except ClusterError as error:
-        module.fail_json(msg=str(error), cluster=cluster, role=role)
+        if plan.conflict:
+            module.fail_json(msg=conflict_message(cluster, plan.conflict), changed=False,
+                             api_requests=client.requests, **result)
+        if release_namespace and params.get("state") == "absent":
+            labels = owner_selector(federation_name, role)
+            result["namespace"] = release_namespace_if_empty(client, release_namespace, labels, module.check_mode)
+            result["changed"] = result["changed"] or result["namespace"] == "deleted"
+        module.exit_json(api_requests=client.requests, **result)
+    except (ClusterError, DuplicateObjectError) as error:
+        module.fail_json(msg=str(error), cluster=cluster, role=role,
+                         api_requests=client.requests if client else {})
 
 
 def release_namespace_if_empty(client, name, labels, check_mode):
@@ -92,13 +142,11 @@ def release_namespace_if_empty(client, name, labels, check_mode):
         for item in client.list_namespace(api_version, kind, name):
             meta = item["metadata"]
             if (kind, meta["name"]) in NAMESPACE_DEFAULTS or meta.get("ownerReferences") or \
-                    (meta.get("labels") or {}).get("app.kubernetes.io/managed-by") == labels["app.kubernetes.io/managed-by"]:
+                    (meta.get("labels") or {}).get(MANAGED_BY) == labels[MANAGED_BY]:
                 continue
-            others.append(describe(dict(item, kind=kind, apiVersion=api_version)))
+            others.append(describe(item))
     if others:
         return "kept: it holds objects meshfed does not own (%s)" % ", ".join(others)
     if not check_mode:
-        live.setdefault("apiVersion", "v1")
-        live.setdefault("kind", "Namespace")
         client.delete(live)
     return "deleted"

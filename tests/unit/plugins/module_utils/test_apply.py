@@ -1,106 +1,331 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure apply plan: buckets, comparison rules, ordering, redaction."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import copy
 
+import pytest
+
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
-    SPEC_HASH, plan_changes, plan_diffs, plan_summary, redact, stamp)
+    SPEC_HASH, DuplicateObjectError, is_subset, object_key, plan_changes, plan_diffs, plan_summary, redact, stamp,
+    writes)
 
 OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f", "meshfed.io/role": "export"}
-PRUNABLE = {"VirtualService", "Service", "Secret"}
+NS = "istio-private-gateways"
 
 
-def vs(name, host="a.example.com", labels=OWNER, namespace="istio-private-gateways"):
+def vs(name, host="a.example.com", labels=None, namespace=NS):
     return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(OWNER if labels is None else labels)},
             "spec": {"hosts": [host], "http": [{"route": [{"destination": {"host": "x", "port": {"number": 80}}}]}]}}
 
 
-def as_live(obj):
-    """What the API server returns after we applied obj: our stamp plus server-side extras."""
+def core(kind, name, namespace="n", api_version="v1", **fields):
+    meta = {"name": name, "labels": dict(OWNER)}
+    if namespace:
+        meta["namespace"] = namespace
+    return dict({"apiVersion": api_version, "kind": kind, "metadata": meta}, **fields)
+
+
+def secret(name="cred", **fields):
+    fields.setdefault("type", "Opaque")
+    return core("Secret", name, **fields)
+
+
+def applied(obj):
+    """What the API server returns after we applied obj: our stamp plus server bookkeeping and defaults."""
     live = stamp(obj)
-    live["metadata"].update(uid="u-" + obj["metadata"]["name"], resourceVersion="7", managedFields=[{"manager": "meshfed"}])
-    live["metadata"]["annotations"]["kubectl.kubernetes.io/other"] = "x"
-    live["spec"]["http"][0]["route"][0]["weight"] = 100  # defaulted by someone else, never set by us
+    meta = live["metadata"]
+    meta.update(uid="u-" + meta["name"], resourceVersion="7", generation=1, creationTimestamp="2026-01-01T00:00:00Z",
+                managedFields=[{"manager": "meshfed", "operation": "Apply"}])
+    meta["labels"]["added-by-a-controller"] = "yes"
+    meta["annotations"]["kubectl.kubernetes.io/other"] = "x"
     live["status"] = {"conditions": []}
     return live
 
 
-def plan(desired, owned=(), existing=(), **kwargs):
-    return plan_changes(desired, list(owned), list(existing), OWNER, PRUNABLE, **kwargs)
+def plan(desired, owned=(), names=(), **kwargs):
+    return plan_changes(desired, [copy.deepcopy(o) for o in owned], [copy.deepcopy(o) for o in names], OWNER,
+                        **kwargs)
 
 
-def test_new_objects_are_created_in_dependency_order():
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n", "labels": OWNER},
-               "spec": {"ports": [{"port": 80}]}}
-    summary = plan_summary(plan([vs("a"), service]))
-    assert summary["created"] == ["Service n/s", "VirtualService istio-private-gateways/a"]
-    assert summary["updated"] == summary["deleted"] == summary["conflicts"] == []
+def summary(desired, owned=(), names=(), **kwargs):
+    return plan_summary(plan(desired, owned, names, **kwargs))
 
 
-def test_applied_object_with_server_extras_is_unchanged():
-    result = plan([vs("a")], owned=[as_live(vs("a"))])
+# --- buckets ---
+
+def test_absent_objects_are_created():
+    result = summary([vs("a"), core("Service", "s")])
+    assert result["created"] == ["Service n/s", "VirtualService %s/a" % NS]
+    assert result["updated"] == result["unchanged"] == result["deleted"] == result["conflicts"] == []
+
+
+def test_applied_object_with_server_bookkeeping_and_defaults_is_unchanged():
+    live = applied(vs("a"))
+    live["spec"]["http"][0]["route"][0]["weight"] = 100  # defaulted, never set by us
+    live["spec"]["exportTo"] = ["*"]
+    result = plan([vs("a")], owned=[live])
     assert [c.desired["metadata"]["name"] for c in result.unchanged] == ["a"]
-    assert not result.create and not result.update
+    assert not result.create and not result.update and writes(result) == []
+
+
+def test_service_with_server_defaults_is_unchanged():
+    service = core("Service", "s", spec={"ports": [{"name": "http", "port": 9080, "targetPort": 9080}]})
+    live = applied(service)
+    live["spec"].update(clusterIP="10.96.0.10", clusterIPs=["10.96.0.10"], type="ClusterIP", sessionAffinity="None",
+                        ipFamilies=["IPv4"], ipFamilyPolicy="SingleStack", internalTrafficPolicy="Cluster")
+    live["spec"]["ports"][0]["protocol"] = "TCP"
+    assert summary([service], owned=[live])["unchanged"] == ["Service n/s"]
+
+
+def test_empty_values_we_set_match_what_the_server_dropped():
+    desired = core("ConfigMap", "c", data={}, binaryData=None)
+    desired["metadata"]["annotations"] = {}
+    live = applied(desired)
+    del live["data"], live["binaryData"]
+    assert summary([desired], owned=[live])["unchanged"] == ["ConfigMap n/c"]
 
 
 def test_changed_field_is_an_update():
-    assert plan_summary(plan([vs("a", host="b.example.com")], owned=[as_live(vs("a"))]))["updated"] == [
-        "VirtualService istio-private-gateways/a"]
+    assert summary([vs("a", host="b.example.com")], owned=[applied(vs("a"))])["updated"] == ["VirtualService %s/a" % NS]
+
+
+def test_changed_label_we_set_is_an_update():
+    live = applied(vs("a"))
+    live["metadata"]["labels"]["meshfed.io/export"] = "old"
+    desired = vs("a", labels=dict(OWNER, **{"meshfed.io/export": "new"}))
+    assert summary([desired], owned=[live])["updated"] == ["VirtualService %s/a" % NS]
+
+
+def test_list_length_change_is_an_update():
+    live = applied(vs("a"))
+    live["spec"]["hosts"].append("b.example.com")
+    assert summary([vs("a")], owned=[live])["updated"] == ["VirtualService %s/a" % NS]
+
+
+def test_drift_by_someone_else_is_an_update():
+    live = applied(vs("a"))
+    live["spec"]["hosts"] = ["evil.example.com"]
+    assert summary([vs("a")], owned=[live])["updated"] == ["VirtualService %s/a" % NS]
 
 
 def test_field_we_stopped_setting_is_an_update():
     before = vs("a")
     before["spec"]["exportTo"] = ["."]
-    # the live object still has exportTo (our old value); desired no longer sets it: subset-equal, hash differs
-    assert plan_summary(plan([vs("a")], owned=[as_live(before)]))["updated"] == ["VirtualService istio-private-gateways/a"]
+    # live still has our old exportTo: desired is a subset of it, but the stamped hash differs
+    assert summary([vs("a")], owned=[applied(before)])["updated"] == ["VirtualService %s/a" % NS]
 
 
-def test_drift_by_someone_else_is_an_update():
-    live = as_live(vs("a"))
-    live["spec"]["hosts"] = ["evil.example.com"]
-    assert plan_summary(plan([vs("a")], owned=[live]))["updated"] == ["VirtualService istio-private-gateways/a"]
+def test_other_api_version_of_the_same_object_is_the_same_object():
+    live = applied(vs("a"))
+    desired = vs("a")
+    desired["apiVersion"] = "networking.istio.io/v1beta1"
+    assert object_key(live) == object_key(desired)
+    assert summary([desired], owned=[live])["updated"] == ["VirtualService %s/a" % NS]  # stamp covers apiVersion
 
 
-def test_owned_objects_no_longer_wanted_are_deleted_only_when_pruning_and_prunable():
-    owned = [as_live(vs("a")), as_live(vs("gone"))]
-    assert plan_summary(plan([vs("a")], owned=owned))["deleted"] == ["VirtualService istio-private-gateways/gone"]
-    assert plan_summary(plan([vs("a")], owned=owned, prune=False))["deleted"] == []
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-private-gateways", "labels": OWNER}}
-    assert plan_summary(plan([], owned=[namespace]))["deleted"] == []
+def test_owned_objects_no_longer_desired_are_deleted():
+    owned = [applied(vs("a")), applied(vs("gone")), applied(core("Service", "old"))]
+    assert summary([vs("a")], owned=owned)["deleted"] == ["VirtualService %s/gone" % NS, "Service n/old"]
+    assert summary([vs("a")], owned=owned, prune=False)["deleted"] == []
+    assert summary([vs("a")], owned=owned, prunable_kinds={"Service"})["deleted"] == ["Service n/old"]
 
 
-def test_foreign_object_in_the_way_is_a_conflict_unless_forced():
+def test_everything_owned_is_deleted_when_nothing_is_desired():
+    assert summary([], owned=[applied(vs("a")), applied(core("Service", "s"))])["deleted"] == [
+        "VirtualService %s/a" % NS, "Service n/s"]
+
+
+def test_foreign_object_with_a_desired_name_is_a_conflict():
     foreign = vs("a", labels={"team": "x"})
-    foreign["metadata"]["uid"] = "u"
-    assert plan_summary(plan([vs("a")], existing=[foreign]))["conflicts"] == ["VirtualService istio-private-gateways/a"]
-    forced = plan([vs("a")], existing=[foreign], force=True)
-    assert [c.live for c in forced.update] == [foreign] and not forced.conflict
+    foreign["metadata"].update(uid="u", resourceVersion="3")
+    result = plan([vs("a"), vs("b")], names=[foreign])
+    assert plan_summary(result)["conflicts"] == ["VirtualService %s/a" % NS]
+    assert plan_summary(result)["created"] == ["VirtualService %s/b" % NS]
 
 
-def test_object_of_another_federation_is_foreign():
-    other = vs("a", labels=dict(OWNER, **{"meshfed.io/federation": "other"}))
-    assert plan_summary(plan([vs("a")], existing=[other]))["conflicts"] == ["VirtualService istio-private-gateways/a"]
+def test_foreign_object_is_never_deleted():
+    foreign = vs("other", labels={"team": "x"})
+    assert summary([], names=[foreign])["deleted"] == []
+
+
+def test_force_adopts_the_foreign_object():
+    foreign = vs("a", labels={"team": "x"})
+    result = plan([vs("a")], names=[foreign], force=True)
+    assert not result.conflict
+    assert [(c.desired["metadata"]["name"], c.live, c.adopt) for c in result.update] == [("a", foreign, True)]
+
+
+def test_object_of_another_federation_or_role_is_foreign():
+    other_federation = vs("a", labels=dict(OWNER, **{"meshfed.io/federation": "other"}))
+    other_role = vs("b", labels=dict(OWNER, **{"meshfed.io/role": "import"}))
+    assert summary([vs("a"), vs("b")], names=[other_federation, other_role])["conflicts"] == [
+        "VirtualService %s/a" % NS, "VirtualService %s/b" % NS]
+
+
+def test_metadata_only_object_found_by_name_with_our_labels_counts_as_ours():
+    metadata_only = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                     "metadata": {"name": "a", "namespace": NS, "labels": dict(OWNER), "uid": "u"}}
+    assert summary([vs("a")], names=[metadata_only])["updated"] == ["VirtualService %s/a" % NS]
+
+
+def test_duplicate_desired_objects_are_refused():
+    with pytest.raises(DuplicateObjectError, match="VirtualService %s/a is rendered twice" % NS):
+        plan([vs("a"), vs("a", host="b")])
+
+
+# --- ordering ---
+
+def test_writes_follow_dependency_order_and_deletes_the_reverse():
+    desired = [vs("v"), core("Deployment", "d", api_version="apps/v1"), core("Namespace", "n", namespace=None),
+               core("RoleBinding", "rb", api_version="rbac.authorization.k8s.io/v1"), secret(),
+               core("Gateway", "g", api_version="networking.istio.io/v1"), core("ServiceAccount", "sa"),
+               core("Service", "s"), core("PodDisruptionBudget", "p", api_version="policy/v1"),
+               core("HorizontalPodAutoscaler", "h", api_version="autoscaling/v2"),
+               core("Role", "r", api_version="rbac.authorization.k8s.io/v1"),
+               core("DestinationRule", "dr", api_version="networking.istio.io/v1"),
+               core("ServiceEntry", "se", api_version="networking.istio.io/v1")]
+    expected = ["Namespace", "ServiceAccount", "Secret", "Role", "RoleBinding", "Service", "Deployment",
+                "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceEntry", "DestinationRule", "Gateway",
+                "VirtualService"]
+    assert [c.desired["kind"] for c in writes(plan(desired))] == expected
+    # the same with half of them already there and changed: creates and updates interleave by kind
+    owned = [applied(dict(o, metadata=dict(o["metadata"], labels=dict(OWNER, old="1")))) for o in desired[::2]]
+    assert [c.desired["kind"] for c in writes(plan(desired, owned=owned))] == expected
+    deleted = writes(plan([], owned=[applied(o) for o in desired]))
+    assert [c.live["kind"] for c in deleted] == expected[::-1]
+
+
+# --- Secrets ---
+
+def test_secret_data_equal_bytes_in_other_base64_spelling_is_unchanged():
+    desired = secret(data={"k": "dmFsdWU="})
+    live = applied(desired)
+    live["data"]["k"] = "dmFs\ndWU="  # same bytes, wrapped
+    assert summary([desired], owned=[live])["unchanged"] == ["Secret n/cred"]
+
+
+def test_secret_string_data_compares_with_the_data_the_server_keeps():
+    desired = secret(stringData={"k": "value"}, data={"other": base64.b64encode(b"x").decode()})
+    live = applied(desired)
+    live.pop("stringData")
+    live["data"] = {"k": base64.b64encode(b"value").decode(), "other": "eA=="}
+    assert summary([desired], owned=[live])["unchanged"] == ["Secret n/cred"]
+    live["data"]["k"] = base64.b64encode(b"changed").decode()
+    assert summary([desired], owned=[live])["updated"] == ["Secret n/cred"]
+
+
+def test_secret_values_never_appear_in_diffs_but_their_change_does():
+    key = base64.b64encode(b"-----BEGIN PRIVATE KEY-----new").decode()
+    old_key = base64.b64encode(b"-----BEGIN PRIVATE KEY-----old").decode()
+    desired = secret(type="kubernetes.io/tls", data={"tls.key": key, "tls.crt": "Y2VydA=="})
+    live = applied(desired)
+    live["data"]["tls.key"] = old_key
+    live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = '{"data":{"tls.key":"%s"}}' % old_key
+    diffs = plan_diffs(plan([desired], owned=[live]))
+    assert len(diffs) == 1
+    assert key not in repr(diffs) and old_key not in repr(diffs)
+    assert diffs[0]["before"]["data"]["tls.key"].startswith("<redacted sha256:")
+    assert diffs[0]["before"]["data"]["tls.key"] != diffs[0]["after"]["data"]["tls.key"]
+    assert diffs[0]["before"]["data"]["tls.crt"] == diffs[0]["after"]["data"]["tls.crt"]
+
+
+def test_redact_hashes_string_data_and_data_of_equal_bytes_alike():
+    as_string = redact(secret(stringData={"k": "value"}))
+    as_data = redact(secret(data={"k": base64.b64encode(b"value").decode()}))
+    assert as_string["stringData"]["k"] == as_data["data"]["k"] != "value"
+    assert redact(vs("a"))["spec"] == vs("a")["spec"]  # only Secrets are redacted
+
+
+# --- diffs ---
+
+def test_diff_shows_only_what_we_manage_and_no_server_noise():
+    live = applied(vs("a"))
+    desired = vs("a", host="b.example.com")
+    diff = plan_diffs(plan([desired], owned=[live]))[0]
+    assert diff["before_header"] == diff["after_header"] == "VirtualService %s/a" % NS
+    assert diff["before"]["spec"]["hosts"] == ["a.example.com"] and diff["after"]["spec"]["hosts"] == ["b.example.com"]
+    assert "status" not in diff["before"] and "uid" not in diff["before"]["metadata"]
+    assert "added-by-a-controller" not in diff["before"]["metadata"]["labels"]
+
+
+def test_diff_of_create_and_delete():
+    diffs = plan_diffs(plan([vs("new")], owned=[applied(vs("gone"))]))
+    assert [(d["before_header"], bool(d["before"]), bool(d["after"])) for d in diffs] == [
+        ("VirtualService %s/new" % NS, False, True), ("VirtualService %s/gone" % NS, True, False)]
+
+
+# --- helpers ---
+
+def test_is_subset_rules():
+    assert is_subset({"a": 1}, {"a": 1, "b": 2})
+    assert not is_subset({"a": 1, "c": 3}, {"a": 1})
+    assert is_subset([{"a": 1}], [{"a": 1, "b": 2}])
+    assert not is_subset([{"a": 1}], [{"a": 1}, {"a": 2}])
+    assert is_subset({"a": {}}, {}) and is_subset({"a": []}, {"a": None}) and not is_subset({"a": [1]}, {})
+    assert not is_subset("1", 1)
 
 
 def test_stamp_is_stable_and_content_sensitive():
-    assert stamp(vs("a"))["metadata"]["annotations"][SPEC_HASH] == stamp(copy.deepcopy(vs("a")))["metadata"]["annotations"][SPEC_HASH]
-    assert stamp(vs("a"))["metadata"]["annotations"][SPEC_HASH] != stamp(vs("a", host="c"))["metadata"]["annotations"][SPEC_HASH]
+    first = stamp(vs("a"))["metadata"]["annotations"][SPEC_HASH]
+    assert first == stamp(copy.deepcopy(vs("a")))["metadata"]["annotations"][SPEC_HASH]
+    assert first == stamp(stamp(vs("a")))["metadata"]["annotations"][SPEC_HASH]
+    assert first != stamp(vs("a", host="c"))["metadata"]["annotations"][SPEC_HASH]
 
 
-def test_secret_values_never_appear_in_diffs():
-    key = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t"
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "c", "namespace": "n", "labels": OWNER},
-              "type": "kubernetes.io/tls", "data": {"tls.key": key, "tls.crt": "Y2VydA=="}}
-    live = stamp(secret)
-    live["data"] = {"tls.key": "b2xk", "tls.crt": "Y2VydA=="}
-    live["metadata"]["uid"] = "u"
-    diffs = plan_diffs(plan([secret], owned=[live]))
-    assert len(diffs) == 1 and key not in repr(diffs) and "b2xk" not in repr(diffs)
-    assert diffs[0]["before"]["data"]["tls.key"] != diffs[0]["after"]["data"]["tls.key"]  # the change stays visible
-    assert redact(secret)["data"]["tls.crt"].startswith("<redacted sha256:")
+# --- the pure helpers of kube_client: which requests read_live sends ---
+
+def test_kinds_to_read_are_the_role_kinds_and_the_desired_kinds_once_each():
+    from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import kinds_to_read
+    role = [("v1", "Service"), ("networking.istio.io/v1", "VirtualService")]
+    desired = [vs("a"), vs("b"), core("Namespace", "n", namespace=None)]
+    desired[1]["apiVersion"] = "networking.istio.io/v1beta1"
+    assert sorted(kinds_to_read(desired, role)) == [
+        ("networking.istio.io/v1beta1", "VirtualService"), ("v1", "Namespace"), ("v1", "Service")]
+    assert kinds_to_read([], role) == role
+
+
+def test_missing_objects_are_grouped_by_kind_and_namespace():
+    from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import missing_by_place
+    desired = [vs("a"), vs("b"), vs("c", namespace="other"), core("Service", "s")]
+    groups = missing_by_place(desired, {object_key(vs("a"))})
+    assert dict((place, [o["metadata"]["name"] for o in objs]) for place, objs in groups.items()) == {
+        ("networking.istio.io/v1", "VirtualService", NS): ["b"],
+        ("networking.istio.io/v1", "VirtualService", "other"): ["c"],
+        ("v1", "Service", "n"): ["s"]}
+
+
+def test_deployment_is_available_only_for_its_current_generation():
+    from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import is_available
+    available = {"type": "Available", "status": "True"}
+    deployment = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [available]}}
+    assert is_available(deployment)
+    assert not is_available(dict(deployment, status={"observedGeneration": 1, "conditions": [available]}))
+    assert not is_available(dict(deployment, status={"observedGeneration": 2, "conditions": [
+        {"type": "Available", "status": "False"}]}))
+    assert not is_available(None)
+
+
+def test_unreachable_and_api_errors_read_well():
+    from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
+        api_message, is_unreachable, unreachable_message)
+    refused = Exception("HTTPSConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /version "
+                        "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object>: Failed to "
+                        "establish a new connection: [Errno 111] Connection refused'))")
+    assert is_unreachable(refused)
+    assert unreachable_message("c1", "https://127.0.0.1:1", refused) == (
+        "cluster c1: API server at https://127.0.0.1:1 unreachable: [Errno 111] Connection refused")
+
+    class Forbidden(Exception):
+        status = 403
+        body = b'{"kind":"Status","message":"services is forbidden: User \\"x\\" cannot list"}'
+
+    assert not is_unreachable(Forbidden())
+    assert api_message(Forbidden()) == 'services is forbidden: User "x" cannot list'
