@@ -187,6 +187,8 @@ def test_unfederate_leaves_nothing_of_ours_and_the_apps_intact(lab, inventory):
     run = run_playbook("unfederate.yml", inventory)
     assert run.rc == 0, run.stdout[-5000:]
     for context in CLUSTERS:
+        # the gateway namespace is deleted too; Kubernetes finishes that asynchronously
+        lab.kubectl(context, "wait", "--for=delete", "namespace/istio-private-gateways", "--timeout=120s")
         assert owned_objects(lab, context, FEDERATION, OUR_KINDS) == []
         assert lab.kubectl(context, "get", "deployments,services", "-A", "-l", "app.kubernetes.io/part-of=bookinfo",
                            "-o", "name") == apps_before[context]
