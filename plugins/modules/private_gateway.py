@@ -50,8 +50,10 @@ extends_documentation_fragment:
   - meshfed.federation.apply
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 requirements:
   - kubernetes >= 24.2.0

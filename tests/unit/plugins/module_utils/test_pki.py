@@ -308,6 +308,7 @@ def test_rewrite_keeps_modes(tmp_path):
 def test_write_atomic_replaces_and_cleans_up_on_failure(tmp_path, monkeypatch):
     target = tmp_path / "ca.crt"
     target.write_bytes(b"old")
+
     def failing_fsync(fd):
         raise OSError("disk gone")
 

@@ -53,9 +53,10 @@ def test_golden(scenario):
             if os.environ.get("MESHFED_UPDATE_GOLDEN"):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w") as out:
-                    yaml.safe_dump_all(rendered, out, sort_keys=False)
+                    out.write("---\n")
+                    yaml.safe_dump(rendered, out, sort_keys=False)
             with open(path) as golden:
-                assert rendered == [d for d in yaml.safe_load_all(golden) if d is not None], path
+                assert rendered == yaml.safe_load(golden), path
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
