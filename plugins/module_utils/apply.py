@@ -166,6 +166,11 @@ def _index_desired(desired):
     return indexed
 
 
+# Kinds we create when missing but happily share when they exist: a namespace pre-created by the user or
+# used by another federation is not "in the way".
+SHARED_KINDS = ("Namespace",)
+
+
 def plan_changes(desired, live_owned, live_names, owner_selector, force=False, prune=True, prunable_kinds=None):
     """Decide what to do with every object.
 
@@ -191,6 +196,9 @@ def plan_changes(desired, live_owned, live_names, owner_selector, force=False, p
         if key in owned:
             bucket = unchanged if is_unchanged(obj, owned[key]) else update
             bucket.append(Change(obj, owned[key], False))
+        elif key in foreign and obj["kind"] in SHARED_KINDS:
+            # someone else's namespace (the user's, another federation's): used as it is, never claimed
+            unchanged.append(Change(obj, foreign[key], False))
         elif key in foreign:
             (update if force else conflict).append(Change(obj, foreign[key], force))
         else:

@@ -329,3 +329,13 @@ def test_unreachable_and_api_errors_read_well():
 
     assert not is_unreachable(Forbidden())
     assert api_message(Forbidden()) == 'services is forbidden: User "x" cannot list'
+
+
+def test_an_existing_namespace_of_someone_else_is_shared_not_a_conflict():
+    namespace = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": "istio-private-gateways", "labels": dict(OWNER)}}
+    users = {"apiVersion": "v1", "kind": "Namespace",
+             "metadata": {"name": "istio-private-gateways", "labels": {"team": "mesh"}, "uid": "u1"}}
+    result = plan_changes([namespace], [], [users], OWNER)
+    assert not result.conflict and not result.update and not result.create
+    assert [c.live for c in result.unchanged] == [users]
