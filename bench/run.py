@@ -142,7 +142,9 @@ def kubectl_apply(directory, manifests):
             yaml.safe_dump_all(manifests[cluster], f)
         out = kubectl("--context", cluster, "apply", "--server-side", "--field-manager=bench-kubectl",
                       "--force-conflicts", "-v=6", "-f", path)
-        return sum(1 for line in out.stderr.splitlines() if "https://" in line and " in " in line and "milliseconds" in line)
+        # -v=6 logs one line per response: 'GET https://... 200 OK in 5 milliseconds' or, newer,
+        # '"Response" verb="GET" url="https://..." status="200 OK" milliseconds=5'
+        return sum(1 for line in out.stderr.splitlines() if "https://" in line and "milliseconds" in line)
     with ThreadPoolExecutor(len(CLUSTERS)) as pool:
         return {"requests": sum(pool.map(apply_one, CLUSTERS))}
 
