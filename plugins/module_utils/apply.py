@@ -217,6 +217,21 @@ def writes(plan):
     return sorted(plan.create + plan.update, key=lambda change: kind_rank(change.desired)) + plan.delete
 
 
+def write_waves(plan):
+    """writes(plan) cut into successive waves of one kind each: creates and updates in KIND_ORDER (a
+    Namespace before what lives in it, a ServiceAccount before the Deployment using it), deletes in the
+    reverse. Writes within a wave do not depend on each other and may be sent concurrently."""
+    waves = []
+    for change in writes(plan):
+        obj = change.desired if change.desired is not None else change.live
+        key = (change.desired is None, obj["kind"])
+        if waves and waves[-1][0] == key:
+            waves[-1][1].append(change)
+        else:
+            waves.append((key, [change]))
+    return [changes for dummy, changes in waves]
+
+
 def plan_summary(plan):
     return {
         "created": [describe(c.desired) for c in plan.create],

@@ -2,7 +2,8 @@
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the gateway, export and import modules share: their arguments, loading the model, and the kinds
-each role may own (so prune finds objects even when nothing of that kind is wanted any more)."""
+each role may own (so prune finds objects even when nothing of that kind is wanted any more); and the
+federation_model module's work."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,7 +11,8 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError, build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    DISCOVER, FederationModelError, build_model, clusters_needing_address)
 
 FEDERATION_ARG_SPEC = dict(
     federation=dict(type="dict", required=True),
@@ -63,3 +65,37 @@ def load_federation(module):
         module.fail_json(msg="cluster '%s' is not part of the federation (clusters: %s)"
                          % (module.params["cluster"], ", ".join(sorted(federation.clusters))))
     return federation
+
+
+FEDERATION_MODEL_MODULE = dict(argument_spec=dict(federation=dict(type="dict", required=True)),
+                               supports_check_mode=True)
+
+
+def summarize_cluster(cluster):
+    return {
+        "identity": cluster.identity,
+        "gateway_address": cluster.gateway_address if cluster.gateway_address == DISCOVER
+        else "%s:%d" % cluster.gateway_address,
+        "exports": [{"name": e.name, "protocol": e.protocol,
+                     "service": "%s/%s:%d" % e.service, "subset": e.subset.name if e.subset else None,
+                     "consumers": list(e.consumers)} for e in cluster.exports],
+        "imports": [{"name": i.name, "namespace": i.namespace, "port": i.port, "protocol": i.protocol,
+                     "from": [{"cluster": s.cluster, "export": s.export, "weight": s.weight} for s in i.sources],
+                     "local_weight": i.local.weight if i.local else None} for i in cluster.imports],
+    }
+
+
+def run_federation_model(module):
+    """Validate the federation and summarize it per cluster (module.exit_json); every problem at once."""
+    description = module.params["federation"]
+    try:
+        federation = build_model(description.get("clusters"), description.get("settings"))
+    except FederationModelError as error:
+        module.fail_json(msg=str(error), errors=error.errors)
+    discovered = description.get("discovered_addresses") or {}
+    module.exit_json(
+        changed=False,
+        clusters={name: summarize_cluster(c) for name, c in federation.clusters.items()},
+        needs_address_discovery=[name for name in clusters_needing_address(federation)
+                                 if federation.clusters[name].gateway_address == DISCOVER and name not in discovered],
+    )

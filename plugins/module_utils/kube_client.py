@@ -18,7 +18,9 @@ __metaclass__ = type
 
 import json
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import describe, object_key, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import selector_string
@@ -87,6 +89,7 @@ class ClusterClient(object):
     def __init__(self, cluster, auth):
         self.cluster = cluster
         self.requests = dict((verb, 0) for verb in VERBS)
+        self._count_lock = threading.Lock()
         self._resources = {}
         self.host = auth.get("host") or "(from kubeconfig)"
         try:
@@ -146,7 +149,8 @@ class ClusterClient(object):
 
     def _call(self, verb, what, namespace, request, missing_ok=False):
         """Send one request, counted; None for a 404 when ``missing_ok``, else ClusterError on failure."""
-        self.requests[verb] += 1
+        with self._count_lock:
+            self.requests[verb] += 1
         try:
             return request()
         except NotFoundError as error:
@@ -155,6 +159,18 @@ class ClusterClient(object):
             raise self._failure(error, verb, what, namespace)
         except Exception as error:
             raise self._failure(error, verb, what, namespace)
+
+    def map_concurrently(self, send, items, concurrency):
+        """[send(item) for item in items], ``concurrency`` requests at a time; the first ClusterError (in item
+        order) is raised once every request has been answered."""
+        if len(items) <= 1 or concurrency <= 1:
+            return [send(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+            futures = [pool.submit(send, item) for item in items]
+        for future in futures:
+            if future.exception() is not None:
+                raise future.exception()
+        return [future.result() for future in futures]
 
     # --- reads ---
 
@@ -304,9 +320,13 @@ def find_in_the_way(client, desired, owned):
     return found
 
 
-def read_live(client, desired, role_kinds, owner_selector):
-    """(live_owned, live_names) for plan_changes: one labelled LIST per kind, then find_in_the_way."""
-    owned = []
-    for api_version, kind in kinds_to_read(desired, role_kinds):
-        owned.extend(client.list_owned(api_version, kind, owner_selector))
+def read_live(client, desired, role_kinds, owner_selector, concurrency=8):
+    """(live_owned, live_names) for plan_changes: one labelled LIST per kind, sent concurrently, then
+    find_in_the_way."""
+    kinds = kinds_to_read(desired, role_kinds)
+    for api_version, kind in kinds:  # discovery once, before the threads share the client
+        client.resource(api_version, kind)
+    lists = client.map_concurrently(lambda kind: client.list_owned(kind[0], kind[1], owner_selector), kinds,
+                                    concurrency)
+    owned = [obj for listed in lists for obj in listed]
     return owned, find_in_the_way(client, desired, owned)

@@ -1,19 +1,31 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Glue between a module and the apply engine: connect, read, plan, write (unless check mode), report."""
+"""Glue between a module and the apply engine: connect, read, plan, write (unless check mode), report.
+
+``run_private_gateway``, ``run_service_export`` and ``run_service_import`` are the whole of those modules: they
+take a module-like object (params, check_mode, _diff, fail_json, exit_json), so the module and its action plugin,
+which runs the same code in the controller's worker process, share every line."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
-    DuplicateObjectError, describe, plan_changes, plan_diffs, plan_summary, writes)
+    DuplicateObjectError, describe, plan_changes, plan_diffs, plan_summary, write_waves, writes)
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
+    argument_spec, load_federation, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError, read_live)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import (
     FEDERATION, MANAGED_BY, owner_selector)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
+    PeerAddressUnknown, render_imports)
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -26,6 +38,25 @@ APPLY_ARG_SPEC = dict(
     wait=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=300),
 )
+
+CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
+    cert_path=dict(type="path", required=True),
+    key_path=dict(type="path", required=True, no_log=False),
+    ca_path=dict(type="path", required=True),
+)))
+
+PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
+
+# argument_spec and the other AnsibleModule keywords of each module
+PRIVATE_GATEWAY_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, CREDENTIAL_ARG_SPEC),
+                              required_if=[("state", "present", ["credential"])], supports_check_mode=True)
+SERVICE_EXPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC), supports_check_mode=True)
+SERVICE_IMPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, PEER_ARG_SPEC),
+                             supports_check_mode=True)
+
+# Requests in flight at once per cluster, for the LISTs of the plan and the writes of one wave (kubectl apply
+# sends one at a time).
+WRITE_CONCURRENCY = 8
 
 # Never pruned: deleting a Namespace deletes whatever else lives in it (see release_namespace_if_empty).
 UNPRUNABLE_KINDS = {"Namespace"}
@@ -62,24 +93,33 @@ def converge(client, plan, check_mode):
 
     Updates force server-side apply conflicts: the object is ours (or adopted with force=true), so a field
     someone changed with kubectl edit/patch is taken back instead of failing with 409. Creates do not force:
-    an object that appeared since the plan read the cluster is not silently taken over."""
+    an object that appeared since the plan read the cluster is not silently taken over.
+
+    Each wave of write_waves goes out WRITE_CONCURRENCY requests at a time; a failure stops before the next
+    wave and is raised once the wave's other requests are answered (a re-run sends what is left)."""
     applied_deployments = []
     if check_mode:
         return applied_deployments
-    for change in writes(plan):
-        if change.desired is None:
-            client.delete(change.live)
-            continue
-        client.apply(change.desired, force_conflicts=change.live is not None)
-        if change.desired["kind"] == "Deployment":
-            applied_deployments.append(change.desired)
+    for wave in write_waves(plan):
+        for change in wave:  # discovery once, before the threads share the client
+            obj = change.desired or change.live
+            client.resource(obj["apiVersion"], obj["kind"])
+        client.map_concurrently(lambda change: send_write(client, change), wave, WRITE_CONCURRENCY)
+        applied_deployments.extend(c.desired for c in wave if c.desired and c.desired["kind"] == "Deployment")
     return applied_deployments
+
+
+def send_write(client, change):
+    if change.desired is None:
+        client.delete(change.live)
+    else:
+        client.apply(change.desired, force_conflicts=change.live is not None)
 
 
 def apply_role(client, role, desired, kinds, federation_name, params, check_mode):
     """Read, plan and (unless check mode or conflicts) write one role of one cluster: (plan, result)."""
     labels = owner_selector(federation_name, role)
-    owned, in_the_way = read_live(client, desired, kinds, labels)
+    owned, in_the_way = read_live(client, desired, kinds, labels, concurrency=WRITE_CONCURRENCY)
     prunable = set(kind for dummy, kind in kinds) - UNPRUNABLE_KINDS
     plan = plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
                         prune=params.get("prune", True), prunable_kinds=prunable)
@@ -150,3 +190,50 @@ def release_namespace_if_empty(client, name, labels, check_mode):
     if not check_mode:
         client.delete(live)
     return "deleted"
+
+
+def read_credential(module, paths):
+    credential = {}
+    for field, path_key in (("cert", "cert_path"), ("key", "key_path"), ("ca", "ca_path")):
+        try:
+            with open(paths[path_key]) as pem:
+                credential[field] = pem.read()
+        except (IOError, OSError) as error:
+            if module.check_mode and error.errno == errno.ENOENT:
+                # a check run before the first real one: the PKI's check mode wrote no files yet
+                credential[field] = "not issued yet: %s" % paths[path_key]
+                continue
+            module.fail_json(msg="cluster %s: cannot read %s %s: %s"
+                             % (module.params["cluster"], path_key, paths[path_key], error.strerror))
+    return credential
+
+
+def run_private_gateway(module):
+    federation = load_federation(module)
+    cluster = module.params["cluster"]
+    desired = []
+    if module.params["state"] == "present":
+        desired = render_gateways(federation, cluster, read_credential(module, module.params["credential"]))
+    run_apply(module, cluster, "gateway", desired, role_kinds(federation.settings, "gateway"),
+              federation.settings.federation_name, release_namespace=federation.settings.gateway_namespace)
+
+
+def run_service_export(module):
+    federation = load_federation(module)
+    cluster = module.params["cluster"]
+    desired = render_exports(federation, cluster) if module.params["state"] == "present" else []
+    run_apply(module, cluster, "export", desired, role_kinds(federation.settings, "export"),
+              federation.settings.federation_name)
+
+
+def run_service_import(module):
+    federation = load_federation(module)
+    cluster = module.params["cluster"]
+    desired = []
+    if module.params["state"] == "present":
+        try:
+            desired = render_imports(federation, cluster, module.params["peer_addresses"])
+        except PeerAddressUnknown as error:
+            module.fail_json(msg="cluster %s: %s" % (cluster, error))
+    run_apply(module, cluster, "import", desired, role_kinds(federation.settings, "import"),
+              federation.settings.federation_name)

@@ -66,38 +66,12 @@ errors:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, FederationModelError, build_model, clusters_needing_address)
-
-
-def summarize_cluster(cluster):
-    return {
-        "identity": cluster.identity,
-        "gateway_address": cluster.gateway_address if cluster.gateway_address == DISCOVER
-        else "%s:%d" % cluster.gateway_address,
-        "exports": [{"name": e.name, "protocol": e.protocol,
-                     "service": "%s/%s:%d" % e.service, "subset": e.subset.name if e.subset else None,
-                     "consumers": list(e.consumers)} for e in cluster.exports],
-        "imports": [{"name": i.name, "namespace": i.namespace, "port": i.port, "protocol": i.protocol,
-                     "from": [{"cluster": s.cluster, "export": s.export, "weight": s.weight} for s in i.sources],
-                     "local_weight": i.local.weight if i.local else None} for i in cluster.imports],
-    }
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
+    FEDERATION_MODEL_MODULE, run_federation_model)
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(federation=dict(type="dict", required=True)), supports_check_mode=True)
-    description = module.params["federation"]
-    try:
-        federation = build_model(description.get("clusters"), description.get("settings"))
-    except FederationModelError as error:
-        module.fail_json(msg=str(error), errors=error.errors)
-    discovered = description.get("discovered_addresses") or {}
-    module.exit_json(
-        changed=False,
-        clusters={name: summarize_cluster(c) for name, c in federation.clusters.items()},
-        needs_address_discovery=[name for name in clusters_needing_address(federation)
-                                 if federation.clusters[name].gateway_address == DISCOVER and name not in discovered],
-    )
+    run_federation_model(AnsibleModule(**FEDERATION_MODEL_MODULE))
 
 
 if __name__ == "__main__":

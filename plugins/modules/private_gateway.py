@@ -108,48 +108,12 @@ api_requests:
   sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
 """
 
-import errno
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    argument_spec, load_federation, role_kinds)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import APPLY_ARG_SPEC, run_apply
-
-CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
-    cert_path=dict(type="path", required=True),
-    key_path=dict(type="path", required=True, no_log=False),
-    ca_path=dict(type="path", required=True),
-)))
-
-
-def read_credential(module, paths):
-    credential = {}
-    for field, path_key in (("cert", "cert_path"), ("key", "key_path"), ("ca", "ca_path")):
-        try:
-            with open(paths[path_key]) as pem:
-                credential[field] = pem.read()
-        except (IOError, OSError) as error:
-            if module.check_mode and error.errno == errno.ENOENT:
-                # a check run before the first real one: the PKI's check mode wrote no files yet
-                credential[field] = "not issued yet: %s" % paths[path_key]
-                continue
-            module.fail_json(msg="cluster %s: cannot read %s %s: %s"
-                             % (module.params["cluster"], path_key, paths[path_key], error.strerror))
-    return credential
+from ansible_collections.meshfed.federation.plugins.module_utils.runner import PRIVATE_GATEWAY_MODULE, run_private_gateway
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, CREDENTIAL_ARG_SPEC),
-                           required_if=[("state", "present", ["credential"])], supports_check_mode=True)
-    federation = load_federation(module)
-    cluster = module.params["cluster"]
-    desired = []
-    if module.params["state"] == "present":
-        desired = render_gateways(federation, cluster, read_credential(module, module.params["credential"]))
-    run_apply(module, cluster, "gateway", desired, role_kinds(federation.settings, "gateway"),
-              federation.settings.federation_name, release_namespace=federation.settings.gateway_namespace)
+    run_private_gateway(AnsibleModule(**PRIVATE_GATEWAY_MODULE))
 
 
 if __name__ == "__main__":

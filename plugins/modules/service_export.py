@@ -87,20 +87,11 @@ api_requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    argument_spec, load_federation, role_kinds)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import APPLY_ARG_SPEC, run_apply
+from ansible_collections.meshfed.federation.plugins.module_utils.runner import SERVICE_EXPORT_MODULE, run_service_export
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC), supports_check_mode=True)
-    federation = load_federation(module)
-    cluster = module.params["cluster"]
-    desired = render_exports(federation, cluster) if module.params["state"] == "present" else []
-    run_apply(module, cluster, "export", desired, role_kinds(federation.settings, "export"),
-              federation.settings.federation_name)
+    run_service_export(AnsibleModule(**SERVICE_EXPORT_MODULE))
 
 
 if __name__ == "__main__":

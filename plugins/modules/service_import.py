@@ -92,29 +92,11 @@ api_requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    argument_spec, load_federation, role_kinds)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
-    PeerAddressUnknown, render_imports)
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import APPLY_ARG_SPEC, run_apply
-
-PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
+from ansible_collections.meshfed.federation.plugins.module_utils.runner import SERVICE_IMPORT_MODULE, run_service_import
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, PEER_ARG_SPEC),
-                           supports_check_mode=True)
-    federation = load_federation(module)
-    cluster = module.params["cluster"]
-    desired = []
-    if module.params["state"] == "present":
-        try:
-            desired = render_imports(federation, cluster, module.params["peer_addresses"])
-        except PeerAddressUnknown as error:
-            module.fail_json(msg="cluster %s: %s" % (cluster, error))
-    run_apply(module, cluster, "import", desired, role_kinds(federation.settings, "import"),
-              federation.settings.federation_name)
+    run_service_import(AnsibleModule(**SERVICE_IMPORT_MODULE))
 
 
 if __name__ == "__main__":

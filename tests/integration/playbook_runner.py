@@ -66,6 +66,7 @@ def run_playbook(playbook, inventory, *extra, **kwargs):
     """ansible-playbook with the JSON callback (or the default one with ``plain=True``)."""
     env = dict(os.environ)
     env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env.update(kwargs.get("env") or {})
     if not kwargs.get("plain"):
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     command = ["ansible-playbook", os.path.join(REPO, "playbooks", playbook), "-i", inventory] + list(extra)

@@ -88,6 +88,20 @@ def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
     assert {(c, k) for c in CLUSTERS for k in after[c] if after[c][k] != before[c].get(k)} == set()
 
 
+def test_modules_run_in_process_or_as_processes_alike(lab, inventory):
+    """On a local connection the action plugins run the modules' code in Ansible's workers; with
+    MESHFED_IN_PROCESS=false Ansible runs each module as its own process. Both see a converged federation."""
+    modules = ["federation_model", "federation_pki", "private_gateway", "federation_info", "service_export",
+               "service_import"]
+    for env, as_processes in (({}, False), ({"MESHFED_IN_PROCESS": "false"}, True)):
+        run = run_playbook("federate.yml", inventory, "-vvv", plain=True, env=env)
+        assert run.rc == 0, run.stdout[-5000:]
+        spawned = [m for m in modules if "AnsiballZ_%s.py" % m in run.stdout]
+        assert spawned == (modules if as_processes else []), env
+        recap = re.findall(r"^(cluster\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", run.stdout, re.M)
+        assert sorted(recap) == [("cluster1", "0"), ("cluster2", "0")], recap
+
+
 def test_istioctl_analyze_reports_no_errors(lab, inventory):
     for context in CLUSTERS:
         result = lab.istioctl_analyze(context)

@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
     SPEC_HASH, DuplicateObjectError, is_subset, object_key, plan_changes, plan_diffs, plan_summary, redact, stamp,
-    writes)
+    write_waves, writes)
 
 OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f", "meshfed.io/role": "export"}
 NS = "istio-private-gateways"
@@ -201,6 +201,19 @@ def test_writes_follow_dependency_order_and_deletes_the_reverse():
     assert [c.desired["kind"] for c in writes(plan(desired, owned=owned))] == expected
     deleted = writes(plan([], owned=[applied(o) for o in desired]))
     assert [c.live["kind"] for c in deleted] == expected[::-1]
+
+
+def test_write_waves_group_one_kind_each_in_write_order():
+    desired = [vs("v1"), vs("v2", host="b.example.com"), core("Namespace", "n", namespace=None),
+               core("Service", "s1"), core("Service", "s2"), core("ServiceEntry", "se", api_version="networking.istio.io/v1")]
+    stale = [applied(core("Service", "old")), applied(vs("gone")), applied(vs("gone2"))]
+    waves = write_waves(plan(desired, owned=stale))
+    shape = [[(c.desired or c.live)["kind"] + ("-" if c.desired is None else "") for c in wave] for wave in waves]
+    assert shape == [["Namespace"], ["Service", "Service"], ["ServiceEntry"], ["VirtualService", "VirtualService"],
+                     ["VirtualService-", "VirtualService-"], ["Service-"]]
+    # nothing lost, nothing reordered
+    assert [c for wave in waves for c in wave] == writes(plan(desired, owned=stale))
+    assert write_waves(plan([], owned=[])) == []
 
 
 # --- Secrets ---

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What federation_info reports for one cluster: gateways, their address, certificate expiry, and which exports
+and imports are applied. Read-only, a handful of requests; an unreachable cluster is reported, not a failure."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import datetime
+
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import CORE_KINDS
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    DISCOVER, FederationModelError, build_model)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector, selector_string
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
+    CROSS_CLUSTER_PORT_NAME, EGRESS, INGRESS, credential_secret_name, gateway_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import export_object_name
+
+try:
+    from cryptography import x509
+    HAS_CRYPTOGRAPHY = True
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+
+try:
+    from kubernetes.dynamic.exceptions import NotFoundError
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    HAS_KUBERNETES = True
+except ImportError:
+    HAS_KUBERNETES = False
+
+
+class ClusterReader(object):
+    """The few reads the report needs, each one request."""
+
+    def __init__(self, client, settings):
+        self.client = client
+        self.settings = settings
+
+    def get(self, api_version, kind, name, namespace):
+        resource = self.client.resource(kind, api_version)
+        try:
+            return resource.get(name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            return None
+
+    def owned_names(self, api_version, kind, role):
+        resource = self.client.resource(kind, api_version)
+        labels = owner_selector(self.settings.federation_name, role)
+        items = resource.get(label_selector=selector_string(labels)).to_dict().get("items", [])
+        return {(i["metadata"].get("namespace"), i["metadata"]["name"]) for i in items}
+
+
+def gateway_state(reader, direction):
+    ns = reader.settings.gateway_namespace
+    deployment = reader.get(CORE_KINDS["Deployment"], "Deployment", gateway_name(direction), ns)
+    if deployment is None:
+        return {"deployed": False, "ready": False, "replicas": 0, "available_replicas": 0}
+    status = deployment.get("status") or {}
+    available = status.get("availableReplicas") or 0
+    return {"deployed": True, "ready": available >= 1, "replicas": status.get("replicas") or 0,
+            "available_replicas": available}
+
+
+def discovered_address(service):
+    """{address, port} from the gateway Service's load balancer status, or None."""
+    if not service:
+        return None
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if not ingress:
+        return None
+    address = ingress[0].get("ip") or ingress[0].get("hostname")
+    port = next((p["port"] for p in service["spec"].get("ports", []) if p.get("name") == CROSS_CLUSTER_PORT_NAME), None)
+    return {"address": address, "port": port} if address and port else None
+
+
+def certificate_state(secret, now):
+    if not secret or "tls.crt" not in (secret.get("data") or {}):
+        return None
+    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    not_after = cert.not_valid_after_utc
+    return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "serial": format(cert.serial_number, "x"), "not_after": not_after.isoformat(),
+            "days_left": (not_after - now).days}
+
+
+def cluster_report(federation, cluster, reader, now):
+    settings = federation.settings
+    report = {"name": cluster.name, "identity": cluster.identity, "reachable": True}
+    ns = settings.gateway_namespace
+    report["ingress_gateway"] = gateway_state(reader, INGRESS)
+    report["egress_gateway"] = gateway_state(reader, EGRESS)
+    if cluster.gateway_address != DISCOVER:
+        report["ingress_gateway"]["address"] = {"address": cluster.gateway_address.address,
+                                                "port": cluster.gateway_address.port}
+    else:
+        service = reader.get(CORE_KINDS["Service"], "Service", gateway_name(INGRESS), ns)
+        report["ingress_gateway"]["address"] = discovered_address(service)
+    secret = reader.get(CORE_KINDS["Secret"], "Secret", credential_secret_name(cluster), ns)
+    report["certificate"] = certificate_state(secret, now)
+    exported = reader.owned_names(settings.istio_api_version, "Gateway", "export") if cluster.exports else set()
+    imported = reader.owned_names(settings.istio_api_version, "VirtualService", "import") if cluster.imports else set()
+    report["exports"] = [{
+        "name": e.name, "protocol": e.protocol, "service": "%s/%s:%d" % e.service,
+        "subset": e.subset.name if e.subset else None, "consumers": list(e.consumers),
+        "applied": (ns, export_object_name(e)) in exported} for e in cluster.exports]
+    report["imports"] = [{
+        "name": i.name, "namespace": i.namespace, "port": i.port, "protocol": i.protocol,
+        "sources": [{"cluster": s.cluster, "export": s.export, "weight": 100 if s.weight is None else s.weight}
+                    for s in i.sources],
+        "local_weight": i.local.weight if i.local else None,
+        "applied": (i.namespace, i.name) in imported} for i in cluster.imports]
+    return report
+
+
+FEDERATION_INFO_MODULE = dict(argument_spec=dict(AUTH_ARG_SPEC, federation=dict(type="dict", required=True),
+                                                  cluster=dict(type="str", required=True)),
+                              supports_check_mode=True)
+
+
+def run_federation_info(module):
+    """Report one cluster of the federation (module.exit_json); see the federation_info module."""
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"))
+    if not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"))
+    description = module.params["federation"]
+    try:
+        federation = build_model(description.get("clusters"), description.get("settings"))
+    except FederationModelError as error:
+        module.fail_json(msg=str(error), errors=error.errors)
+    name = module.params["cluster"]
+    if name not in federation.clusters:
+        module.fail_json(msg="cluster '%s' is not part of the federation" % name)
+    cluster = federation.clusters[name]
+    auth = {k: module.params[k] for k in AUTH_ARG_SPEC if module.params.get(k) is not None}
+    try:
+        reader = ClusterReader(get_api_client(**auth), federation.settings)
+        report = cluster_report(federation, cluster, reader, datetime.datetime.now(datetime.timezone.utc))
+    except Exception as error:  # pylint: disable=broad-except
+        # an unreachable cluster is a fact to report, not a failure: status.yml shows every cluster
+        report = {"name": name, "identity": cluster.identity, "reachable": False,
+                  "error": "cluster %s: %s" % (name, error), "ingress_gateway": {"ready": False, "address": None},
+                  "egress_gateway": {"ready": False}, "certificate": None, "exports": [], "imports": []}
+    module.exit_json(changed=False, cluster=report)

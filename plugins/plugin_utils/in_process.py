@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a meshfed module's code inside the controller's worker process when Ansible would run the module on the
+controller anyway (``ansible_connection: local``, the way meshfed is used: the hosts are clusters, the API
+calls leave from the controller).
+
+Why: executing a module means a new Python process that imports the kubernetes client again (about a second
+of CPU) for every cluster and every role. The action plugin that Ansible loads in its main process imports it
+once; each worker is a fork of that process and starts warm. The module's code is the same function either
+way (see module_utils/runner.py), given a module-like object instead of AnsibleModule.
+
+Anything that needs the module to run as a separate process falls back to the ordinary module execution:
+a remote or delegated non-local connection, become, async, task ``environment``, a controller without the
+kubernetes library, or ``MESHFED_IN_PROCESS=false`` in the controller's environment.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
+SPEC_KEYWORDS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
+
+
+class ModuleExit(BaseException):
+    """exit_json/fail_json of an in-process module: ends the module's code like SystemExit ends a module."""
+
+    def __init__(self, result):
+        super(ModuleExit, self).__init__()
+        self.result = result
+
+
+class InProcessModule(object):
+    """The part of AnsibleModule meshfed's module code uses."""
+
+    def __init__(self, params, check_mode, diff):
+        self.params = params
+        self.check_mode = check_mode
+        self._diff = diff
+        self.warnings = []
+
+    def warn(self, warning):
+        self.warnings.append(warning)
+
+    def exit_json(self, **result):
+        result.setdefault("changed", False)
+        raise ModuleExit(result)
+
+    def fail_json(self, msg, **result):
+        result.update(failed=True, msg=msg)
+        raise ModuleExit(result)
+
+
+def in_process_enabled(environ=None):
+    return boolean((environ if environ is not None else os.environ).get("MESHFED_IN_PROCESS", "true"), strict=False)
+
+
+def validate_args(module_spec, args, module_name):
+    """(validation result, error message or None) as AnsibleModule would check ``args``."""
+    keywords = dict((k, module_spec[k]) for k in SPEC_KEYWORDS if k in module_spec)
+    validated = ModuleArgumentSpecValidator(module_spec["argument_spec"], **keywords).validate(args)
+    if not validated.error_messages:
+        return validated, None
+    msg = validated.errors.msg
+    if isinstance(validated.errors[0], UnsupportedError):
+        msg = "Unsupported parameters for (%s) module: %s" % (module_name, msg)
+    return validated, msg
+
+
+def run_in_process(module_spec, run_module, args, check_mode, diff, module_name="module"):
+    """The result the module would return for ``args``, computed in this process."""
+    validated, error = validate_args(module_spec, args, module_name)
+    no_log_values = validated._no_log_values  # pylint: disable=protected-access
+    if error:
+        return remove_values({"failed": True, "msg": error}, no_log_values)
+    module = InProcessModule(validated.validated_parameters, check_mode, diff)
+    try:
+        run_module(module)
+        result = {"failed": True, "msg": "module returned without exit_json or fail_json"}
+    except ModuleExit as end:
+        result = end.result
+    if module.warnings:
+        result["warnings"] = result.get("warnings", []) + module.warnings
+    result["invocation"] = {"module_args": validated.validated_parameters}
+    return remove_values(result, no_log_values)
+
+
+class InProcessModuleAction(ActionBase):
+    """Base of the action plugins of meshfed's cluster modules; subclasses name the module's spec and code."""
+
+    _supports_check_mode = True
+    _supports_async = True
+
+    MODULE_SPEC = None      # AnsibleModule keyword arguments of the module
+    RUN_MODULE = None       # staticmethod(function(module)): the module's main
+    HAS_LIBRARIES = True    # the module's Python dependencies import on the controller
+
+    def runs_on_controller(self):
+        return (self._connection.transport in LOCAL_TRANSPORTS
+                and not self._play_context.become
+                and not self._task.async_val
+                and not any(self._task.environment or [])  # a list of the play's, block's, task's
+                and self.HAS_LIBRARIES
+                and in_process_enabled())
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(InProcessModuleAction, self).run(tmp, task_vars)
+        del tmp
+        if not self.runs_on_controller():
+            wrap_async = self._task.async_val and not self._connection.has_native_async
+            result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+            return result
+        result.update(run_in_process(self.MODULE_SPEC, self.RUN_MODULE, self._task.args,
+                                     check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
+                                     module_name=self._task.action))
+        return result
