@@ -118,9 +118,9 @@ def cluster_report(federation, cluster, reader, now):
     return report
 
 
-FEDERATION_INFO_MODULE = dict(argument_spec=dict(AUTH_ARG_SPEC, federation=dict(type="dict", required=True),
-                                                  cluster=dict(type="str", required=True)),
-                              supports_check_mode=True)
+FEDERATION_INFO_ARG_SPEC = dict(AUTH_ARG_SPEC, federation=dict(type="dict", required=True),
+                                cluster=dict(type="str", required=True))
+FEDERATION_INFO_MODULE = dict(argument_spec=FEDERATION_INFO_ARG_SPEC, supports_check_mode=True)
 
 
 def run_federation_info(module):
