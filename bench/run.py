@@ -62,15 +62,20 @@ def bench_clusters(k):
     return clusters
 
 
+def inventory_dir(directory):
+    """The inventory alone in its directory: Ansible would try every other file beside it as an inventory source."""
+    return os.path.join(directory, "inventory")
+
+
 def write_inventory(directory, k, federation):
     hosts = {"all": {"children": {"meshfed_clusters": {"hosts": bench_clusters(k)}}}}
     group_vars = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                   "meshfed_federation_name": federation, "meshfed_kubeconfig": KUBECONFIG,
                   "meshfed_context": "{{ inventory_hostname }}", "meshfed_pki_dir": os.path.join(directory, "pki")}
-    os.makedirs(os.path.join(directory, "group_vars"), exist_ok=True)
-    with open(os.path.join(directory, "hosts.yml"), "w") as f:
+    os.makedirs(os.path.join(inventory_dir(directory), "group_vars"), exist_ok=True)
+    with open(os.path.join(inventory_dir(directory), "hosts.yml"), "w") as f:
         yaml.safe_dump(hosts, f)
-    with open(os.path.join(directory, "group_vars", "meshfed_clusters.yml"), "w") as f:
+    with open(os.path.join(inventory_dir(directory), "group_vars", "meshfed_clusters.yml"), "w") as f:
         yaml.safe_dump(group_vars, f)
 
 
@@ -122,7 +127,7 @@ def timed(function):
 
 
 def meshfed_run(directory):
-    run = run_playbook("federate.yml", directory)
+    run = run_playbook("federate.yml", inventory_dir(directory))
     if run.rc != 0:
         raise RuntimeError("federate.yml failed:\n" + run.stdout[-3000:] + run.stderr[-3000:])
     requests = {}
@@ -166,7 +171,7 @@ def naive_playbook(directory, manifests):
     path = os.path.join(directory, "naive.yml")
     with open(path, "w") as f:
         yaml.safe_dump(playbook, f)
-    out = subprocess.run(["ansible-playbook", path, "-i", directory], cwd=REPO, capture_output=True, text=True, check=False,
+    out = subprocess.run(["ansible-playbook", path, "-i", inventory_dir(directory)], cwd=REPO, capture_output=True, text=True, check=False,
                          timeout=3600, env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
     if out.returncode != 0:
         raise RuntimeError(out.stdout[-3000:])

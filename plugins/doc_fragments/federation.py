@@ -12,8 +12,10 @@ class ModuleDocFragment(object):
 options:
   federation:
     description:
-      - The whole federation as the inventory describes it, C({clusters, settings}), usually built with the
-        P(meshfed.federation.federation_spec#filter) filter.
+      - The whole federation as the inventory describes it, C({clusters, settings, discovered_addresses}),
+        usually built with the P(meshfed.federation.federation_spec#filter) filter.
+      - C(discovered_addresses) maps cluster names to the C({address, port}) of their private ingress gateway
+        found by discovery, for clusters whose C(meshfed_gateway_address) is C(discover).
       - It is validated as a whole before anything is sent to a cluster; every problem is reported at once,
         naming the cluster, the inventory variable, the list item and the field.
     type: dict

@@ -127,23 +127,33 @@ def is_subset(wanted, live):
     return wanted == live
 
 
+def _with_annotations(obj, annotations):
+    """A copy of ``obj`` with other annotations; only the top level and the metadata are copied (the rest is
+    shared: nothing here changes an object in place, and deep copies of every object cost a no-op run dearly)."""
+    metadata = dict(obj["metadata"])
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    copied = dict(obj)
+    copied["metadata"] = metadata
+    return copied
+
+
 def spec_hash(obj):
     """Stable hash of everything we apply for one object (our own hash annotation excluded)."""
-    stripped = copy.deepcopy(normalise(obj))
-    annotations = stripped["metadata"].get("annotations")
-    if annotations is not None:
-        annotations.pop(SPEC_HASH, None)
-        if not annotations:
-            del stripped["metadata"]["annotations"]
-    encoded = json.dumps(stripped, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    normal = normalise(obj)
+    annotations = dict(normal["metadata"].get("annotations") or {})
+    annotations.pop(SPEC_HASH, None)
+    encoded = json.dumps(_with_annotations(normal, annotations), sort_keys=True, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(encoded).hexdigest()[:32]
 
 
 def stamp(obj):
     """The object as we apply it, with the hash annotation that lets the next run recognise it."""
-    stamped = copy.deepcopy(obj)
-    stamped["metadata"].setdefault("annotations", {})[SPEC_HASH] = spec_hash(obj)
-    return stamped
+    annotations = dict(obj["metadata"].get("annotations") or {})
+    annotations[SPEC_HASH] = spec_hash(obj)
+    return _with_annotations(obj, annotations)
 
 
 def is_unchanged(desired, live):

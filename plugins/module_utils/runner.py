@@ -181,8 +181,9 @@ def release_namespace_if_empty(client, name, labels, check_mode):
     for api_version, kind in NAMESPACE_CONTENT_KINDS:
         for item in client.list_namespace(api_version, kind, name):
             meta = item["metadata"]
-            if (kind, meta["name"]) in NAMESPACE_DEFAULTS or meta.get("ownerReferences") or \
-                    (meta.get("labels") or {}).get(MANAGED_BY) == labels[MANAGED_BY]:
+            # this federation's objects go with it; another federation's keep the namespace like anyone's
+            mine = all((meta.get("labels") or {}).get(k) == labels[k] for k in (MANAGED_BY, FEDERATION))
+            if (kind, meta["name"]) in NAMESPACE_DEFAULTS or meta.get("ownerReferences") or mine:
                 continue
             others.append(describe(item))
     if others:
@@ -232,7 +233,9 @@ def run_service_import(module):
     desired = []
     if module.params["state"] == "present":
         try:
-            desired = render_imports(federation, cluster, module.params["peer_addresses"])
+            addresses = dict(module.params["federation"].get("discovered_addresses") or {})
+            addresses.update(module.params["peer_addresses"])
+            desired = render_imports(federation, cluster, addresses)
         except PeerAddressUnknown as error:
             module.fail_json(msg="cluster %s: %s" % (cluster, error))
     run_apply(module, cluster, "import", desired, role_kinds(federation.settings, "import"),

@@ -106,6 +106,15 @@ api_requests:
   returned: always
   type: dict
   sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
+namespace:
+  description:
+    - What became of the gateway namespace; V(deleted) only when this federation created it and nothing else lives
+      in it.
+    - V(absent), V(deleted), V(not ours) (created by someone else, another federation included), or V(kept) with
+      the objects that still live in it.
+  returned: when O(state=absent)
+  type: str
+  sample: deleted
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -28,6 +28,7 @@ options:
       - Addresses of peers' private ingress gateways found by discovery (their Service C(status.loadBalancer)), as a
         mapping of cluster name to C({address, port}).
       - Used only for peers whose C(meshfed_gateway_address) is C(discover).
+      - Added to the C(discovered_addresses) of O(federation), which the roles fill in; these take precedence.
     type: dict
     default: {}
 extends_documentation_fragment:

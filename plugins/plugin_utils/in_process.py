@@ -91,7 +91,8 @@ def run_in_process(module_spec, run_module, args, check_mode, diff, module_name=
     if module.warnings:
         result["warnings"] = result.get("warnings", []) + module.warnings
     result["invocation"] = {"module_args": validated.validated_parameters}
-    return remove_values(result, no_log_values)
+    # remove_values walks the whole result (the federation is in the invocation): only when there is a secret
+    return remove_values(result, no_log_values) if no_log_values else result
 
 
 class InProcessModuleAction(ActionBase):

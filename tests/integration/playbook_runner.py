@@ -43,14 +43,21 @@ class PlaybookRun(object):
         return (self.result or {}).get("stats", {})
 
 
+def pki_dir_for(directory):
+    """Where the certificates of the inventory in ``directory`` go: beside it, not in it (Ansible would try
+    every file in an inventory directory as an inventory source)."""
+    return os.path.normpath(directory) + "-pki"
+
+
 def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir=None):
-    """A copy of the lab inventory pointing at the lab's kubeconfig, with certificates under ``directory``."""
+    """A copy of the lab inventory pointing at the lab's kubeconfig, with certificates in ``pki_dir`` (default:
+    ``pki_dir_for(directory)``)."""
     with open(os.path.join(REPO, "inventories", "lab", "hosts.yml")) as f:
         hosts = yaml.safe_load(f)
     with open(os.path.join(REPO, "inventories", "lab", "group_vars", "meshfed_clusters.yml")) as f:
         group_vars = yaml.safe_load(f)
     group_vars.update(meshfed_kubeconfig=kubeconfig, meshfed_federation_name=federation_name,
-                      meshfed_pki_dir=pki_dir or os.path.join(directory, "pki"))
+                      meshfed_pki_dir=pki_dir or pki_dir_for(directory))
     hosts = copy.deepcopy(hosts)
     if mutate:
         mutate(hosts["all"]["children"]["meshfed_clusters"]["hosts"])

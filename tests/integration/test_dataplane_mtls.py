@@ -487,11 +487,14 @@ def test_rotation_new_ca_and_leaves_work_and_the_old_consumer_certificate_is_ref
 
 
 def lab_hosts(hosts):
-    """The data-plane inventory as lab hosts; the exporter's address is static (no load balancer in the lab)."""
+    """The data-plane inventory as lab hosts; the exporter's address is static (no load balancer in the lab), and
+    the local names are prefixed so as not to meet the lab's sample apps (their own ``reviews`` Service, say)."""
     hosts.clear()
     for name, cluster in copy.deepcopy(INVENTORY).items():
         if cluster.get("gateway_address") == "discover":
             cluster["gateway_address"] = {"address": "127.0.0.1", "port": 15443}
+        for imported in cluster.get("imports", []):
+            imported["name"] = "dataplane-" + imported["name"]
         hosts[name] = dict(("meshfed_" + key, value) for key, value in cluster.items())
 
 

@@ -13,7 +13,7 @@ import copy
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
-    SPEC_HASH, DuplicateObjectError, is_subset, object_key, plan_changes, plan_diffs, plan_summary, redact, stamp,
+    SPEC_HASH, DuplicateObjectError, is_subset, object_key, plan_changes, plan_diffs, plan_summary, redact, spec_hash, stamp,
     write_waves, writes)
 
 OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f", "meshfed.io/role": "export"}
@@ -39,8 +39,9 @@ def secret(name="cred", **fields):
 
 
 def applied(obj):
-    """What the API server returns after we applied obj: our stamp plus server bookkeeping and defaults."""
-    live = stamp(obj)
+    """What the API server returns after we applied obj: our stamp plus server bookkeeping and defaults (in an
+    object of its own, as a response is)."""
+    live = copy.deepcopy(stamp(obj))
     meta = live["metadata"]
     meta.update(uid="u-" + meta["name"], resourceVersion="7", generation=1, creationTimestamp="2026-01-01T00:00:00Z",
                 managedFields=[{"manager": "meshfed", "operation": "Apply"}])
@@ -291,6 +292,15 @@ def test_stamp_is_stable_and_content_sensitive():
     assert first == stamp(copy.deepcopy(vs("a")))["metadata"]["annotations"][SPEC_HASH]
     assert first == stamp(stamp(vs("a")))["metadata"]["annotations"][SPEC_HASH]
     assert first != stamp(vs("a", host="c"))["metadata"]["annotations"][SPEC_HASH]
+
+
+def test_stamping_leaves_the_rendered_object_as_it_was():
+    rendered = vs("a")
+    rendered["metadata"]["annotations"] = {"team": "x"}
+    before = copy.deepcopy(rendered)
+    stamped = stamp(rendered)
+    assert rendered == before
+    assert stamped["metadata"]["annotations"] == {"team": "x", SPEC_HASH: spec_hash(rendered)}
 
 
 # --- the pure helpers of kube_client: which requests read_live sends ---
