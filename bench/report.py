@@ -19,6 +19,10 @@ def spread(values):
     return (max(values) - min(values)) / median(values) if len(values) > 1 else float("nan")
 
 
+def percent(value):
+    return "-" if value != value else "%.0f%%" % (100 * value)  # NaN: a single run has no spread
+
+
 def requests_total(requests):
     return sum(v for v in requests.values() if isinstance(v, int)) if requests else 0
 
@@ -36,9 +40,9 @@ def main(path):
                 continue
             r = row[approach]
             req = r.get("requests") or {}
-            lines.append("| %s | %s | %s | %.2f | %.2f | %d | %.0f%% / %.0f%% | %s / %s |" % (
+            lines.append("| %s | %s | %s | %.2f | %.2f | %d | %s / %s | %s / %s |" % (
                 k, row.get("objects", "?"), approach, median(r["first"]), median(r["noop"]), len(r["first"]),
-                100 * spread(r["first"]), 100 * spread(r["noop"]),
+                percent(spread(r["first"])), percent(spread(r["noop"])),
                 requests_total(req.get("first")) or "-", requests_total(req.get("noop")) or "-"))
         m, a = row["meshfed"], row["kubectl"]
         naive = row.get("naive")

@@ -6,7 +6,8 @@
 kubernetes.core.k8s module call per object.
 
     tools/lab/lab up 3
-    python bench/run.py --sizes 1 10 100 --runs 3 --naive-runs 1 --out docs/performance.md
+    python bench/run.py --sizes 1 10 100 --runs 5 --naive-runs 1     # writes bench/results.json
+    python bench/report.py                                           # the tables of docs/performance.md
 
 Measures wall-clock seconds of the first converge (from an empty federation) and of a no-op re-run, and the
 API requests each approach sends. Not a test: it asserts nothing, it reports.
