@@ -95,3 +95,16 @@ OUR_KINDS = ",".join([
     "rolebindings.rbac.authorization.k8s.io", "horizontalpodautoscalers.autoscaling",
     "poddisruptionbudgets.policy", "gateways.networking.istio.io", "virtualservices.networking.istio.io",
     "destinationrules.networking.istio.io", "serviceentries.networking.istio.io"])
+
+
+def settle_namespace(lab, context, name, timeout=120):
+    """Wait until ``name`` is not being deleted (a namespace's deletion finishes after the DELETE returns; objects
+    cannot be created in it meanwhile). Returns its labels, or None if it does not exist."""
+    done = lab.kubectl_run(context, "get", "namespace", name, "-o", "json")
+    if done.returncode != 0:
+        return None
+    namespace = json.loads(done.stdout)
+    if namespace["metadata"].get("deletionTimestamp"):
+        lab.kubectl(context, "wait", "--for=delete", "namespace/" + name, "--timeout=%ds" % timeout, timeout=timeout + 10)
+        return None
+    return namespace["metadata"].get("labels") or {}

