@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 
@@ -20,7 +21,7 @@ def spread(values):
 
 
 def percent(value):
-    return "-" if value != value else "%.0f%%" % (100 * value)  # NaN: a single run has no spread
+    return "-" if math.isnan(value) else "%.0f%%" % (100 * value)  # a single run has no spread
 
 
 def requests_total(requests):
