@@ -45,15 +45,16 @@ _value:
   description:
     - C({clusters, settings, discovered_addresses}) where C(clusters) maps each cluster name to its identity, gateway
       address, exports and imports, and C(discovered_addresses) maps cluster names to the gateway address that
-      discovery found (host variable C(private_gateway_discovered_address), set by the private_gateway role).
+      discovery found (host fact C(meshfed_discovered_gateway_address), set by the
+      M(meshfed.federation.private_gateway) module with O(meshfed.federation.private_gateway#module:discover_address=true)).
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import DISCOVERED_ADDRESS_FACT
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
 
-DISCOVERED_VAR = "private_gateway_discovered_address"
 CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
                 "exports": "meshfed_exports", "imports": "meshfed_imports"}
 
@@ -78,8 +79,9 @@ def federation_spec(hostvars, clusters, current):
         spec_clusters[name] = {key: _plain(host.get(var)) for key, var in CLUSTER_VARS.items() if host.get(var) is not None}
     own = hostvars[current]
     settings = {key: _plain(own.get("meshfed_" + key)) for key in DEFAULT_SETTINGS if own.get("meshfed_" + key) is not None}
-    discovered = {name: _plain(hostvars[name].get(DISCOVERED_VAR)) for name in clusters
-                  if hostvars[name].get(DISCOVERED_VAR)}
+    facts = {name: hostvars[name].get("ansible_facts") or {} for name in clusters}
+    discovered = {name: _plain(facts[name][DISCOVERED_ADDRESS_FACT]) for name in clusters
+                  if facts[name].get(DISCOVERED_ADDRESS_FACT)}
     return {"clusters": spec_clusters, "settings": settings, "discovered_addresses": discovered}
 
 

@@ -20,6 +20,10 @@ FEDERATION_ARG_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
 )
 
+# Host fact the private_gateway module sets with the address discovery found (None until a load balancer gave one);
+# the federation_spec filter hands it to the consumers as discovered_addresses.
+DISCOVERED_ADDRESS_FACT = "meshfed_discovered_gateway_address"
+
 CORE_KINDS = {
     "Namespace": "v1",
     "Secret": "v1",

@@ -17,7 +17,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.federation_modu
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector, selector_string
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    CROSS_CLUSTER_PORT_NAME, EGRESS, INGRESS, credential_secret_name, gateway_name)
+    EGRESS, INGRESS, credential_secret_name, gateway_name, ingress_address_from_service)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import export_object_name
 
 try:
@@ -66,18 +66,6 @@ def gateway_state(reader, direction):
             "available_replicas": available}
 
 
-def discovered_address(service):
-    """{address, port} from the gateway Service's load balancer status, or None."""
-    if not service:
-        return None
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    if not ingress:
-        return None
-    address = ingress[0].get("ip") or ingress[0].get("hostname")
-    port = next((p["port"] for p in service["spec"].get("ports", []) if p.get("name") == CROSS_CLUSTER_PORT_NAME), None)
-    return {"address": address, "port": port} if address and port else None
-
-
 def certificate_state(secret, now):
     if not secret or "tls.crt" not in (secret.get("data") or {}):
         return None
@@ -99,7 +87,7 @@ def cluster_report(federation, cluster, reader, now):
                                                 "port": cluster.gateway_address.port}
     else:
         service = reader.get(CORE_KINDS["Service"], "Service", gateway_name(INGRESS), ns)
-        report["ingress_gateway"]["address"] = discovered_address(service)
+        report["ingress_gateway"]["address"] = ingress_address_from_service(service)
     secret = reader.get(CORE_KINDS["Secret"], "Secret", credential_secret_name(cluster), ns)
     report["certificate"] = certificate_state(secret, now)
     exported = reader.owned_names(settings.istio_api_version, "Gateway", "export") if cluster.exports else set()

@@ -12,17 +12,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import functools
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
     DuplicateObjectError, describe, plan_changes, plan_diffs, plan_summary, write_waves, writes)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    argument_spec, load_federation, role_kinds)
+    CORE_KINDS, DISCOVERED_ADDRESS_FACT, argument_spec, load_federation, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError, read_live)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import (
     FEDERATION, MANAGED_BY, owner_selector)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
+    INGRESS, gateway_name, ingress_address_from_service, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
     PeerAddressUnknown, render_imports)
@@ -45,10 +47,13 @@ CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
     ca_path=dict(type="path", required=True),
 )))
 
+DISCOVER_ARG_SPEC = dict(discover_address=dict(type="bool", default=False))
+
 PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
 
 # argument_spec and the other AnsibleModule keywords of each module
-PRIVATE_GATEWAY_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, CREDENTIAL_ARG_SPEC),
+PRIVATE_GATEWAY_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, CREDENTIAL_ARG_SPEC,
+                                                          DISCOVER_ARG_SPEC),
                               required_if=[("state", "present", ["credential"])], supports_check_mode=True)
 SERVICE_EXPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC), supports_check_mode=True)
 SERVICE_IMPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, APPLY_ARG_SPEC, PEER_ARG_SPEC),
@@ -133,7 +138,7 @@ def apply_role(client, role, desired, kinds, federation_name, params, check_mode
     return plan, result
 
 
-def run_apply(module, cluster, role, desired, kinds, federation_name=None, release_namespace=None):
+def run_apply(module, cluster, role, desired, kinds, federation_name=None, release_namespace=None, report=None):
     """Converge one role of one cluster to ``desired`` and exit the module with the result.
 
     kinds              (apiVersion, kind) this role may own: listed even when nothing of them is desired,
@@ -141,6 +146,7 @@ def run_apply(module, cluster, role, desired, kinds, federation_name=None, relea
     federation_name    value of the federation owner label (default: taken from the desired objects)
     release_namespace  with state=absent, the namespace meshfed created for this role, deleted once nothing
                        but what Kubernetes puts in every namespace is left in it
+    report             function(client) -> dict added to the result once the role has converged
     """
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"))
@@ -162,6 +168,8 @@ def run_apply(module, cluster, role, desired, kinds, federation_name=None, relea
             labels = owner_selector(federation_name, role)
             result["namespace"] = release_namespace_if_empty(client, release_namespace, labels, module.check_mode)
             result["changed"] = result["changed"] or result["namespace"] == "deleted"
+        if report:
+            result.update(report(client))
         module.exit_json(api_requests=client.requests, **result)
     except (ClusterError, DuplicateObjectError) as error:
         module.fail_json(msg=str(error), cluster=cluster, role=role,
@@ -209,14 +217,27 @@ def read_credential(module, paths):
     return credential
 
 
+def discover_ingress_address(client, gateway_namespace):
+    """The address of the private ingress gateway as its Service's status gives it (one GET), also as the host
+    fact consumers read; None (fact cleared) until a load balancer has given it an address."""
+    service = client.get({"apiVersion": CORE_KINDS["Service"], "kind": "Service",
+                          "metadata": {"name": gateway_name(INGRESS), "namespace": gateway_namespace}})
+    address = ingress_address_from_service(service)
+    return {"ingress_gateway_address": address, "ansible_facts": {DISCOVERED_ADDRESS_FACT: address}}
+
+
 def run_private_gateway(module):
     federation = load_federation(module)
     cluster = module.params["cluster"]
     desired = []
+    report = None
     if module.params["state"] == "present":
         desired = render_gateways(federation, cluster, read_credential(module, module.params["credential"]))
+        if module.params["discover_address"]:
+            report = functools.partial(discover_ingress_address, gateway_namespace=federation.settings.gateway_namespace)
     run_apply(module, cluster, "gateway", desired, role_kinds(federation.settings, "gateway"),
-              federation.settings.federation_name, release_namespace=federation.settings.gateway_namespace)
+              federation.settings.federation_name, release_namespace=federation.settings.gateway_namespace,
+              report=report)
 
 
 def run_service_export(module):

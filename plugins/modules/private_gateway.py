@@ -44,6 +44,15 @@ options:
         description: PEM certificate of the CA that signs the peers' certificates.
         type: path
         required: true
+  discover_address:
+    description:
+      - Once the gateways have converged, read the address of the private ingress gateway from its Service's
+        C(status.loadBalancer) (one request), for clusters whose C(gateway_address) is C(discover).
+      - Returned as RV(ingress_gateway_address) and set as the host fact C(meshfed_discovered_gateway_address), which
+        the P(meshfed.federation.federation_spec#filter) filter passes to the consumers' imports.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - meshfed.federation.federation
@@ -72,6 +81,7 @@ EXAMPLES = r"""
     kubeconfig: "{{ meshfed_kubeconfig }}"
     context: "{{ meshfed_context }}"
     wait: true
+    discover_address: true
 """
 
 RETURN = r"""
@@ -115,6 +125,22 @@ namespace:
   returned: when O(state=absent)
   type: str
   sample: deleted
+ingress_gateway_address:
+  description:
+    - Where peers reach the private ingress gateway, from its Service's load balancer status; V(null) until a load
+      balancer has given it an address.
+  returned: when O(discover_address=true) and O(state=present)
+  type: dict
+  sample: {"address": "203.0.113.10", "port": 15443}
+  contains:
+    address:
+      description: IP address or host name of the load balancer.
+      type: str
+      sample: 203.0.113.10
+    port:
+      description: Port of the gateway Service that carries cross-cluster mutual TLS.
+      type: int
+      sample: 15443
 """
 
 from ansible.module_utils.basic import AnsibleModule

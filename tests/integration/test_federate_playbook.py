@@ -94,7 +94,6 @@ def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
 def test_modules_run_in_process_or_as_processes_alike(lab, inventory):
     """On a local connection the action plugins run the modules' code in Ansible's workers; with
     MESHFED_IN_PROCESS=false Ansible runs each module as its own process. Both see a converged federation."""
-    # (federation_info is skipped: the lab inventory gives the gateway address, nothing to discover)
     modules = ["federation_model", "federation_pki", "private_gateway", "service_export", "service_import"]
     for env, as_processes in (({}, False), ({"MESHFED_IN_PROCESS": "false"}, True)):
         run = run_playbook("federate.yml", inventory, "-vvv", plain=True, env=env)

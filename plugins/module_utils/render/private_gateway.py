@@ -21,6 +21,19 @@ def gateway_name(direction):
     return "istio-private-%sgateway" % direction
 
 
+def ingress_address_from_service(service):
+    """{address, port} where peers reach the private ingress gateway, from its Service's load balancer status;
+    None until a load balancer has given it an address."""
+    if not service:
+        return None
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if not ingress:
+        return None
+    address = ingress[0].get("ip") or ingress[0].get("hostname")
+    port = next((p["port"] for p in service["spec"].get("ports", []) if p.get("name") == CROSS_CLUSTER_PORT_NAME), None)
+    return {"address": address, "port": port} if address and port else None
+
+
 def gateway_selector(direction):
     return {"istio": "private-%sgateway" % direction}
 

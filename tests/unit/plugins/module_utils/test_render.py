@@ -17,7 +17,8 @@ import yaml
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
+    ingress_address_from_service, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
     PeerAddressUnknown, render_imports)
@@ -195,6 +196,16 @@ def test_peer_address_discovery():
     imports = render_imports(federation, "cluster1", {"cluster2": {"address": "192.0.2.7", "port": 31443}})
     entry = find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]
     assert entry["endpoints"] == [{"address": "192.0.2.7"}] and entry["ports"][0]["number"] == 31443
+
+
+def test_ingress_address_comes_from_the_load_balancer_status_and_the_cross_cluster_port():
+    service = find(render_gateways(build_model(seed()), "cluster2", CREDENTIAL), "Service", "istio-private-ingressgateway")
+    assert ingress_address_from_service(service) is None  # no load balancer has answered yet
+    assert ingress_address_from_service(None) is None
+    service["status"] = {"loadBalancer": {"ingress": [{"hostname": "lb-1.example.net"}, {"ip": "192.0.2.9"}]}}
+    assert ingress_address_from_service(service) == {"address": "lb-1.example.net", "port": 15443}
+    service["spec"]["ports"] = [p for p in service["spec"]["ports"] if p["port"] != 15443]
+    assert ingress_address_from_service(service) is None  # the mTLS port is gone: nothing peers could dial
 
 
 def test_file_mounted_certificates_and_v1beta1():

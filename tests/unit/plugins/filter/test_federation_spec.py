@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The federation_spec filter: what it takes from the inventory and from the facts discovery set."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.meshfed.federation.plugins.filter.federation_spec import federation_spec
+
+ADDRESS = {"address": "192.0.2.9", "port": 15443}
+
+
+def hostvars():
+    return {
+        "cluster1": {"meshfed_identity": "c1.example.com", "meshfed_federation_name": "demo", "unrelated": 1,
+                     "meshfed_imports": [{"name": "reviews", "from": [{"cluster": "cluster2", "export": "reviews"}]}],
+                     "ansible_facts": {}},
+        "cluster2": {"meshfed_identity": "c2.example.com", "meshfed_gateway_address": "discover",
+                     "meshfed_exports": [{"name": "reviews"}],
+                     "ansible_facts": {"meshfed_discovered_gateway_address": ADDRESS}},
+        "cluster3": {"meshfed_identity": "c3.example.com",
+                     "ansible_facts": {"meshfed_discovered_gateway_address": None}},  # discovery found nothing yet
+    }
+
+
+def test_reads_the_clusters_their_settings_and_the_discovered_addresses():
+    spec = federation_spec(hostvars(), ["cluster1", "cluster2", "cluster3"], "cluster1")
+    assert spec["clusters"]["cluster2"] == {"identity": "c2.example.com", "gateway_address": "discover",
+                                            "exports": [{"name": "reviews"}]}
+    assert "unrelated" not in spec["clusters"]["cluster1"]
+    assert spec["settings"] == {"federation_name": "demo"}
+    assert spec["discovered_addresses"] == {"cluster2": ADDRESS}
+
+
+def test_only_the_named_clusters_count():
+    spec = federation_spec(hostvars(), ["cluster1"], "cluster1")
+    assert list(spec["clusters"]) == ["cluster1"] and spec["discovered_addresses"] == {}
+
+
+def test_an_empty_group_is_an_error():
+    with pytest.raises(AnsibleFilterError, match="no cluster hosts"):
+        federation_spec(hostvars(), [], "cluster1")
