@@ -45,44 +45,19 @@ _value:
   description:
     - C({clusters, settings, discovered_addresses}) where C(clusters) maps each cluster name to its identity, gateway
       address, exports and imports, and C(discovered_addresses) maps cluster names to the gateway address that
-      discovery found (host fact C(meshfed_discovered_gateway_address), set by the
-      M(meshfed.federation.private_gateway) module with O(meshfed.federation.private_gateway#module:discover_address=true)).
+      discovery found, as the P(meshfed.federation.discovered_gateway_addresses#filter) filter returns them.
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import DISCOVERED_ADDRESS_FACT
-from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
-
-CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
-                "exports": "meshfed_exports", "imports": "meshfed_imports"}
-
-
-def _plain(value):
-    """Turn Ansible's lazy/templated containers into plain dicts, lists and scalars for the modules."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import federation_spec as read_federation_spec
 
 
 def federation_spec(hostvars, clusters, current):
     if not clusters:
         raise AnsibleFilterError("federation_spec: no cluster hosts (is the inventory group meshfed_clusters empty?)")
-    spec_clusters = {}
-    for name in clusters:
-        host = hostvars[name]
-        spec_clusters[name] = {key: _plain(host.get(var)) for key, var in CLUSTER_VARS.items() if host.get(var) is not None}
-    own = hostvars[current]
-    settings = {key: _plain(own.get("meshfed_" + key)) for key in DEFAULT_SETTINGS if own.get("meshfed_" + key) is not None}
-    facts = {name: hostvars[name].get("ansible_facts") or {} for name in clusters}
-    discovered = {name: _plain(facts[name][DISCOVERED_ADDRESS_FACT]) for name in clusters
-                  if facts[name].get(DISCOVERED_ADDRESS_FACT)}
-    return {"clusters": spec_clusters, "settings": settings, "discovered_addresses": discovered}
+    return read_federation_spec(hostvars, clusters, current)
 
 
 class FilterModule(object):

@@ -95,11 +95,13 @@ def summarize_cluster(cluster):
 
 
 def run_federation_model(module):
-    """Validate the federation and summarize it per cluster (module.exit_json); every problem at once."""
+    """Validate the federation and summarize it per cluster (module.exit_json); every problem at once. The
+    validated description is returned too: the cluster modules take it without reading the inventory again."""
     federation = load_model(module)
     discovered = module.params["federation"].get("discovered_addresses") or {}
     module.exit_json(
         changed=False,
+        federation=module.params["federation"],
         clusters={name: summarize_cluster(c) for name, c in federation.clusters.items()},
         needs_address_discovery=[name for name in clusters_needing_address(federation)
                                  if federation.clusters[name].gateway_address == DISCOVER and name not in discovered],

@@ -41,9 +41,24 @@ EXAMPLES = r"""
     federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
   run_once: true
   delegate_to: localhost
+  register: meshfed_validated
+
+- name: Converge the exports with the validated federation
+  meshfed.federation.service_export:
+    federation: "{{ meshfed_validated.federation }}"
+    cluster: "{{ inventory_hostname }}"
 """
 
 RETURN = r"""
+federation:
+  description:
+    - The federation description that was validated, as given in O(federation).
+    - The C(federate.yml) playbook registers it and hands it to the gateway, export and import roles as
+      C(meshfed_federation_spec), so that they do not read the whole inventory again for every cluster and role.
+  returned: success
+  type: dict
+  sample: {"clusters": {"cluster2": {"identity": "c2.example.com"}}, "settings": {"federation_name": "bookinfo"},
+           "discovered_addresses": {}}
 clusters:
   description: Per cluster, its identity and what it exports (to whom) and imports (from whom).
   returned: success

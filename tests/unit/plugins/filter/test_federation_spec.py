@@ -11,6 +11,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.meshfed.federation.plugins.filter.discovered_gateway_addresses import discovered_gateway_addresses
 from ansible_collections.meshfed.federation.plugins.filter.federation_spec import federation_spec
 
 ADDRESS = {"address": "192.0.2.9", "port": 15443}
@@ -46,3 +47,12 @@ def test_only_the_named_clusters_count():
 def test_an_empty_group_is_an_error():
     with pytest.raises(AnsibleFilterError, match="no cluster hosts"):
         federation_spec(hostvars(), [], "cluster1")
+
+
+def test_discovered_addresses_are_the_found_ones_of_the_named_clusters():
+    assert discovered_gateway_addresses(hostvars(), ["cluster1", "cluster2", "cluster3"]) == {"cluster2": ADDRESS}
+    assert discovered_gateway_addresses(hostvars(), ["cluster1", "cluster3"]) == {}
+
+
+def test_discovered_addresses_of_hosts_without_facts_are_empty():
+    assert discovered_gateway_addresses({"cluster1": {}}, ["cluster1"]) == {}

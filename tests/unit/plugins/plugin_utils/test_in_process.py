@@ -50,6 +50,9 @@ def test_in_process_result_equals_the_module_process(tmp_path, clusters):
     assert json.loads(json.dumps(got)) == expected
     if clusters is not SEED:
         assert got["failed"] and "cluster1" in got["msg"] and "identity" in got["msg"]
+    else:
+        # what the cluster modules are given next (playbooks/federate.yml registers it)
+        assert got["federation"] == args["federation"]
 
 
 def test_arguments_are_checked_like_ansible_module(tmp_path):

@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the filters read from the inventory: the federation description and the gateway addresses discovered."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import DISCOVERED_ADDRESS_FACT
+from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
+
+CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
+                "exports": "meshfed_exports", "imports": "meshfed_imports"}
+
+
+def plain(value):
+    """Turn Ansible's lazy/templated containers into plain dicts, lists and scalars for the modules."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def discovered_gateway_addresses(hostvars, clusters):
+    """Cluster name -> {address, port} that the private_gateway module's discovery set as host fact."""
+    addresses = {}
+    for name in clusters:
+        address = (hostvars[name].get("ansible_facts") or {}).get(DISCOVERED_ADDRESS_FACT)
+        if address:
+            addresses[name] = plain(address)
+    return addresses
+
+
+def federation_spec(hostvars, clusters, current):
+    """{clusters, settings, discovered_addresses}: every cluster's meshfed_* variables, the federation-wide settings
+    of ``current`` and the addresses discovery found."""
+    spec_clusters = {}
+    for name in clusters:
+        host = hostvars[name]
+        spec_clusters[name] = {key: plain(host.get(var)) for key, var in CLUSTER_VARS.items() if host.get(var) is not None}
+    own = hostvars[current]
+    settings = {key: plain(own.get("meshfed_" + key)) for key in DEFAULT_SETTINGS if own.get("meshfed_" + key) is not None}
+    return {"clusters": spec_clusters, "settings": settings,
+            "discovered_addresses": discovered_gateway_addresses(hostvars, clusters)}
