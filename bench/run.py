@@ -179,18 +179,27 @@ def naive_playbook(directory, manifests):
     return {}
 
 
-def measure(approach, directory, federation, runs, first, noop):
-    firsts, noops, requests = [], [], {}
+def measure_once(approach, federation, first, noop, record, index):
+    clean(federation)
+    elapsed, first_requests = timed(first)
+    record["first"].append(elapsed)
+    elapsed, noop_requests = timed(noop)
+    record["noop"].append(elapsed)
+    if index == 0:
+        record["requests"] = {"first": first_requests, "noop": noop_requests}
+    print("  %-8s run %d: first %.2fs, no-op %.2fs" % (approach, index + 1, record["first"][-1], record["noop"][-1]),
+          flush=True)
+
+
+def measure(approaches, federation, runs):
+    """Runs of every approach interleaved (run 1 of each, then run 2 of each, ...), so that a slow phase of the
+    machine hits all of them alike. approaches: name -> (runs wanted, first, noop)."""
+    records = dict((name, {"first": [], "noop": [], "requests": {}}) for name in approaches)
     for index in range(runs):
-        clean(federation)
-        elapsed, first_requests = timed(first)
-        firsts.append(elapsed)
-        elapsed, noop_requests = timed(noop)
-        noops.append(elapsed)
-        if index == 0:
-            requests = {"first": first_requests, "noop": noop_requests}
-        print("  %-8s run %d: first %.2fs, no-op %.2fs" % (approach, index + 1, firsts[-1], noops[-1]), flush=True)
-    return {"first": firsts, "noop": noops, "requests": requests}
+        for name, (wanted, first, noop) in approaches.items():
+            if index < wanted:
+                measure_once(name, federation, first, noop, records[name], index)
+    return records
 
 
 def machine():
@@ -213,15 +222,16 @@ def main():
         directory = tempfile.mkdtemp(prefix="meshfed-bench-k%d-" % k)
         write_inventory(directory, k, federation)
         print("K=%d (%s)" % (k, directory), flush=True)
-        row = {"meshfed": measure("meshfed", directory, federation, args.runs,
-                                  lambda: meshfed_run(directory), lambda: meshfed_run(directory))}
+        meshfed_run(directory)  # not measured: issues the certificates that kubectl's manifests embed too
         manifests = rendered_manifests(directory, k, federation)
-        row["objects"] = sum(len(m) for m in manifests.values())
-        row["kubectl"] = measure("kubectl", directory, federation, args.runs,
-                                 lambda: kubectl_apply(directory, manifests), lambda: kubectl_apply(directory, manifests))
+        approaches = {"meshfed": (args.runs, lambda: meshfed_run(directory), lambda: meshfed_run(directory)),
+                      "kubectl": (args.runs, lambda: kubectl_apply(directory, manifests),
+                                  lambda: kubectl_apply(directory, manifests))}
         if args.naive_sizes is None or k in args.naive_sizes:
-            row["naive"] = measure("naive", directory, federation, args.naive_runs,
-                                   lambda: naive_playbook(directory, manifests), lambda: naive_playbook(directory, manifests))
+            approaches["naive"] = (args.naive_runs, lambda: naive_playbook(directory, manifests),
+                                   lambda: naive_playbook(directory, manifests))
+        row = measure(approaches, federation, max(args.runs, args.naive_runs))
+        row["objects"] = sum(len(m) for m in manifests.values())
         clean(federation)
         results["sizes"][k] = row
         with open(args.json, "w") as f:
