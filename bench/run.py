@@ -179,11 +179,12 @@ def naive_playbook(directory, manifests):
     return {}
 
 
-def measure_once(approach, federation, first, noop, record, index):
+def measure_once(approach, federation, converge, record, index):
+    """From an empty federation: the first converge, then the same command again (the no-op)."""
     clean(federation)
-    elapsed, first_requests = timed(first)
+    elapsed, first_requests = timed(converge)
     record["first"].append(elapsed)
-    elapsed, noop_requests = timed(noop)
+    elapsed, noop_requests = timed(converge)
     record["noop"].append(elapsed)
     if index == 0:
         record["requests"] = {"first": first_requests, "noop": noop_requests}
@@ -193,12 +194,12 @@ def measure_once(approach, federation, first, noop, record, index):
 
 def measure(approaches, federation, runs):
     """Runs of every approach interleaved (run 1 of each, then run 2 of each, ...), so that a slow phase of the
-    machine hits all of them alike. approaches: name -> (runs wanted, first, noop)."""
+    machine hits all of them alike. approaches: name -> (runs wanted, converge function)."""
     records = dict((name, {"first": [], "noop": [], "requests": {}}) for name in approaches)
     for index in range(runs):
-        for name, (wanted, first, noop) in approaches.items():
+        for name, (wanted, converge) in approaches.items():
             if index < wanted:
-                measure_once(name, federation, first, noop, records[name], index)
+                measure_once(name, federation, converge, records[name], index)
     return records
 
 
@@ -224,12 +225,10 @@ def main():
         print("K=%d (%s)" % (k, directory), flush=True)
         meshfed_run(directory)  # not measured: issues the certificates that kubectl's manifests embed too
         manifests = rendered_manifests(directory, k, federation)
-        approaches = {"meshfed": (args.runs, lambda: meshfed_run(directory), lambda: meshfed_run(directory)),
-                      "kubectl": (args.runs, lambda: kubectl_apply(directory, manifests),
-                                  lambda: kubectl_apply(directory, manifests))}
+        approaches = {"meshfed": (args.runs, lambda: meshfed_run(directory)),
+                      "kubectl": (args.runs, lambda: kubectl_apply(directory, manifests))}
         if args.naive_sizes is None or k in args.naive_sizes:
-            approaches["naive"] = (args.naive_runs, lambda: naive_playbook(directory, manifests),
-                                   lambda: naive_playbook(directory, manifests))
+            approaches["naive"] = (args.naive_runs, lambda: naive_playbook(directory, manifests))
         row = measure(approaches, federation, max(args.runs, args.naive_runs))
         row["objects"] = sum(len(m) for m in manifests.values())
         clean(federation)

@@ -35,14 +35,20 @@ def discovered_gateway_addresses(hostvars, clusters):
     return addresses
 
 
+def present_vars(host, names):
+    """key -> plain value of each variable in ``names`` (key -> variable name) that ``host`` defines, each read once:
+    reading a host variable templates it."""
+    values = {}
+    for key, var in names.items():
+        value = host.get(var)
+        if value is not None:
+            values[key] = plain(value)
+    return values
+
+
 def federation_spec(hostvars, clusters, current):
     """{clusters, settings, discovered_addresses}: every cluster's meshfed_* variables, the federation-wide settings
     of ``current`` and the addresses discovery found."""
-    spec_clusters = {}
-    for name in clusters:
-        host = hostvars[name]
-        spec_clusters[name] = {key: plain(host.get(var)) for key, var in CLUSTER_VARS.items() if host.get(var) is not None}
-    own = hostvars[current]
-    settings = {key: plain(own.get("meshfed_" + key)) for key in DEFAULT_SETTINGS if own.get("meshfed_" + key) is not None}
-    return {"clusters": spec_clusters, "settings": settings,
+    return {"clusters": {name: present_vars(hostvars[name], CLUSTER_VARS) for name in clusters},
+            "settings": present_vars(hostvars[current], {key: "meshfed_" + key for key in DEFAULT_SETTINGS}),
             "discovered_addresses": discovered_gateway_addresses(hostvars, clusters)}
