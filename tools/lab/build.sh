@@ -4,7 +4,8 @@
 # Environment:
 #   MESHFED_LAB_CACHE   cache root (default ~/.cache/meshfed-lab): binaries, Go module and build caches
 #   MESHFED_LAB_BIN_DIR a directory that already holds kube-apiserver, kube-controller-manager,
-#                       kube-scheduler, etcd, kwok, kwokctl, istioctl: used as is, nothing is built
+#                       kube-scheduler, etcd, kwok, kwokctl, istioctl, pilot-discovery, pilot-agent: used as is
+#   MESHFED_LAB_GO_P    packages compiled at once for istiod and pilot-agent (go build -p; default 1 on two cores)
 # A kubectl of the same Kubernetes version is also built into the cache directory (optional for
 # MESHFED_LAB_BIN_DIR and PATH: tools/lab/lab.py falls back to the kubectl on PATH).
 set -euo pipefail
@@ -12,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 cache=${MESHFED_LAB_CACHE:-$HOME/.cache/meshfed-lab}
-binaries=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl istioctl)
+binaries=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl istioctl pilot-discovery pilot-agent)
 
 log() { printf '[lab build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -39,12 +40,14 @@ mkdir -p "$bin" "$cache/work"
 export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 export GOTOOLCHAIN=local GONOSUMDB='*' GOFLAGS="$GOFLAGS"
 go_ldflags_strip="-s -w"
+go_p=2
 
-# build_in_wrapper NAME GOMOD_BODY LDFLAGS PKG:OUT...
+# build_in_wrapper NAME GOMOD_BODY LDFLAGS PKG:OUT[:TAGS]...
 build_in_wrapper() {
   local name=$1 gomod=$2 ldflags=$3; shift 3
   local missing=() spec
-  for spec in "$@"; do [ -x "$bin/${spec#*:}" ] || missing+=("$spec"); done
+  local pkg out tags
+  for spec in "$@"; do IFS=: read -r pkg out tags <<<"$spec"; [ -x "$bin/$out" ] || missing+=("$spec"); done
   [ ${#missing[@]} -gt 0 ] || { log "$name: cached"; return 0; }
   local dir="$cache/work/$name-$key" start=$SECONDS
   mkdir -p "$dir"
@@ -52,9 +55,14 @@ build_in_wrapper() {
   : >"$dir/go.sum"
   log "$name: building ${missing[*]} (first build downloads modules and compiles; minutes)"
   for spec in "${missing[@]}"; do
-    (cd "$dir" && go build -trimpath -ldflags "$go_ldflags_strip $ldflags" -o "$bin/${spec#*:}.tmp" "${spec%%:*}")
-    mv "$bin/${spec#*:}.tmp" "$bin/${spec#*:}"
-    log "$name: ${spec#*:} done ($((SECONDS - start))s)"
+    IFS=: read -r pkg out tags <<<"$spec"
+    (while sleep 60; do log "$name: still building $out"; done) &
+    local heartbeat=$!
+    (cd "$dir" && go build -p "$go_p" -trimpath ${tags:+-tags="$tags"} -ldflags "$go_ldflags_strip $ldflags" -o "$bin/$out.tmp" "$pkg") \
+      || { kill "$heartbeat" 2>/dev/null; log "$name: building $out failed"; exit 1; }
+    kill "$heartbeat" 2>/dev/null || true
+    mv "$bin/$out.tmp" "$bin/$out"
+    log "$name: $out done ($((SECONDS - start))s)"
   done
 }
 
@@ -103,7 +111,27 @@ if [ $need_k8s = 1 ]; then
     k8s.io/kubernetes/cmd/kube-scheduler:kube-scheduler \
     k8s.io/kubernetes/cmd/kubectl:kubectl
 fi
-build_in_wrapper istioctl "$(printf 'module meshfed.local/lab/istioctl\n\ngo 1.26\n\nrequire istio.io/istio %s\n' "$ISTIO_VERSION")" "" \
-  istio.io/istio/istioctl/cmd/istioctl:istioctl
+# Istio's release ldflags (common/scripts/report_build_info.sh); the version is the module's VERSION file + -dev
+istio_ldflags() {
+  local dir version f="" kv
+  dir=$(go mod download -json "istio.io/istio@$ISTIO_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  version="$(cat "$dir/VERSION")-dev"
+  for kv in "buildVersion=$version" "buildGitRevision=${ISTIO_VERSION##*-}" buildStatus=Clean "buildTag=$version" \
+            buildHub=docker.io/istio buildOS=linux buildArch=amd64; do
+    f+=" -X istio.io/istio/pkg/version.$kv"
+  done
+  echo "$f"
+}
+istio_gomod="$(printf 'module meshfed.local/lab/istioctl\n\ngo 1.26\n\nrequire istio.io/istio %s\n' "$ISTIO_VERSION")"
+build_in_wrapper istioctl "$istio_gomod" "" istio.io/istio/istioctl/cmd/istioctl:istioctl
+# istiod and the proxy agent, with the tags of Istio's release builds
+need_pilot=0
+for b in pilot-discovery pilot-agent; do [ -x "$bin/$b" ] || need_pilot=1; done
+if [ $need_pilot = 1 ]; then
+  go_p=${MESHFED_LAB_GO_P:-1}
+  build_in_wrapper istioctl "$istio_gomod" "$(cd "$cache/work" && istio_ldflags)" \
+    istio.io/istio/pilot/cmd/pilot-discovery:pilot-discovery:vtprotobuf,disable_pgv \
+    istio.io/istio/pilot/cmd/pilot-agent:pilot-agent:agent,disable_pgv
+fi
 log "all binaries ready in $bin ($((SECONDS - total_start))s)"
 echo "$bin"

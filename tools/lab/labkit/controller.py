@@ -1,0 +1,192 @@
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The lab's controller, one background process per lab (``lab.py controller``, started by ``lab up``):
+
+* forwards 127.0.0.1:15012 of every cluster's network namespace to that cluster's istiod;
+* gives the pods that matter their processes (proxies.py) when they appear and stops them when they go;
+* gives LoadBalancer Services an address (loadbalancer.py).
+
+It polls each API server once a second and writes what runs to mesh/<cluster>/workloads.json, which
+``lab check`` and the tests read.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from labkit import clusters, forward, istiod, loadbalancer, netns, proxies
+from labkit.common import log
+from labkit.kubeapi import Api, ApiError
+from labkit.state import Lab
+
+POLL_SECONDS = 1.0
+
+
+class ClusterController:
+    def __init__(self, lab: Lab, bin_dir: Path, name: str, info: dict):
+        self.lab, self.bin_dir, self.name, self.info = lab, bin_dir, name, info
+        self.netns = info["netns"]
+        self.api = Api(clusters.credentials(lab, name), timeout=10)
+        self.workloads: dict[str, proxies.Workload] = {}
+        self.failures: dict[str, int] = {}
+        self.root_cert: str | None = None
+        self.pool = netns.load_balancer_pool(name)
+        self.summary_file = lab.mesh_dir / name / "workloads.json"
+        self.last_summary = None
+        self.stop_leftovers()
+
+    def stop_leftovers(self) -> None:
+        """Processes a previous controller of this lab started and did not stop (it was killed)."""
+        try:
+            previous = json.loads(self.summary_file.read_text())["workloads"]
+        except (OSError, ValueError, KeyError):
+            return
+        for w in previous:
+            for pid in w.get("pids", {}).values():
+                proxies.procs.stop_group(pid, self.lab.home, grace=5)
+
+    # ---------------------------------------------------------------- pods
+    def desired(self) -> dict[str, tuple[dict, str]]:
+        namespaces = {n["metadata"]["name"]: n["metadata"].get("labels") or {}
+                      for n in self.api.get("/api/v1/namespaces")["items"]}
+        res = {}
+        for pod in self.api.get("/api/v1/pods")["items"]:
+            meta, status = pod["metadata"], pod.get("status") or {}
+            if meta.get("deletionTimestamp") or status.get("phase") != "Running" or not status.get("podIP"):
+                continue
+            ns_labels = namespaces.get(meta["namespace"], {})
+            if ns_labels.get("lab.meshfed.io/mesh") == "off":
+                continue
+            kind = proxies.injected_kind(pod, ns_labels)
+            if kind:
+                res[meta["uid"]] = (pod, kind)
+        return res
+
+    def free_slot(self) -> proxies.Slot:
+        used = {w.slot.index for w in self.workloads.values()}
+        return proxies.Slot(next(i for i in range(10000) if i not in used))
+
+    def start(self, pod: dict, kind: str) -> None:
+        w = proxies.workload_of(self.name, pod, kind)
+        w.slot = self.free_slot()
+        if self.root_cert is None:
+            self.root_cert = istiod.root_certificate(self.lab, self.name)
+        token = self.api.token(w.namespace, w.service_account, "istio-ca")
+        path = f"/api/v1/namespaces/{w.namespace}/pods/{w.name}"
+        self.api.merge_patch(path, {"metadata": {"labels": {proxies.TLS_MODE_LABEL: "istio",
+                                                            proxies.POD_LABEL: w.name}}})
+        if kind == proxies.SIDECAR:
+            sc = proxies.sidecar_resource(w)
+            self.api.apply(f"/apis/networking.istio.io/v1/namespaces/{w.namespace}/sidecars/{sc['metadata']['name']}",
+                           sc)
+        netns.add_address(self.netns, w.ip, "lo")
+        d = proxies.prepare(self.lab, w, token, self.root_cert)
+        proxies.start(self.lab, self.bin_dir, w, self.netns, d)
+        self.workloads[w.uid] = w
+        log(f"{self.name}: {w.key} ({kind}{'/' + w.app if kind == proxies.SIDECAR else ''}) started at {w.ip}, "
+            f"admin port {w.slot.admin}")
+
+    def stop(self, uid: str) -> None:
+        w = self.workloads.pop(uid)
+        proxies.stop(self.lab, w)
+        if w.kind == proxies.SIDECAR:
+            self.api.delete(f"/apis/networking.istio.io/v1/namespaces/{w.namespace}/sidecars/lab-{w.name}")
+        if not any(o.ip == w.ip for o in self.workloads.values()):
+            netns.del_address(self.netns, w.ip, "lo")
+        log(f"{self.name}: {w.key} stopped")
+
+    def reconcile_pods(self) -> None:
+        want = self.desired()
+        for uid in [u for u in self.workloads if u not in want]:
+            self.stop(uid)
+        for uid, w in list(self.workloads.items()):
+            if any(not proxies.procs.alive(p) for p in w.pids.values()):
+                log(f"{self.name}: {w.key}: a process exited (logs in {self.lab.log_dir}/mesh/{self.name}), restarting")
+                self.stop(uid)
+        for uid, (pod, kind) in want.items():
+            if uid in self.workloads or self.failures.get(uid, 0) > 5:
+                continue
+            try:
+                self.start(pod, kind)
+            except (ApiError, OSError, KeyError) as e:
+                self.failures[uid] = self.failures.get(uid, 0) + 1
+                log(f"{self.name}: {pod['metadata']['namespace']}/{pod['metadata']['name']} not started "
+                    f"(try {self.failures[uid]}): {e}")
+
+    # ---------------------------------------------------------------- load balancers
+    def reconcile_load_balancers(self) -> None:
+        services = self.api.get("/api/v1/services")["items"]
+        wanted = loadbalancer.wanted(services)
+        assigned = loadbalancer.assign(wanted, self.pool)
+        for key, address in assigned.items():
+            if wanted[key] != address:
+                ns, name = key.split("/")
+                self.api.merge_patch(f"/api/v1/namespaces/{ns}/services/{name}/status",
+                                     loadbalancer.status_patch(address))
+                log(f"{self.name}: Service {key} gets load balancer address {address}")
+        have = netns.addresses(self.netns, "eth0") & set(self.pool)
+        for address in set(assigned.values()) - have:
+            netns.add_address(self.netns, address, "eth0")
+        for address in have - set(assigned.values()):
+            netns.del_address(self.netns, address, "eth0")
+
+    def write_summary(self) -> None:
+        summary = {"cluster": self.name, "netns": self.netns,
+                   "workloads": sorted((w.summary(self.netns) for w in self.workloads.values()),
+                                       key=lambda s: (s["namespace"], s["pod"]))}
+        if summary != self.last_summary:
+            self.summary_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.summary_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+            tmp.replace(self.summary_file)
+            self.last_summary = summary
+
+    def step(self) -> None:
+        self.reconcile_pods()
+        self.reconcile_load_balancers()
+        self.write_summary()
+
+    def shutdown(self) -> None:
+        for uid in list(self.workloads):
+            w = self.workloads.pop(uid)
+            proxies.stop(self.lab, w)
+
+
+def run(lab: Lab) -> int:
+    state = lab.state()
+    mesh = state["mesh"]
+    bin_dir = Path(state["bin_dir"])
+    controllers = []
+    for name, info in sorted(mesh["clusters"].items()):
+        forward.forward(info["netns"], ("127.0.0.1", 15012), ("127.0.0.1", info["istiod"]["ports"]["secure_grpc"]))
+        controllers.append(ClusterController(lab, bin_dir, name, info))
+    stopping = threading.Event()
+
+    def on_term(signum, frame):
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    (lab.mesh_dir / "controller.ready").write_text(str(time.time()))
+    log(f"controller: {len(controllers)} clusters")
+    while not stopping.is_set():
+        for c in controllers:
+            try:
+                c.step()
+            except Exception:  # keep serving the other clusters; the log says what happened
+                log(f"{c.name}: controller step failed:\n{traceback.format_exc()}")
+        stopping.wait(POLL_SECONDS)
+    for c in controllers:
+        c.shutdown()
+    log("controller: stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Lab()))
