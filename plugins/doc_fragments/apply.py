@@ -17,6 +17,8 @@ options:
         changed in the cluster.
       - When V(true), they are updated with meshfed's labels and content; server-side apply takes over the
         fields meshfed sets from their previous field managers.
+      - Objects meshfed does not own that use a host of an import (C(host_conflicts) of the import role) stop the run
+        as well unless V(true); forced, they are reported as a warning and left as they are.
     type: bool
     default: false
   prune:

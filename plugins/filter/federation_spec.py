@@ -17,7 +17,8 @@ description:
   - Settings are read from C(meshfed_federation_name), C(meshfed_gateway_namespace), C(meshfed_istio_api_version),
     C(meshfed_cert_delivery), C(meshfed_cluster_domain), C(meshfed_ingress_port), C(meshfed_egress_port),
     C(meshfed_ingress_service_type), C(meshfed_autoscale_min), C(meshfed_autoscale_max),
-    C(meshfed_autoscale_cpu_percent) and C(meshfed_gateway_image) when defined.
+    C(meshfed_autoscale_cpu_percent), C(meshfed_gateway_image), C(meshfed_istio_revision) and
+    C(meshfed_allow_local_gateway_addresses) when defined.
 options:
   _input:
     description: The C(hostvars) of the play.

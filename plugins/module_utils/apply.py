@@ -12,6 +12,10 @@ Every object falls in exactly one bucket:
 * ``delete``    ours (carries the owner labels), no longer desired
 * ``conflict``  desired, but an object without our owner labels holds its name: never touched unless forced
 
+Besides, ``host_conflict`` lists objects without our owner labels that do not hold one of our names but a
+host we claim (a VirtualService or DestinationRule for an import's local name, say): Istio would merge them
+with ours, or use one of the two. They are only reported, never touched.
+
 An object's identity is (API group, kind, namespace, name): the API version does not matter, the same
 object is served under every version of its group.
 """
@@ -31,16 +35,17 @@ SPEC_HASH = "meshfed.io/spec-hash"
 REDACTED = "<redacted sha256:%s>"
 
 # Creation order: what others refer to first. Deletion runs in reverse. Kinds not listed go last.
+# An AuthorizationPolicy comes before the Gateway server it guards (and goes after it).
 KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "Role", "RoleBinding", "Service", "Deployment",
               "HorizontalPodAutoscaler", "PodDisruptionBudget",
-              "ServiceEntry", "DestinationRule", "Gateway", "VirtualService"]
+              "ServiceEntry", "DestinationRule", "AuthorizationPolicy", "Gateway", "VirtualService"]
 
 # Server bookkeeping, never part of what we manage nor of what a diff shows.
 SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
 # Annotations that can hold a copy of a Secret's values.
 SECRET_COPY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
-Plan = namedtuple("Plan", "create update unchanged delete conflict")
+Plan = namedtuple("Plan", "create update unchanged delete conflict host_conflict")
 # live: the object as read from the cluster (None for a create); adopt: a foreign object taken over (force)
 Change = namedtuple("Change", "desired live adopt")
 
@@ -181,7 +186,8 @@ def _index_desired(desired):
 SHARED_KINDS = ("Namespace",)
 
 
-def plan_changes(desired, live_owned, live_names, owner_selector, force=False, prune=True, prunable_kinds=None):
+def plan_changes(desired, live_owned, live_names, owner_selector, force=False, prune=True, prunable_kinds=None,
+                 host_claims=(), live_hosted=(), cluster_domain="cluster.local"):
     """Decide what to do with every object.
 
     desired         objects wanted in the cluster, owner labels included
@@ -192,6 +198,9 @@ def plan_changes(desired, live_owned, live_names, owner_selector, force=False, p
     force           adopt foreign objects in the way (updated with our labels) instead of reporting conflicts
     prune           delete owned objects no longer desired
     prunable_kinds  if given, only owned objects of these kinds are deleted (never Namespaces, say)
+    host_claims     HostClaims: hosts of ours that someone else's object must not name
+    live_hosted     live objects of the claims' kinds and namespaces, whoever owns them
+    cluster_domain  the domain that completes short host names (``reviews`` in ``default``)
     """
     wanted = _index_desired(desired)
     owned = dict((object_key(o), o) for o in live_owned)
@@ -219,7 +228,106 @@ def plan_changes(desired, live_owned, live_names, owner_selector, force=False, p
         delete = [Change(None, live, False) for key, live in owned.items()
                   if key not in wanted and (prunable_kinds is None or live["kind"] in prunable_kinds)]
         delete.sort(key=lambda change: kind_rank(change.live), reverse=True)
-    return Plan(create, update, unchanged, delete, conflict)
+    hosted = [o for o in live_hosted if object_key(o) not in wanted and not has_labels(o, owner_selector)]
+    return Plan(create, update, unchanged, delete, conflict, host_conflicts(host_claims, hosted, cluster_domain))
+
+
+# --- hosts: someone else's VirtualService or DestinationRule for a host we stand for ---
+
+# namespace  where clients see the host (a foreign object matters there)
+# kind       the foreign kind that interferes
+# host       our FQDN
+# wildcards  a foreign wildcard host covering ours interferes too (it does not when ours is more specific)
+# imports    'namespace/name' of the imports concerned; what: what the host is to them; reason: why it matters
+HostClaim = namedtuple("HostClaim", "namespace kind host wildcards imports what reason")
+# live: the foreign object; host: the host of it that matches, as written
+HostConflict = namedtuple("HostConflict", "claim live host")
+
+
+def resolve_host(host, namespace, cluster_domain):
+    """A host of a VirtualService or DestinationRule as Istio reads it: a name without a dot is a Service of the
+    object's namespace (``reviews`` in ``default``: reviews.default.svc.<domain>), anything else is as written."""
+    if not isinstance(host, str) or not host or host == "*" or "." in host or ":" in host:
+        return host
+    return "%s.%s.svc.%s" % (host, namespace, cluster_domain)
+
+
+def host_covers(pattern, host, wildcards=True):
+    """``pattern`` (a resolved host) names ``host``: equal, or, with ``wildcards``, ``*`` or ``*.suffix``
+    ending ``host`` (Istio's wildcard hosts match by suffix)."""
+    if not isinstance(pattern, str):
+        return False
+    pattern = pattern.lower()
+    if pattern == host:
+        return True
+    return wildcards and pattern.startswith("*") and host.endswith(pattern[1:])
+
+
+def visible_in(obj, namespace):
+    """The object applies to clients in ``namespace``: it lives there, or its exportTo is absent (Istio's
+    default: every namespace), holds ``*`` or names the namespace."""
+    meta = obj.get("metadata") or {}
+    if meta.get("namespace") == namespace:
+        return True
+    export_to = (obj.get("spec") or {}).get("exportTo") or ["*"]
+    return "*" in export_to or namespace in export_to
+
+
+def routes_sidecars(obj):
+    """A VirtualService applies to sidecars unless it is bound to gateways only (``mesh`` not among them)."""
+    gateways = (obj.get("spec") or {}).get("gateways")
+    return not gateways or "mesh" in gateways
+
+
+def object_hosts(obj):
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "DestinationRule":
+        return [spec.get("host")]
+    return list(spec.get("hosts") or [])
+
+
+def _interferes(claim, obj, cluster_domain):
+    """The host of ``obj`` that interferes with ``claim``, or None. A DestinationRule counts only in the
+    claim's namespace (Istio looks up a rule in the client's namespace, then the Service's, then the root
+    namespace, where ours comes first); a VirtualService also from another namespace it is exported to."""
+    if obj["kind"] != claim.kind:
+        return None
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    if claim.kind == "DestinationRule" and namespace != claim.namespace:
+        return None
+    if claim.kind == "VirtualService" and not (visible_in(obj, claim.namespace) and routes_sidecars(obj)):
+        return None
+    for host in object_hosts(obj):
+        if host_covers(resolve_host(host, namespace, cluster_domain), claim.host, claim.wildcards):
+            return host
+    return None
+
+
+def host_conflicts(claims, live, cluster_domain):
+    """HostConflicts of foreign live objects (ours already left out) with the claims, in a stable order."""
+    found = []
+    for claim in claims:
+        for obj in live:
+            host = _interferes(claim, obj, cluster_domain)
+            if host is not None:
+                found.append(HostConflict(claim, obj, host))
+    return sorted(found, key=lambda c: (object_key(c.live), c.claim.host))
+
+
+def host_conflict_report(conflict):
+    """What users read about one host conflict: where, which object of theirs, which host, which import."""
+    meta = conflict.live["metadata"]
+    return {"namespace": meta.get("namespace"), "kind": conflict.live["kind"], "name": meta["name"],
+            "host": conflict.host, "import_host": conflict.claim.host, "imports": list(conflict.claim.imports),
+            "reason": conflict.claim.reason}
+
+
+def describe_host_conflict(conflict):
+    claim = conflict.claim
+    host = conflict.host if conflict.host == claim.host else "%s (for %s)" % (conflict.host, claim.host)
+    return "%s: host %s is %s of import%s %s: %s" % (
+        describe(conflict.live), host, claim.what, "s" if len(claim.imports) > 1 else "", ", ".join(claim.imports),
+        claim.reason)
 
 
 def writes(plan):

@@ -13,6 +13,7 @@ import copy
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
     DISCOVER, FederationModelError, build_model, clusters_needing_address)
+from ansible_collections.meshfed.federation.plugins.module_utils.render.istio import security_api_version
 
 FEDERATION_ARG_SPEC = dict(
     federation=dict(type="dict", required=True),
@@ -36,18 +37,29 @@ CORE_KINDS = {
     "PodDisruptionBudget": "policy/v1",
 }
 
+# Istio kinds outside networking.istio.io: served as security.istio.io in the version of istio_api_version.
+SECURITY_KINDS = ("AuthorizationPolicy",)
+
 # Namespace is not pruned: deleting it would delete whatever else lives in it.
 ROLE_KINDS = {
     "gateway": ["Secret", "ServiceAccount", "Role", "RoleBinding", "Service", "Deployment",
                 "HorizontalPodAutoscaler", "PodDisruptionBudget"],
     "export": ["Gateway", "VirtualService", "DestinationRule"],
-    "import": ["Service", "ServiceEntry", "DestinationRule", "Gateway", "VirtualService"],
+    "import": ["Service", "ServiceEntry", "DestinationRule", "AuthorizationPolicy", "Gateway", "VirtualService"],
 }
+
+
+def kind_api_version(settings, kind):
+    if kind in CORE_KINDS:
+        return CORE_KINDS[kind]
+    if kind in SECURITY_KINDS:
+        return security_api_version(settings.istio_api_version)
+    return settings.istio_api_version
 
 
 def role_kinds(settings, role):
     """(apiVersion, kind) of every kind one role may own in a cluster."""
-    return [(CORE_KINDS.get(kind, settings.istio_api_version), kind) for kind in ROLE_KINDS[role]]
+    return [(kind_api_version(settings, kind), kind) for kind in ROLE_KINDS[role]]
 
 
 def argument_spec(auth_arg_spec, *extra_specs):

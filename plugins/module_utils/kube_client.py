@@ -327,13 +327,31 @@ def find_in_the_way(client, desired, owned):
     return found
 
 
-def read_live(client, desired, role_kinds, owner_selector, concurrency=8):
-    """(live_owned, live_names) for plan_changes: one labelled LIST per kind, sent concurrently, then
-    find_in_the_way."""
+def read_live(client, desired, role_kinds, owner_selector, concurrency=8, places=()):
+    """(live_owned, live_names, live_hosted) for plan_changes: one labelled LIST per kind and one LIST per
+    (apiVersion, kind, namespace) of ``places`` (every object there, whoever owns it: what host claims are
+    checked against), sent concurrently, then find_in_the_way."""
     kinds = kinds_to_read(desired, role_kinds)
-    for api_version, kind in kinds:  # discovery once, before the threads share the client
+    places = sorted(set(places))
+    for api_version, kind in kinds + [place[:2] for place in places]:  # discovery once, before the threads
         client.resource(api_version, kind)
-    lists = client.map_concurrently(lambda kind: client.list_owned(kind[0], kind[1], owner_selector), kinds,
-                                    concurrency)
-    owned = [obj for listed in lists for obj in listed]
-    return owned, find_in_the_way(client, desired, owned)
+    requests = [(kind, None) for kind in kinds] + [(None, place) for place in places]
+
+    def send(request):
+        kind, place = request
+        if kind is not None:
+            return "owned", client.list_owned(kind[0], kind[1], owner_selector)
+        return "hosted", client.list_namespace(*place)
+
+    lists = client.map_concurrently(send, requests, concurrency)
+    owned = [obj for which, listed in lists if which == "owned" for obj in listed]
+    hosted = [obj for which, listed in lists if which == "hosted" for obj in listed]
+    return owned, find_in_the_way(client, desired, owned), hosted
+
+
+def claim_places(claims, api_version_of):
+    """(apiVersion, kind, namespace) to LIST for host claims: every claimed kind in every claimed namespace
+    (an object of one importing namespace may be exported to another); ``api_version_of(kind)``."""
+    namespaces = sorted(set(c.namespace for c in claims))
+    kinds = sorted(set(c.kind for c in claims))
+    return [(api_version_of(kind), kind, namespace) for kind in kinds for namespace in namespaces]

@@ -26,6 +26,7 @@ PROTOCOLS = ("http", "tcp", "tls")
 CERT_DELIVERIES = ("sds", "file")
 ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1")
 DISCOVER = "discover"
+BOOLEAN_STRINGS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 DEFAULT_SETTINGS = {
     "federation_name": "meshfed",
@@ -40,6 +41,8 @@ DEFAULT_SETTINGS = {
     "autoscale_max": 5,
     "autoscale_cpu_percent": 80,
     "gateway_image": "auto",
+    "istio_revision": None,
+    "allow_local_gateway_addresses": False,
 }
 
 Settings = namedtuple("Settings", sorted(DEFAULT_SETTINGS))
@@ -168,10 +171,28 @@ def _parse_settings(problems, raw):
         problems.add("settings", "autoscale_min, autoscale_max and autoscale_cpu_percent must be positive integers")
     elif merged["autoscale_min"] > merged["autoscale_max"]:
         problems.add("settings", "autoscale_min (%d) is greater than autoscale_max (%d)" % (merged["autoscale_min"], merged["autoscale_max"]))
+    if merged["istio_revision"] == "":
+        merged["istio_revision"] = None
+    if merged["istio_revision"] is not None:
+        _check_dns_label(problems, "settings", "istio_revision (meshfed_istio_revision)", merged["istio_revision"])
+    allow_local = _as_bool(merged["allow_local_gateway_addresses"])
+    if allow_local is None:
+        problems.add("settings", "allow_local_gateway_addresses (meshfed_allow_local_gateway_addresses) %r must be true or false"
+                     % (merged["allow_local_gateway_addresses"],))
+    merged["allow_local_gateway_addresses"] = bool(allow_local)
     return Settings(**merged)
 
 
-def _parse_gateway_address(problems, where, raw):
+def _as_bool(value):
+    """True/False for a boolean or the strings Ansible reads as one (``-e name=true`` gives a string); else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in BOOLEAN_STRINGS:
+        return BOOLEAN_STRINGS[value.lower()]
+    return None
+
+
+def _parse_gateway_address(problems, where, raw, settings):
     if raw is None or raw == DISCOVER:
         return DISCOVER
     if isinstance(raw, str):
@@ -186,6 +207,8 @@ def _parse_gateway_address(problems, where, raw):
     _check_port(problems, where, "meshfed_gateway_address.port", port)
     if not is_ip_address(address) and not (isinstance(address, str) and DNS1123_SUBDOMAIN.match(address or "")):
         problems.add(where, "meshfed_gateway_address.address %r is neither an IP address nor a DNS name" % (address,))
+    elif local_address_kind(address) and not settings.allow_local_gateway_addresses:
+        problems.add(where, "meshfed_gateway_address.address %s" % refused_local_address(address))
     return GatewayAddress(address, port)
 
 
@@ -195,6 +218,30 @@ def is_ip_address(value):
         return True
     except (ValueError, TypeError):
         return False
+
+
+def refused_local_address(address):
+    """Why a loopback or link-local peer gateway address is refused, after the words naming where it was found."""
+    return ("%s is a %s address, which a consumer's egress gateway would reach on its own host, not at the peer "
+            "(set meshfed_allow_local_gateway_addresses: true for a lab whose clusters share one machine)"
+            % (address, local_address_kind(address)))
+
+
+def local_address_kind(address):
+    """'loopback' or 'link-local' for an IP address (or localhost name) no peer can be reached at, else None.
+    IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) count as the IPv4 address they carry."""
+    if isinstance(address, str) and (address == "localhost" or address.endswith(".localhost")):
+        return "loopback"
+    try:
+        ip = ipaddress.ip_address(address)
+    except (ValueError, TypeError):
+        return None
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    return None
 
 
 def _parse_subset(problems, where, raw):
@@ -318,7 +365,7 @@ def _parse_retries(problems, where, raw):
     return Retries(attempts, per_try, raw.get("retry_on"))
 
 
-def _parse_cluster(problems, name, raw):
+def _parse_cluster(problems, name, raw, settings):
     where = name
     if not isinstance(raw, dict):
         problems.add(where, "cluster description must be a mapping")
@@ -343,7 +390,7 @@ def _parse_cluster(problems, name, raw):
     return Cluster(
         name=name,
         identity=identity,
-        gateway_address=_parse_gateway_address(problems, where, raw.get("gateway_address")),
+        gateway_address=_parse_gateway_address(problems, where, raw.get("gateway_address"), settings),
         exports=tuple(e for e in exports if e is not None),
         imports=tuple(i for i in imports if i is not None),
     )
@@ -431,7 +478,7 @@ def build_model(clusters, settings=None):
     if not isinstance(clusters, dict) or not clusters:
         problems.add("inventory", "no clusters: put the clusters in the inventory group meshfed_clusters")
         clusters = {}
-    parsed = {name: _parse_cluster(problems, name, raw) for name, raw in sorted(clusters.items())}
+    parsed = {name: _parse_cluster(problems, name, raw, parsed_settings) for name, raw in sorted(clusters.items())}
     _check_cross_references(problems, parsed)
     if problems.errors:
         raise FederationModelError(problems.errors)

@@ -13,21 +13,24 @@ __metaclass__ = type
 
 import errno
 import functools
+import time
+from collections import namedtuple
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
-    DuplicateObjectError, describe, plan_changes, plan_diffs, plan_summary, write_waves, writes)
+    DuplicateObjectError, describe, describe_host_conflict, host_conflict_report, plan_changes, plan_diffs,
+    plan_summary, write_waves, writes)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    CORE_KINDS, DISCOVERED_ADDRESS_FACT, argument_spec, load_federation, role_kinds)
+    CORE_KINDS, DISCOVERED_ADDRESS_FACT, argument_spec, kind_api_version, load_federation, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
-    HAS_KUBERNETES, ClusterClient, ClusterError, read_live)
+    HAS_KUBERNETES, ClusterClient, ClusterError, claim_places, read_live)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import (
     FEDERATION, MANAGED_BY, owner_selector)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     INGRESS, gateway_name, ingress_address_from_service, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
-    PeerAddressUnknown, render_imports)
+    PeerAddressError, host_claims, render_imports)
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -47,7 +50,8 @@ CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
     ca_path=dict(type="path", required=True),
 )))
 
-DISCOVER_ARG_SPEC = dict(discover_address=dict(type="bool", default=False))
+DISCOVER_ARG_SPEC = dict(discover_address=dict(type="bool", default=False),
+                         discover_timeout=dict(type="int", default=180))
 
 PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
 
@@ -72,17 +76,35 @@ NAMESPACE_CONTENT_KINDS = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Servic
                            ("apps/v1", "Deployment"), ("v1", "Pod")]
 
 
+# Host claims of a role (apply.HostClaim), the (apiVersion, kind, namespace) to LIST for them, and the cluster
+# domain that completes short host names.
+HostCheck = namedtuple("HostCheck", "claims places cluster_domain")
+NO_HOST_CHECK = HostCheck((), (), "cluster.local")
+
+
 def auth_params(module):
     return dict((k, module.params[k]) for k in AUTH_ARG_SPEC if module.params.get(k) is not None)
 
 
-def conflict_message(cluster, conflicts):
-    names = ", ".join(describe(c.desired) for c in conflicts)
-    if len(conflicts) == 1:
-        return ("cluster %s: %s exists and is not managed by meshfed; remove it or set force=true to adopt it. "
-                "Nothing was changed." % (cluster, names))
-    return ("cluster %s: %s exist and are not managed by meshfed; remove them or set force=true to adopt them. "
-            "Nothing was changed." % (cluster, names))
+def conflict_message(cluster, conflicts, host_conflicts=()):
+    """Why nothing was changed: objects in the way of our names, then objects of someone else for our hosts."""
+    parts = []
+    if conflicts:
+        names = ", ".join(describe(c.desired) for c in conflicts)
+        if len(conflicts) == 1:
+            parts.append("%s exists and is not managed by meshfed; remove it or set force=true to adopt it." % names)
+        else:
+            parts.append("%s exist and are not managed by meshfed; remove them or set force=true to adopt them."
+                         % names)
+    if host_conflicts:
+        parts.append(host_conflict_message(host_conflicts))
+    return "cluster %s: %s Nothing was changed." % (cluster, " ".join(parts))
+
+
+def host_conflict_message(host_conflicts):
+    return ("Objects not managed by meshfed use hosts of its imports: %s. Delete them, narrow their hosts or exportTo, "
+            "or import under another local name; force=true applies anyway and leaves them as they are."
+            % "; ".join(describe_host_conflict(c) for c in host_conflicts))
 
 
 def federation_of(desired):
@@ -121,15 +143,25 @@ def send_write(client, change):
         client.apply(change.desired, force_conflicts=change.live is not None)
 
 
-def apply_role(client, role, desired, kinds, federation_name, params, check_mode):
+def is_blocked(plan, force):
+    """Objects in the way of our names always stop the run (force adopted them otherwise); objects for our
+    hosts do unless forced."""
+    return bool(plan.conflict or (plan.host_conflict and not force))
+
+
+def apply_role(client, role, desired, kinds, federation_name, params, check_mode, host_check=NO_HOST_CHECK):
     """Read, plan and (unless check mode or conflicts) write one role of one cluster: (plan, result)."""
     labels = owner_selector(federation_name, role)
-    owned, in_the_way = read_live(client, desired, kinds, labels, concurrency=WRITE_CONCURRENCY)
+    owned, in_the_way, hosted = read_live(client, desired, kinds, labels, concurrency=WRITE_CONCURRENCY,
+                                          places=host_check.places)
     prunable = set(kind for dummy, kind in kinds) - UNPRUNABLE_KINDS
     plan = plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
-                        prune=params.get("prune", True), prunable_kinds=prunable)
+                        prune=params.get("prune", True), prunable_kinds=prunable, host_claims=host_check.claims,
+                        live_hosted=hosted, cluster_domain=host_check.cluster_domain)
     result = dict(plan_summary(plan), cluster=client.cluster, role=role)
-    if plan.conflict:
+    if host_check is not NO_HOST_CHECK:
+        result["host_conflicts"] = [host_conflict_report(c) for c in plan.host_conflict]
+    if is_blocked(plan, params.get("force", False)):
         return plan, result
     applied = converge(client, plan, check_mode)
     if params.get("wait") and applied:
@@ -138,7 +170,8 @@ def apply_role(client, role, desired, kinds, federation_name, params, check_mode
     return plan, result
 
 
-def run_apply(module, cluster, role, desired, kinds, federation_name=None, release_namespace=None, report=None):
+def run_apply(module, cluster, role, desired, kinds, federation_name=None, release_namespace=None, report=None,
+              host_check=NO_HOST_CHECK):
     """Converge one role of one cluster to ``desired`` and exit the module with the result.
 
     kinds              (apiVersion, kind) this role may own: listed even when nothing of them is desired,
@@ -147,6 +180,8 @@ def run_apply(module, cluster, role, desired, kinds, federation_name=None, relea
     release_namespace  with state=absent, the namespace meshfed created for this role, deleted once nothing
                        but what Kubernetes puts in every namespace is left in it
     report             function(client) -> dict added to the result once the role has converged
+    host_check         HostCheck: hosts of ours that objects of someone else must not use (their conflicts
+                       stop the run unless force is set); with one, the result has ``host_conflicts``
     """
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"))
@@ -158,12 +193,15 @@ def run_apply(module, cluster, role, desired, kinds, federation_name=None, relea
     client = None
     try:
         client = ClusterClient(cluster, auth_params(module))
-        plan, result = apply_role(client, role, desired, kinds, federation_name, params, module.check_mode)
+        plan, result = apply_role(client, role, desired, kinds, federation_name, params, module.check_mode,
+                                  host_check)
         if module._diff:
             result["diff"] = plan_diffs(plan)
-        if plan.conflict:
-            module.fail_json(msg=conflict_message(cluster, plan.conflict), changed=False,
+        if is_blocked(plan, params.get("force", False)):
+            module.fail_json(msg=conflict_message(cluster, plan.conflict, plan.host_conflict), changed=False,
                              api_requests=client.requests, **result)
+        if plan.host_conflict:
+            module.warn("cluster %s: %s" % (cluster, host_conflict_message(plan.host_conflict)))
         if release_namespace and params.get("state") == "absent":
             labels = owner_selector(federation_name, role)
             result["namespace"] = release_namespace_if_empty(client, release_namespace, labels, module.check_mode)
@@ -217,13 +255,18 @@ def read_credential(module, paths):
     return credential
 
 
-def discover_ingress_address(client, gateway_namespace):
-    """The address of the private ingress gateway as its Service's status gives it (one GET), also as the host
-    fact consumers read; None (fact cleared) until a load balancer has given it an address."""
-    service = client.get({"apiVersion": CORE_KINDS["Service"], "kind": "Service",
-                          "metadata": {"name": gateway_name(INGRESS), "namespace": gateway_namespace}})
-    address = ingress_address_from_service(service)
-    return {"ingress_gateway_address": address, "ansible_facts": {DISCOVERED_ADDRESS_FACT: address}}
+def discover_ingress_address(client, gateway_namespace, timeout=0, check_mode=False):
+    """The address of the private ingress gateway as its Service's status gives it, also as the host fact
+    consumers read. A load balancer takes a while to give a new Service its address: wait up to ``timeout``
+    seconds for it (one GET in check mode, where nothing was applied); None (fact cleared) if it has none."""
+    deadline = time.time() + (0 if check_mode else timeout)
+    while True:
+        service = client.get({"apiVersion": CORE_KINDS["Service"], "kind": "Service",
+                              "metadata": {"name": gateway_name(INGRESS), "namespace": gateway_namespace}})
+        address = ingress_address_from_service(service)
+        if address or time.time() >= deadline:
+            return {"ingress_gateway_address": address, "ansible_facts": {DISCOVERED_ADDRESS_FACT: address}}
+        time.sleep(1)
 
 
 def run_private_gateway(module):
@@ -234,7 +277,8 @@ def run_private_gateway(module):
     if module.params["state"] == "present":
         desired = render_gateways(federation, cluster, read_credential(module, module.params["credential"]))
         if module.params["discover_address"]:
-            report = functools.partial(discover_ingress_address, gateway_namespace=federation.settings.gateway_namespace)
+            report = functools.partial(discover_ingress_address, gateway_namespace=federation.settings.gateway_namespace,
+                                       timeout=module.params["discover_timeout"], check_mode=module.check_mode)
     run_apply(module, cluster, "gateway", desired, role_kinds(federation.settings, "gateway"),
               federation.settings.federation_name, release_namespace=federation.settings.gateway_namespace,
               report=report)
@@ -252,12 +296,16 @@ def run_service_import(module):
     federation = load_federation(module)
     cluster = module.params["cluster"]
     desired = []
+    host_check = NO_HOST_CHECK
     if module.params["state"] == "present":
         try:
             addresses = dict(module.params["federation"].get("discovered_addresses") or {})
             addresses.update(module.params["peer_addresses"])
             desired = render_imports(federation, cluster, addresses)
-        except PeerAddressUnknown as error:
+        except PeerAddressError as error:
             module.fail_json(msg="cluster %s: %s" % (cluster, error))
+        claims = host_claims(federation, cluster)
+        host_check = HostCheck(claims, claim_places(claims, functools.partial(kind_api_version, federation.settings)),
+                               federation.settings.cluster_domain)
     run_apply(module, cluster, "import", desired, role_kinds(federation.settings, "import"),
-              federation.settings.federation_name)
+              federation.settings.federation_name, host_check=host_check)

@@ -17,8 +17,12 @@ description:
   - A cluster that exports gets a private ingress gateway (label C(istio=private-ingressgateway), Service of type
     LoadBalancer on port 15443); a cluster that imports gets a private egress gateway (C(istio=private-egressgateway),
     ClusterIP, port 443). Both live in the gateway namespace (default C(istio-private-gateways)) and are deployed with
-    Istio's gateway injection template, with a ServiceAccount, a HorizontalPodAutoscaler, a PodDisruptionBudget and
-    a Role that reads only the cluster's own credential Secret.
+    Istio's gateway injection template, with a ServiceAccount, a HorizontalPodAutoscaler, a PodDisruptionBudget
+    (C(maxUnavailable=1), so node drains are not blocked at one pod) and a Role reading the Secrets of the gateway
+    namespace (istiod authorizes a gateway's C(credentialName) by C(list secrets) in its namespace, which a rule
+    restricted to C(resourceNames) never grants).
+  - The pods carry C(sidecar.istio.io/inject=true), or C(istio.io/rev=<revision>) when the federation's
+    C(istio_revision) (C(meshfed_istio_revision)) is set, for a revisioned Istio install.
   - The cluster's gateway certificate, key and the CA certificate become one C(kubernetes.io/tls) Secret read by the
     gateways through C(credentialName) (SDS), or mounted as files when the federation's C(cert_delivery) is C(file).
     The key is read from the controller's file system and never returned or shown in a diff.
@@ -47,12 +51,21 @@ options:
   discover_address:
     description:
       - Once the gateways have converged, read the address of the private ingress gateway from its Service's
-        C(status.loadBalancer) (one request), for clusters whose C(gateway_address) is C(discover).
+        C(status.loadBalancer), for clusters whose C(gateway_address) is C(discover).
       - Returned as RV(ingress_gateway_address) and set as the host fact C(meshfed_discovered_gateway_address), which
         the P(meshfed.federation.federation_spec#filter) filter passes to the consumers' imports.
       - Ignored with O(state=absent).
     type: bool
     default: false
+  discover_timeout:
+    description:
+      - How long to wait, in seconds, for a load balancer to give the private ingress gateway's Service its
+        address when O(discover_address=true) (a cloud load balancer takes seconds to minutes for a new Service).
+      - C(0) reads the status once. In check mode the status is read once, as nothing was applied.
+      - When no address came in time, RV(ingress_gateway_address) is null and the consumers' imports fail with a
+        message naming this cluster.
+    type: int
+    default: 180
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - meshfed.federation.federation

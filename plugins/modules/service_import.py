@@ -17,9 +17,15 @@ description:
   - Per peer it applies a ServiceEntry for the peer's private ingress gateway and a DestinationRule that originates
     mutual TLS with this cluster's certificate, the export's SNI and the peer's identity pinned in C(subjectAltNames).
   - Per binding (local name, peer, export) it applies a Gateway server and a tcp VirtualService on the private egress
-    gateway, and a subset of the egress gateway's DestinationRule (Istio mutual TLS, the binding's SNI).
+    gateway, a subset of the egress gateway's DestinationRule (Istio mutual TLS, the binding's SNI; for http imports
+    the client's HTTP version is kept, so h2 and gRPC stay h2), and an AuthorizationPolicy (C(security.istio.io)) that
+    lets only the importing namespace's workloads open connections with the binding's SNI.
+  - The egress gateway's DestinationRule is exported to the importing namespaces only.
   - In the consumer's namespace it applies the local alias, a Service for DNS (unless a local copy exists) and a
     VirtualService with the weighted split between the local copy and the peers, timeout and retries.
+  - Before changing anything it lists the VirtualServices and DestinationRules of the importing namespaces and
+    reports those meshfed does not own that use a host of an import (RV(host_conflicts)); they stop the run unless
+    O(force=true).
   - Objects are labelled as owned by meshfed; objects of this role that meshfed owns and the federation no longer
     wants are deleted; objects meshfed does not own are never modified or deleted.
 options:
@@ -28,6 +34,8 @@ options:
       - Addresses of peers' private ingress gateways found by discovery (their Service C(status.loadBalancer)), as a
         mapping of cluster name to C({address, port}).
       - Used only for peers whose C(meshfed_gateway_address) is C(discover).
+      - A loopback or link-local address is refused unless the federation's C(allow_local_gateway_addresses)
+        (C(meshfed_allow_local_gateway_addresses)) is true.
       - Added to the C(discovered_addresses) of O(federation), which the roles fill in; these take precedence.
     type: dict
     default: {}
@@ -85,6 +93,44 @@ conflicts:
   returned: always
   type: list
   elements: str
+host_conflicts:
+  description:
+    - Objects meshfed does not own that use a host of an import, checked in every importing namespace before anything
+      is changed; each stops the run unless O(force=true), and is never modified either way.
+    - A VirtualService for the local name (a short name or the FQDN) in the import's namespace or exported to it,
+      unless bound to gateways only; a DestinationRule for exactly the local name in the import's
+      namespace when the import has no local copy or a local subset; a DestinationRule in an importing namespace whose
+      host is or covers the egress gateway's (C(*.local), say), which sidecars there would take instead of the egress
+      rule.
+  returned: with O(state=present)
+  type: list
+  elements: dict
+  contains:
+    namespace:
+      description: Namespace of the object.
+      type: str
+    kind:
+      description: C(VirtualService) or C(DestinationRule).
+      type: str
+    name:
+      description: Name of the object.
+      type: str
+    host:
+      description: The object's host that matches, as written in it.
+      type: str
+    import_host:
+      description: The host of the import it matches (the local name's or the egress gateway's FQDN).
+      type: str
+    imports:
+      description: The imports concerned, as C(namespace/name).
+      type: list
+      elements: str
+    reason:
+      description: What Istio would do with both.
+      type: str
+  sample: [{"namespace": "default", "kind": "DestinationRule", "name": "details", "host": "details",
+            "import_host": "details.default.svc.cluster.local", "imports": ["default/details"],
+            "reason": "the name now stands for the import (...)"}]
 api_requests:
   description: Number of API requests made, by verb.
   returned: always

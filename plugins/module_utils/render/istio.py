@@ -1,14 +1,24 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Builders of Istio networking objects (plain dicts): Gateway, VirtualService, DestinationRule,
-ServiceEntry. The apiVersion is a parameter (networking.istio.io/v1 by default, v1beta1 selectable)."""
+"""Builders of Istio objects (plain dicts): Gateway, VirtualService, DestinationRule, ServiceEntry
+(networking.istio.io) and AuthorizationPolicy (security.istio.io). The apiVersion is a parameter
+(networking.istio.io/v1 by default, v1beta1 selectable; security.istio.io follows with the same version)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.render.kube import metadata
+
+
+SECURITY_GROUP = "security.istio.io"
+
+
+def security_api_version(networking_api_version):
+    """security.istio.io in the version of the networking API in use: v1 and v1beta1 came with the same Istio
+    releases for both groups (v1 in 1.22)."""
+    return "%s/%s" % (SECURITY_GROUP, networking_api_version.split("/", 1)[1])
 
 
 def _object(api_version, kind, name, ns, labels, spec):
@@ -44,6 +54,12 @@ def destination(host, port=None, subset=None):
     return dest
 
 
+def client_protocol_pool():
+    """connectionPool that has Envoy speak upstream the HTTP version the client spoke (use_downstream_protocol):
+    h2 and gRPC stay h2 on hops whose Service port alone would make Istio use HTTP/1.1."""
+    return {"http": {"useClientProtocol": True}}
+
+
 def destination_rule(api_version, name, ns, labels, host, traffic_policy=None, subsets=None, export_to=None):
     spec = {"host": host}
     if export_to:
@@ -66,3 +82,8 @@ def service_entry(api_version, name, ns, labels, hosts, ports, resolution, endpo
     if export_to:
         spec["exportTo"] = list(export_to)
     return _object(api_version, "ServiceEntry", name, ns, labels, spec)
+
+
+def authorization_policy(api_version, name, ns, labels, selector, rules, action="ALLOW"):
+    return _object(api_version, "AuthorizationPolicy", name, ns, labels,
+                   {"selector": {"matchLabels": dict(selector)}, "action": action, "rules": rules})

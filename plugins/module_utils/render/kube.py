@@ -55,8 +55,11 @@ def service_port(name, port, target_port=None, protocol="TCP"):
     return entry
 
 
-def deployment(name, ns, labels, pod_labels, pod_annotations, service_account_name, container, volumes=None):
-    """A Deployment without spec.replicas: the HorizontalPodAutoscaler owns that field."""
+def deployment(name, ns, labels, selector, pod_labels, pod_annotations, service_account_name, container, volumes=None):
+    """A Deployment without spec.replicas: the HorizontalPodAutoscaler owns that field.
+
+    ``selector`` (immutable once created) holds only labels that never change; the pods carry it and
+    ``pod_labels`` (injection labels, say, which change with an Istio revision)."""
     pod_spec = {"serviceAccountName": service_account_name, "containers": [container]}
     if volumes:
         pod_spec["volumes"] = volumes
@@ -65,9 +68,9 @@ def deployment(name, ns, labels, pod_labels, pod_annotations, service_account_na
         "kind": "Deployment",
         "metadata": metadata(name, ns, labels),
         "spec": {
-            "selector": {"matchLabels": dict(pod_labels)},
+            "selector": {"matchLabels": dict(selector)},
             "template": {
-                "metadata": {"labels": dict(pod_labels), "annotations": dict(pod_annotations)},
+                "metadata": {"labels": dict(selector, **pod_labels), "annotations": dict(pod_annotations)},
                 "spec": pod_spec,
             },
         },
@@ -91,22 +94,26 @@ def horizontal_pod_autoscaler(name, ns, labels, target_deployment, min_replicas,
     }
 
 
-def pod_disruption_budget(name, ns, labels, pod_labels, min_available=1):
+def pod_disruption_budget(name, ns, labels, pod_labels, max_unavailable=1):
+    """maxUnavailable, not minAvailable: with an autoscaler at its minimum of one pod, minAvailable 1 would
+    forbid every eviction and block node drains."""
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": metadata(name, ns, labels),
-        "spec": {"minAvailable": min_available, "selector": {"matchLabels": dict(pod_labels)}},
+        "spec": {"maxUnavailable": max_unavailable, "selector": {"matchLabels": dict(pod_labels)}},
     }
 
 
-def secret_reader_role(name, ns, labels, secret_names):
+def secret_reader_role(name, ns, labels):
+    """Read access to the Secrets of one namespace, without resourceNames: istiod lets a gateway use a
+    credentialName only after a SubjectAccessReview for ``list secrets`` in the gateway's namespace, which
+    names no object, so a rule restricted to resourceNames never matches it."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": metadata(name, ns, labels),
-        "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": sorted(secret_names),
-                   "verbs": ["get", "watch", "list"]}],
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch", "list"]}],
     }
 
 

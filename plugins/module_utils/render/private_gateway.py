@@ -38,6 +38,15 @@ def gateway_selector(direction):
     return {"istio": "private-%sgateway" % direction}
 
 
+def injection_labels(settings):
+    """The pod labels that have Istio inject the gateway: ``istio.io/rev: <revision>`` selects a revisioned
+    control plane (its webhook selects the pods with that label, and the default injector skips pods that
+    carry it); without a revision, ``sidecar.istio.io/inject: "true"`` selects the default one."""
+    if settings.istio_revision:
+        return {"istio.io/rev": settings.istio_revision}
+    return {"sidecar.istio.io/inject": "true"}
+
+
 def gateway_service_fqdn(direction, settings):
     return "%s.%s.svc.%s" % (gateway_name(direction), settings.gateway_namespace, settings.cluster_domain)
 
@@ -98,9 +107,9 @@ def render_gateway_workload(cluster, settings, federation_name, direction):
     sds_role = "%s-sds" % name
     return [
         kube.service_account(name, ns, labels),
-        kube.secret_reader_role(sds_role, ns, labels, [credential_secret_name(cluster)]),
+        kube.secret_reader_role(sds_role, ns, labels),
         kube.role_binding(sds_role, ns, labels, sds_role, name),
-        kube.deployment(name, ns, labels, dict(pod_labels, **{"sidecar.istio.io/inject": "true"}), pod_annotations,
+        kube.deployment(name, ns, labels, pod_labels, injection_labels(settings), pod_annotations,
                         name, _gateway_container(direction, cluster, settings), volumes),
         kube.service(name, ns, labels, ports, selector=pod_labels, service_type=service_type),
         kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,

@@ -73,7 +73,9 @@ def render_export_route(federation, cluster, export):
 
 def render_local_service_rules(federation, cluster):
     """One DestinationRule per exported local service, seen only from the gateway namespace: the gateway
-    reaches the service with Istio mutual TLS and knows the exported subsets."""
+    reaches the service with Istio mutual TLS and knows the exported subsets. For a service exported over
+    http the gateway speaks the client's HTTP version to it (useClientProtocol): Istio would otherwise follow
+    the Service port's protocol, HTTP/1.1 for an ``http`` port, and turn a consumer's h2 or gRPC into HTTP/1.1."""
     settings = federation.settings
     by_service = {}
     for export in cluster.exports:
@@ -89,9 +91,17 @@ def render_local_service_rules(federation, cluster):
         rules.append(istio.destination_rule(
             settings.istio_api_version, short_name("meshfed-local", namespace, name, limit=253),
             settings.gateway_namespace, labels, service_fqdn(namespace, name, settings),
-            traffic_policy={"tls": {"mode": "ISTIO_MUTUAL"}},
+            traffic_policy=_local_service_policy(exports),
             subsets=[subsets[k] for k in sorted(subsets)] or None, export_to=["."]))
     return rules
+
+
+def _local_service_policy(exports):
+    policy = {"tls": {"mode": "ISTIO_MUTUAL"}}
+    if any(export.protocol == "http" for export in exports):
+        # tcp proxying (a tcp or tls export of the same service) ignores the http connection pool settings
+        policy["connectionPool"] = istio.client_protocol_pool()
+    return policy
 
 
 def render_exports(federation, cluster_name):

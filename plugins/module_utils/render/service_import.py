@@ -4,17 +4,20 @@
 """Imports of one cluster: a peer's export consumed under a local name.
 
 Chain of one binding (local name L in namespace N, peer P, export E):
-sidecar -(ISTIO_MUTUAL, SNI = binding host)-> private egress gateway (Gateway per binding)
--(tcp route)-> ServiceEntry for P's identity -(MUTUAL with this cluster's certificate, SNI = export host,
-server SAN pinned to P's identity)-> P's private ingress gateway.
+sidecar -(ISTIO_MUTUAL, SNI = binding host)-> private egress gateway (Gateway per binding, an
+AuthorizationPolicy letting only namespace N use that SNI) -(tcp route)-> ServiceEntry for P's identity
+-(MUTUAL with this cluster's certificate, SNI = export host, server SAN pinned to P's identity)-> P's private
+ingress gateway.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.apply import HostClaim
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, GatewayAddress, binding_id, export_host, find_export, is_ip_address, service_fqdn, short_name)
+    DISCOVER, GatewayAddress, binding_id, export_host, find_export, is_ip_address, local_address_kind,
+    refused_local_address, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
@@ -24,7 +27,15 @@ from ansible_collections.meshfed.federation.plugins.module_utils.render.service_
 EGRESS_RULE_NAME = "meshfed-egress-gateway"
 
 
-class PeerAddressUnknown(Exception):
+class PeerAddressError(Exception):
+    """A peer's gateway address that consumers cannot dial: unknown, or local to the consumer."""
+
+
+class PeerAddressUnknown(PeerAddressError):
+    pass
+
+
+class PeerAddressRefused(PeerAddressError):
     pass
 
 
@@ -56,9 +67,14 @@ def resolve_peer_address(federation, peer_name, discovered):
         raise PeerAddressUnknown(
             "the private ingress gateway address of cluster '%s' is unknown: set meshfed_gateway_address for it, "
             "or make sure its Service %s has status.loadBalancer.ingress" % (peer_name, "istio-private-ingressgateway"))
-    if isinstance(found, GatewayAddress):
-        return found
-    return GatewayAddress(found["address"], int(found.get("port", federation.settings.ingress_port)))
+    if not isinstance(found, GatewayAddress):
+        found = GatewayAddress(found["address"], int(found.get("port", federation.settings.ingress_port)))
+    if local_address_kind(found.address) and not federation.settings.allow_local_gateway_addresses:
+        raise PeerAddressRefused(
+            "the private ingress gateway address of cluster '%s' found by discovery (meshfed_gateway_address: "
+            "discover, field address of its Service's status.loadBalancer.ingress): %s"
+            % (peer_name, refused_local_address(found.address)))
+    return found
 
 
 def render_peer(federation, cluster, peer_name, exports, address):
@@ -106,26 +122,52 @@ def render_binding(federation, imported, source, address):
               "route": [{"destination": istio.destination(peer.identity, address.port, source.export)}]}]
     forward = istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, [host],
                                     gateways=[name], tcp=route, export_to=["."])
-    return [gateway, forward]
+    return [gateway, forward, render_binding_policy(federation, imported, source)]
+
+
+def render_binding_policy(federation, imported, source):
+    """Only the importing namespace may use a binding: an ALLOW policy on the egress gateway for connections
+    from that namespace's workloads (their Istio mTLS identity) that ask for the binding's SNI.
+
+    The egress server is TLS (ISTIO_MUTUAL) with a tcp route, so Istio enforces this as the RBAC network
+    filter, where ``connection.sni`` is a supported condition. ALLOW policies add up: once one selects the
+    gateway, a connection no binding's policy allows is refused, whatever namespace calls the local name or
+    dials the gateway with a binding's SNI."""
+    settings = federation.settings
+    labels = owned_labels(settings.federation_name, "import", binding=binding_id(imported, source))
+    rules = [{"from": [{"source": {"namespaces": [imported.namespace]}}],
+              "when": [{"key": "connection.sni", "values": [binding_host(imported, source, settings)]}]}]
+    return istio.authorization_policy(istio.security_api_version(settings.istio_api_version),
+                                      binding_object_name(imported, source), settings.gateway_namespace, labels,
+                                      gateway_selector(EGRESS), rules)
 
 
 def render_egress_rule(federation, cluster):
-    """The egress gateway's DestinationRule: one subset per binding with Istio mutual TLS and its SNI."""
+    """The egress gateway's DestinationRule: one subset per binding with Istio mutual TLS and its SNI.
+
+    Exported to the importing namespaces only, and explicitly (a mesh whose defaultDestinationRuleExportTo
+    is "." would hide it from their sidecars): a sidecar elsewhere has no binding subsets to route to. Its own
+    namespace is written "." (a rule listing its own namespace by name was private in Istio 1.20,
+    istio/istio#48349).
+    http bindings keep the client's HTTP version on the hop to the egress gateway, whose Service port is TLS
+    and would make the sidecar speak HTTP/1.1; a port-level policy replaces the subset's connection pool
+    instead of adding to it, so the pool sits beside the port's tls."""
     settings = federation.settings
     subsets = []
     for imported in cluster.imports:
         for source in imported.sources:
-            subsets.append({
-                "name": binding_subset(imported, source),
-                "trafficPolicy": {"portLevelSettings": [{
-                    "port": {"number": settings.egress_port},
-                    "tls": {"mode": "ISTIO_MUTUAL", "sni": binding_host(imported, source, settings)},
-                }]},
-            })
+            port_policy = {"port": {"number": settings.egress_port},
+                           "tls": {"mode": "ISTIO_MUTUAL", "sni": binding_host(imported, source, settings)}}
+            if imported.protocol == "http":
+                port_policy["connectionPool"] = istio.client_protocol_pool()
+            subsets.append({"name": binding_subset(imported, source),
+                            "trafficPolicy": {"portLevelSettings": [port_policy]}})
+    namespaces = sorted({"." if i.namespace == settings.gateway_namespace else i.namespace for i in cluster.imports})
     return istio.destination_rule(
         settings.istio_api_version, EGRESS_RULE_NAME, settings.gateway_namespace,
         owned_labels(settings.federation_name, "import"), gateway_service_fqdn(EGRESS, settings),
-        traffic_policy={"tls": {"mode": "ISTIO_MUTUAL"}}, subsets=sorted(subsets, key=lambda s: s["name"]))
+        traffic_policy={"tls": {"mode": "ISTIO_MUTUAL"}}, subsets=sorted(subsets, key=lambda s: s["name"]),
+        export_to=namespaces)
 
 
 def render_local_alias(federation, cluster, imported):
@@ -140,10 +182,10 @@ def render_local_alias(federation, cluster, imported):
         objects.append(kube.service(imported.name, imported.namespace, labels,
                                     [kube.service_port(port_name[:63], imported.port, imported.port)]))
     elif imported.local.subset is not None:
+        # the subset only, no tls: a traffic policy here would turn off Istio's auto mTLS for the local copy
         subset = imported.local.subset
         objects.append(istio.destination_rule(
             settings.istio_api_version, imported.name, imported.namespace, labels, local_host,
-            traffic_policy={"tls": {"mode": "ISTIO_MUTUAL"}},
             subsets=[{"name": subset.name, "labels": dict(subset.labels)}]))
     routes = _alias_destinations(federation, cluster, imported)
     vs_args = {}
@@ -194,6 +236,49 @@ def _weighted(destination, weight):
     route = {"destination": destination}
     route["weight"] = 100 if weight is None else weight
     return route
+
+
+# Why someone else's object for a host an import stands for is a conflict, by what it is to the import.
+ROUTE_SHADOWED = ("Istio gives a sidecar one VirtualService per host (istioctl analyze IST0109): the first found "
+                  "wins, so either its routes or the import's would be ignored")
+RULE_MERGED = ("Istio merges the DestinationRules for one host in one namespace: its subsets and traffic policy "
+               "would mix with the import's")
+RULE_ORPHANED = ("the name now stands for the import (a Service without pods, routed to the peers): its subsets and "
+                 "traffic policy would silently apply to nothing")
+EGRESS_RULE_SHADOWED = ("sidecars in %s take a DestinationRule of their own namespace before the egress gateway's "
+                        "rule in %s: the import's subsets and SNI would be missing (503 NC)")
+
+
+def host_claims(federation, cluster_name):
+    """The hosts the imports of one cluster stand for, where someone else's VirtualService or DestinationRule
+    would change what an import does (apply reports those as conflicts before changing anything):
+
+    * the local name's FQDN in the import's namespace: a VirtualService for exactly that host (in the namespace or
+      exported to it; a wildcard host is less specific, and Istio gives a Service the VirtualService with its
+      most specific host); a DestinationRule for exactly that host when the import brings its own rule (the
+      local copy's subset) or its own Service (no local copy); with a local copy and no subset, a rule of the
+      user's for it is the user's business;
+    * the egress gateway's FQDN in every importing namespace: a DestinationRule there (a wildcard such as
+      ``*.local`` too) wins over the exported egress rule."""
+    settings = federation.settings
+    cluster = federation.clusters[cluster_name]
+    egress_host = gateway_service_fqdn(EGRESS, settings)
+    claims = []
+    importing = {}
+    for imported in cluster.imports:
+        name = "%s/%s" % (imported.namespace, imported.name)
+        local_host = service_fqdn(imported.namespace, imported.name, settings)
+        importing.setdefault(imported.namespace, []).append(name)
+        claims.append(HostClaim(imported.namespace, "VirtualService", local_host, False, (name,), "the local name",
+                                ROUTE_SHADOWED))
+        if imported.local is None or imported.local.subset is not None:
+            claims.append(HostClaim(imported.namespace, "DestinationRule", local_host, False, (name,),
+                                    "the local name", RULE_ORPHANED if imported.local is None else RULE_MERGED))
+    for namespace, names in sorted(importing.items()):
+        if namespace != settings.gateway_namespace:
+            claims.append(HostClaim(namespace, "DestinationRule", egress_host, True, tuple(names),
+                                    "the egress gateway", EGRESS_RULE_SHADOWED % (namespace, settings.gateway_namespace)))
+    return claims
 
 
 def render_imports(federation, cluster_name, discovered_addresses=None):

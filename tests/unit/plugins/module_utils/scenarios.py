@@ -71,6 +71,10 @@ THREE_CLUSTERS = {
     },
 }
 
+# The scenarios' peers listen on loopback addresses, as in a lab on one machine: the model refuses those
+# unless this setting allows them.
+LOCAL_ADDRESSES = {"allow_local_gateway_addresses": True}
+
 CREDENTIAL = {"cert": "-----BEGIN CERTIFICATE-----\nCERT\n-----END CERTIFICATE-----\n",
               "key": "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n",
               "ca": "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"}
@@ -82,3 +86,8 @@ def seed():
 
 def three_clusters():
     return copy.deepcopy(THREE_CLUSTERS)
+
+
+def settings(**values):
+    """Federation-wide settings for the scenarios: theirs (local gateway addresses allowed) and ``values``."""
+    return dict(LOCAL_ADDRESSES, **values)

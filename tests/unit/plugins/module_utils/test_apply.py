@@ -13,8 +13,8 @@ import copy
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
-    SPEC_HASH, DuplicateObjectError, is_subset, object_key, plan_changes, plan_diffs, plan_summary, redact, spec_hash, stamp,
-    write_waves, writes)
+    SPEC_HASH, DuplicateObjectError, HostClaim, describe_host_conflict, host_conflict_report, host_covers, is_subset,
+    object_key, plan_changes, plan_diffs, plan_summary, redact, resolve_host, spec_hash, stamp, write_waves, writes)
 
 OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f", "meshfed.io/role": "export"}
 NS = "istio-private-gateways"
@@ -362,3 +362,150 @@ def test_an_existing_namespace_of_someone_else_is_shared_not_a_conflict():
     result = plan_changes([namespace], [], [users], OWNER)
     assert not result.conflict and not result.update and not result.create
     assert [c.live for c in result.unchanged] == [users]
+
+
+# --- hosts: someone else's VirtualService or DestinationRule for a host an import stands for ---
+
+DOMAIN = "cluster.local"
+EGRESS_HOST = "istio-private-egressgateway.istio-private-gateways.svc.cluster.local"
+CLAIMS = (
+    HostClaim("default", "VirtualService", "reviews.default.svc.cluster.local", False, ("default/reviews",),
+              "the local name", "one VirtualService per host"),
+    HostClaim("default", "DestinationRule", "reviews.default.svc.cluster.local", False, ("default/reviews",),
+              "the local name", "merged"),
+    HostClaim("default", "DestinationRule", EGRESS_HOST, True, ("default/reviews", "default/details"),
+              "the egress gateway", "shadowed"),
+)
+
+
+def users(kind, name, namespace="default", **spec):
+    return {"apiVersion": "networking.istio.io/v1", "kind": kind,
+            "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}}, "spec": spec}
+
+
+def conflicts_of(live, desired=(), claims=CLAIMS):
+    result = plan_changes(list(desired), [], [], OWNER, host_claims=claims, live_hosted=live, cluster_domain=DOMAIN)
+    return [(c.live["kind"], c.live["metadata"]["namespace"], c.live["metadata"]["name"], c.host, c.claim.reason)
+            for c in result.host_conflict]
+
+
+def test_hosts_resolve_as_istio_reads_them():
+    assert resolve_host("reviews", "default", DOMAIN) == "reviews.default.svc.cluster.local"
+    for written in ("reviews.default.svc.cluster.local", "reviews.default", "*.default.svc.cluster.local", "*",
+                    "10.0.0.1", "2001:db8::1"):
+        assert resolve_host(written, "default", DOMAIN) == written
+    assert host_covers("*.default.svc.cluster.local", "reviews.default.svc.cluster.local")
+    assert host_covers("*.local", EGRESS_HOST) and host_covers("*", EGRESS_HOST)
+    assert not host_covers("*.local", EGRESS_HOST, wildcards=False)
+    assert not host_covers("*.bookinfo.svc.cluster.local", "reviews.default.svc.cluster.local")
+    assert host_covers("Reviews.default.svc.cluster.local", "reviews.default.svc.cluster.local")
+
+
+def test_a_user_rule_for_the_local_name_short_or_fqdn_is_a_conflict_in_its_namespace_only():
+    assert conflicts_of([users("DestinationRule", "mine", host="reviews", subsets=[{"name": "v3"}]),
+                         users("DestinationRule", "fqdn", host="reviews.default.svc.cluster.local"),
+                         # a short name in another namespace is another service
+                         users("DestinationRule", "theirs", "bookinfo", host="reviews"),
+                         # a rule in another namespace is never looked up for clients in default
+                         users("DestinationRule", "far", "bookinfo", host="reviews.default.svc.cluster.local"),
+                         # less specific than the import's own rule: ours wins
+                         users("DestinationRule", "all", host="*.default.svc.cluster.local",
+                               trafficPolicy={"tls": {"mode": "ISTIO_MUTUAL"}})]) == [
+        ("DestinationRule", "default", "fqdn", "reviews.default.svc.cluster.local", "merged"),
+        ("DestinationRule", "default", "mine", "reviews", "merged")]
+
+
+def test_a_user_wildcard_rule_in_an_importing_namespace_shadows_the_egress_rule():
+    assert conflicts_of([users("DestinationRule", "mtls", host="*.local",
+                               trafficPolicy={"tls": {"mode": "ISTIO_MUTUAL"}})]) == [
+        ("DestinationRule", "default", "mtls", "*.local", "shadowed")]
+    assert conflicts_of([users("DestinationRule", "egress", host=EGRESS_HOST)]) == [
+        ("DestinationRule", "default", "egress", EGRESS_HOST, "shadowed")]
+
+
+def test_a_user_route_for_the_local_name_conflicts_where_sidecars_in_the_namespace_see_it():
+    assert conflicts_of([
+        users("VirtualService", "mine", hosts=["reviews"]),
+        # less specific than the import's: Istio gives the Service the VirtualService with its most specific host
+        users("VirtualService", "wild", hosts=["*.default.svc.cluster.local"]),
+        # in its own namespace whatever its exportTo says
+        users("VirtualService", "private", hosts=["reviews"], exportTo=["~"]),
+        # from another namespace: exported to all (the default), or to default by name
+        users("VirtualService", "public", "bookinfo", hosts=["reviews.default.svc.cluster.local"]),
+        users("VirtualService", "named", "bookinfo", hosts=["reviews.default.svc.cluster.local"],
+              exportTo=["default"]),
+        # not seen in default
+        users("VirtualService", "dot", "bookinfo", hosts=["reviews.default.svc.cluster.local"], exportTo=["."]),
+        users("VirtualService", "elsewhere", "bookinfo", hosts=["reviews.default.svc.cluster.local"],
+              exportTo=["apps"]),
+        # bound to a gateway only: not a sidecar's route
+        users("VirtualService", "edge", hosts=["reviews"], gateways=["istio-system/ingress"]),
+        users("VirtualService", "both", hosts=["reviews"], gateways=["istio-system/ingress", "mesh"]),
+        users("VirtualService", "ratings", hosts=["ratings"]),
+    ]) == [
+        ("VirtualService", "bookinfo", "named", "reviews.default.svc.cluster.local", "one VirtualService per host"),
+        ("VirtualService", "bookinfo", "public", "reviews.default.svc.cluster.local", "one VirtualService per host"),
+        ("VirtualService", "default", "both", "reviews", "one VirtualService per host"),
+        ("VirtualService", "default", "mine", "reviews", "one VirtualService per host"),
+        ("VirtualService", "default", "private", "reviews", "one VirtualService per host")]
+
+
+def test_our_objects_and_objects_in_the_way_of_our_names_are_not_host_conflicts():
+    ours = users("VirtualService", "reviews", hosts=["reviews.default.svc.cluster.local"])
+    ours["metadata"]["labels"] = dict(OWNER)
+    in_the_way = users("DestinationRule", "reviews", host="reviews")
+    desired = [dict(in_the_way, metadata=dict(in_the_way["metadata"], labels=dict(OWNER)))]
+    assert conflicts_of([ours, in_the_way], desired) == []
+    # another federation's object is someone else's
+    other = users("VirtualService", "other", hosts=["reviews"])
+    other["metadata"]["labels"] = dict(OWNER, **{"meshfed.io/federation": "g"})
+    assert [c[2] for c in conflicts_of([other])] == ["other"]
+
+
+def test_host_conflicts_are_reported_with_namespace_kind_name_host_and_import():
+    result = plan_changes([], [], [], OWNER, host_claims=CLAIMS, cluster_domain=DOMAIN,
+                          live_hosted=[users("DestinationRule", "mtls", host="*.local")])
+    assert [host_conflict_report(c) for c in result.host_conflict] == [
+        {"namespace": "default", "kind": "DestinationRule", "name": "mtls", "host": "*.local",
+         "import_host": EGRESS_HOST, "imports": ["default/reviews", "default/details"], "reason": "shadowed"}]
+    assert describe_host_conflict(result.host_conflict[0]) == (
+        "DestinationRule default/mtls: host *.local (for %s) is the egress gateway of imports default/reviews, "
+        "default/details: shadowed" % EGRESS_HOST)
+    assert plan([vs("a")]).host_conflict == []
+
+
+def test_host_conflicts_stop_the_run_unless_forced_and_read_well():
+    from ansible_collections.meshfed.federation.plugins.module_utils.runner import conflict_message, is_blocked
+    result = plan_changes([vs("a")], [], [vs("a", labels={"team": "x"})], OWNER, host_claims=CLAIMS,
+                          cluster_domain=DOMAIN, live_hosted=[users("DestinationRule", "d", host="reviews")])
+    assert is_blocked(result, force=False)
+    assert is_blocked(result._replace(conflict=[]), force=False)
+    assert not is_blocked(result._replace(conflict=[]), force=True)
+    assert not is_blocked(plan([vs("a")]), force=False)
+    message = conflict_message("cluster1", result.conflict, result.host_conflict)
+    assert message.startswith("cluster cluster1: VirtualService %s/a exists and is not managed by meshfed; " % NS)
+    assert ("Objects not managed by meshfed use hosts of its imports: DestinationRule default/d: host reviews "
+            "(for reviews.default.svc.cluster.local) is the local name of import default/reviews: merged. ") in message
+    assert message.endswith("force=true applies anyway and leaves them as they are. Nothing was changed.")
+
+
+def test_host_claims_are_listed_per_kind_and_namespace():
+    from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import claim_places
+    claims = CLAIMS + (HostClaim("apps", "VirtualService", "db.apps.svc.cluster.local", True, ("apps/db",), "", ""),)
+    assert claim_places(claims, lambda kind: "networking.istio.io/v1") == [
+        ("networking.istio.io/v1", "DestinationRule", "apps"), ("networking.istio.io/v1", "DestinationRule", "default"),
+        ("networking.istio.io/v1", "VirtualService", "apps"), ("networking.istio.io/v1", "VirtualService", "default")]
+
+
+def test_an_authorization_policy_is_written_before_the_gateway_it_guards_and_deleted_after_it():
+    from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import role_kinds
+    from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+    policy = core("AuthorizationPolicy", "p", namespace=NS, api_version="security.istio.io/v1")
+    gateway = core("Gateway", "p", namespace=NS, api_version="networking.istio.io/v1")
+    rule = core("DestinationRule", "r", namespace=NS, api_version="networking.istio.io/v1")
+    assert [c.desired["kind"] for c in writes(plan([gateway, policy, rule]))] == [
+        "DestinationRule", "AuthorizationPolicy", "Gateway"]
+    assert [c.live["kind"] for c in writes(plan([], owned=[applied(gateway), applied(policy)]))] == [
+        "Gateway", "AuthorizationPolicy"]
+    settings = build_model({"c": {"identity": "c.example.com"}}, {"istio_api_version": "networking.istio.io/v1beta1"})
+    assert ("security.istio.io/v1beta1", "AuthorizationPolicy") in role_kinds(settings.settings, "import")

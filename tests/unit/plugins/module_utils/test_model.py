@@ -11,23 +11,23 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
     DISCOVER, FederationModelError, GatewayAddress, build_model, clusters_needing_address, short_name)
 
-from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, three_clusters
+from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, settings, three_clusters
 
 
-def errors_of(clusters, settings=None):
+def errors_of(clusters, values=None):
     with pytest.raises(FederationModelError) as caught:
-        build_model(clusters, settings)
+        build_model(clusters, settings(**(values or {})))
     return caught.value.errors
 
 
-def only_error(clusters, settings=None):
-    errors = errors_of(clusters, settings)
+def only_error(clusters, values=None):
+    errors = errors_of(clusters, values)
     assert len(errors) == 1, errors
     return errors[0]
 
 
 def test_seed_scenario_builds_the_expected_model():
-    federation = build_model(seed(), {"federation_name": "bookinfo"})
+    federation = build_model(seed(), settings(federation_name="bookinfo"))
     cluster1, cluster2 = federation.clusters["cluster1"], federation.clusters["cluster2"]
     assert cluster2.gateway_address == GatewayAddress("127.0.0.1", 15443)
     assert cluster1.gateway_address == DISCOVER
@@ -42,7 +42,7 @@ def test_seed_scenario_builds_the_expected_model():
 
 
 def test_gateway_address_accepts_host_port_string():
-    federation = build_model(three_clusters())
+    federation = build_model(three_clusters(), settings())
     assert federation.clusters["cluster2"].gateway_address == GatewayAddress("gw.c2.example.com", 15443)
     assert federation.clusters["cluster3"].gateway_address == GatewayAddress("127.0.0.3", 15443)
 
@@ -211,3 +211,33 @@ def test_short_name_is_stable_and_bounded():
     assert len(long_name) == 63 and long_name == short_name("meshfed-import", "a" * 40, "b" * 40)
     assert long_name != short_name("meshfed-import", "a" * 40, "c" * 40)
     assert short_name("a", "b") == "a-b"
+
+
+@pytest.mark.parametrize("address, kind", [("127.0.0.1", "loopback"), ("127.10.0.3", "loopback"), ("::1", "loopback"),
+                                           ("::ffff:127.0.0.1", "loopback"), ("localhost", "loopback"),
+                                           ("169.254.169.254", "link-local"), ("fe80::1", "link-local")])
+def test_a_loopback_or_link_local_peer_gateway_address_is_refused(address, kind):
+    clusters = seed()
+    clusters["cluster2"]["gateway_address"] = {"address": address, "port": 15443}
+    assert only_error(clusters, {"allow_local_gateway_addresses": False}) == (
+        "cluster2: meshfed_gateway_address.address %s is a %s address, which a consumer's egress gateway would reach "
+        "on its own host, not at the peer (set meshfed_allow_local_gateway_addresses: true for a lab whose clusters "
+        "share one machine)" % (address, kind))
+    assert build_model(clusters, settings()).clusters["cluster2"].gateway_address.address == address
+
+
+def test_local_gateway_addresses_are_refused_by_default_and_the_setting_takes_ansible_booleans():
+    assert build_model(seed(), {"allow_local_gateway_addresses": "true"}).settings.allow_local_gateway_addresses
+    assert build_model(seed(), settings()).settings.istio_revision is None
+    with pytest.raises(FederationModelError, match="cluster3: meshfed_gateway_address.address 127.0.0.3 is a loopback"):
+        build_model(three_clusters())
+    assert any("allow_local_gateway_addresses (meshfed_allow_local_gateway_addresses) 'maybe' must be true or false"
+               in e for e in errors_of(seed(), {"allow_local_gateway_addresses": "maybe"}))
+
+
+def test_the_istio_revision_is_a_dns_label():
+    assert build_model(seed(), settings(istio_revision="1-28-0")).settings.istio_revision == "1-28-0"
+    assert build_model(seed(), settings(istio_revision="")).settings.istio_revision is None
+    assert only_error(seed(), {"istio_revision": "1.28"}) == (
+        "settings: istio_revision (meshfed_istio_revision) '1.28' is not a valid DNS-1123 label (lowercase "
+        "alphanumerics and '-', at most 63 characters)")

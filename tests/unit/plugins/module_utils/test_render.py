@@ -21,9 +21,9 @@ from ansible_collections.meshfed.federation.plugins.module_utils.render.private_
     ingress_address_from_service, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
-    PeerAddressUnknown, render_imports)
+    PeerAddressRefused, PeerAddressUnknown, host_claims, render_imports)
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
-    CREDENTIAL, seed, three_clusters)
+    CREDENTIAL, seed, settings, three_clusters)
 
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "golden")
 SCENARIOS = {"seed": seed, "three-clusters": three_clusters}
@@ -46,7 +46,7 @@ def find(objects, kind, name, namespace=None):
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_golden(scenario):
-    federation = build_model(SCENARIOS[scenario](), {"federation_name": "demo"})
+    federation = build_model(SCENARIOS[scenario](), settings(federation_name="demo"))
     for cluster in sorted(federation.clusters):
         for role in ("gateway", "export", "import"):
             rendered = render_role(federation, cluster, role)
@@ -62,7 +62,7 @@ def test_golden(scenario):
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_every_object_carries_the_ownership_labels_of_its_role(scenario):
-    federation = build_model(SCENARIOS[scenario](), {"federation_name": "demo"})
+    federation = build_model(SCENARIOS[scenario](), settings(federation_name="demo"))
     for cluster in federation.clusters:
         for role in ("gateway", "export", "import"):
             for obj in render_role(federation, cluster, role):
@@ -72,7 +72,7 @@ def test_every_object_carries_the_ownership_labels_of_its_role(scenario):
 
 
 def test_seed_cluster2_exports_only_to_the_granted_consumer_by_sni():
-    federation = build_model(seed())
+    federation = build_model(seed(), settings())
     exports = render_exports(federation, "cluster2")
     gateway = find(exports, "Gateway", "meshfed-export-reviews-v2", "istio-private-gateways")
     server, = gateway["spec"]["servers"]
@@ -89,12 +89,14 @@ def test_seed_cluster2_exports_only_to_the_granted_consumer_by_sni():
                                               "port": {"number": 9080}}}]
     local_rule = find(exports, "DestinationRule", "meshfed-local-bookinfo-myreviews")["spec"]
     assert local_rule["exportTo"] == ["."]
-    assert local_rule["trafficPolicy"] == {"tls": {"mode": "ISTIO_MUTUAL"}}
+    # the gateway speaks the consumer's HTTP version to the service (h2 and gRPC stay h2)
+    assert local_rule["trafficPolicy"] == {"tls": {"mode": "ISTIO_MUTUAL"},
+                                           "connectionPool": {"http": {"useClientProtocol": True}}}
     assert local_rule["subsets"] == [{"name": "v2", "labels": {"version": "v2"}}]
 
 
 def test_seed_cluster1_splits_reviews_between_local_v1_and_remote_v2():
-    federation = build_model(seed())
+    federation = build_model(seed(), settings())
     imports = render_imports(federation, "cluster1")
     alias = find(imports, "VirtualService", "reviews", "default")["spec"]
     assert alias["hosts"] == ["reviews.default.svc.cluster.local"]
@@ -118,7 +120,7 @@ def test_seed_cluster1_splits_reviews_between_local_v1_and_remote_v2():
 
 
 def test_seed_import_chain_is_consistent_hop_by_hop():
-    federation = build_model(seed())
+    federation = build_model(seed(), settings())
     imports = render_imports(federation, "cluster1")
     exports = render_exports(federation, "cluster2")
     egress_rule = find(imports, "DestinationRule", "meshfed-egress-gateway", "istio-private-gateways")["spec"]
@@ -151,7 +153,7 @@ def test_seed_import_chain_is_consistent_hop_by_hop():
 
 
 def test_one_local_name_from_two_peers():
-    federation = build_model(three_clusters())
+    federation = build_model(three_clusters(), settings())
     imports = render_imports(federation, "cluster1")
     routes = find(imports, "VirtualService", "hw", "default")["spec"]["http"][0]["route"]
     assert [(r["weight"], r["headers"]["request"]["set"][":authority"]) for r in routes] == [
@@ -164,7 +166,7 @@ def test_one_local_name_from_two_peers():
 
 
 def test_tcp_export_and_import_route_by_sni_not_path():
-    federation = build_model(three_clusters())
+    federation = build_model(three_clusters(), settings())
     exports = render_exports(federation, "cluster3")
     server = find(exports, "Gateway", "meshfed-export-postgres")["spec"]["servers"][0]
     assert server["port"]["protocol"] == "TLS" and server["hosts"] == ["postgres.c3.example.com"]
@@ -181,7 +183,7 @@ def test_tcp_export_and_import_route_by_sni_not_path():
 def test_http_path_prefix_and_rewrite():
     clusters = three_clusters()
     clusters["cluster2"]["exports"][0]["rewrite_prefix"] = "/"
-    exports = render_exports(build_model(clusters), "cluster2")
+    exports = render_exports(build_model(clusters, settings()), "cluster2")
     http = find(exports, "VirtualService", "meshfed-export-helloworld")["spec"]["http"][0]
     assert http["match"] == [{"uri": {"prefix": "/hello"}}]
     assert http["rewrite"] == {"authority": "helloworld.sample.svc.cluster.local", "uri": "/"}
@@ -190,7 +192,7 @@ def test_http_path_prefix_and_rewrite():
 def test_peer_address_discovery():
     clusters = seed()
     clusters["cluster2"]["gateway_address"] = "discover"
-    federation = build_model(clusters)
+    federation = build_model(clusters, settings())
     with pytest.raises(PeerAddressUnknown, match="address of cluster 'cluster2' is unknown"):
         render_imports(federation, "cluster1")
     imports = render_imports(federation, "cluster1", {"cluster2": {"address": "192.0.2.7", "port": 31443}})
@@ -199,7 +201,7 @@ def test_peer_address_discovery():
 
 
 def test_ingress_address_comes_from_the_load_balancer_status_and_the_cross_cluster_port():
-    service = find(render_gateways(build_model(seed()), "cluster2", CREDENTIAL), "Service", "istio-private-ingressgateway")
+    service = find(render_gateways(build_model(seed(), settings()), "cluster2", CREDENTIAL), "Service", "istio-private-ingressgateway")
     assert ingress_address_from_service(service) is None  # no load balancer has answered yet
     assert ingress_address_from_service(None) is None
     service["status"] = {"loadBalancer": {"ingress": [{"hostname": "lb-1.example.net"}, {"ip": "192.0.2.9"}]}}
@@ -209,7 +211,7 @@ def test_ingress_address_comes_from_the_load_balancer_status_and_the_cross_clust
 
 
 def test_file_mounted_certificates_and_v1beta1():
-    federation = build_model(seed(), {"cert_delivery": "file", "istio_api_version": "networking.istio.io/v1beta1"})
+    federation = build_model(seed(), settings(cert_delivery="file", istio_api_version="networking.istio.io/v1beta1"))
     gateways = render_gateways(federation, "cluster2", CREDENTIAL)
     deployment = find(gateways, "Deployment", "istio-private-ingressgateway")
     pod = deployment["spec"]["template"]["spec"]
@@ -225,7 +227,7 @@ def test_file_mounted_certificates_and_v1beta1():
 
 
 def test_gateways_follow_the_seed_topology():
-    federation = build_model(seed())
+    federation = build_model(seed(), settings())
     exporter = render_gateways(federation, "cluster2", CREDENTIAL)
     consumer = render_gateways(federation, "cluster1", CREDENTIAL)
     assert [o for o in exporter if o["kind"] == "Deployment"][0]["metadata"]["name"] == "istio-private-ingressgateway"
@@ -240,12 +242,112 @@ def test_gateways_follow_the_seed_topology():
     template = find(exporter, "Deployment", "istio-private-ingressgateway")["spec"]["template"]
     assert template["metadata"]["annotations"] == {"inject.istio.io/templates": "gateway"}
     assert template["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+    # istiod authorizes credentialName with a SubjectAccessReview for "list secrets" in the namespace, no name
     role = find(exporter, "Role", "istio-private-ingressgateway-sds")
-    assert role["rules"][0]["resourceNames"] == ["c2-example-com-certs"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch", "list"]}]
     secret = find(exporter, "Secret", "c2-example-com-certs")
     assert secret["type"] == "kubernetes.io/tls" and sorted(secret["data"]) == ["ca.crt", "tls.crt", "tls.key"]
-    assert find(exporter, "PodDisruptionBudget", "istio-private-ingressgateway")["spec"]["minAvailable"] == 1
+    # with the autoscaler at one pod, minAvailable 1 would block node drains
+    pdb = find(exporter, "PodDisruptionBudget", "istio-private-ingressgateway")["spec"]
+    assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
     # a cluster that neither exports nor imports gets no gateway at all
     clusters = seed()
     clusters["cluster3"] = {"identity": "c3.example.com"}
-    assert render_gateways(build_model(clusters), "cluster3", CREDENTIAL) == []
+    assert render_gateways(build_model(clusters, settings()), "cluster3", CREDENTIAL) == []
+
+
+def test_the_local_copy_subset_rule_leaves_tls_to_istio_auto_mtls():
+    rule = find(render_imports(build_model(seed(), settings()), "cluster1"), "DestinationRule", "reviews", "default")
+    assert rule["spec"] == {"host": "reviews.default.svc.cluster.local",
+                            "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}
+
+
+def test_only_the_importing_namespace_may_use_a_binding_on_the_egress_gateway():
+    imports = render_imports(build_model(seed(), settings()), "cluster1")
+    name = "meshfed-import-default-reviews-cluster2-reviews-v2"
+    policy = find(imports, "AuthorizationPolicy", name, "istio-private-gateways")
+    gateway = find(imports, "Gateway", name, "istio-private-gateways")["spec"]
+    assert policy["apiVersion"] == "security.istio.io/v1"
+    assert policy["metadata"]["labels"]["meshfed.io/import"] == "reviews-cluster2-reviews-v2"
+    assert policy["spec"]["selector"] == {"matchLabels": gateway["selector"]}
+    assert policy["spec"]["action"] == "ALLOW"
+    assert policy["spec"]["rules"] == [{"from": [{"source": {"namespaces": ["default"]}}],
+                                        "when": [{"key": "connection.sni", "values": gateway["servers"][0]["hosts"]}]}]
+    # one policy per binding: ALLOW policies add up, whatever matches none of them is refused
+    assert len([o for o in imports if o["kind"] == "AuthorizationPolicy"]) == 2
+    older = render_imports(build_model(seed(), settings(istio_api_version="networking.istio.io/v1beta1")), "cluster1")
+    assert find(older, "AuthorizationPolicy", name)["apiVersion"] == "security.istio.io/v1beta1"
+
+
+def test_the_egress_rule_is_exported_to_the_importing_namespaces_and_keeps_http2_for_http_bindings():
+    clusters = three_clusters()
+    clusters["cluster2"]["imports"].append({"name": "hw", "namespace": "istio-private-gateways", "port": 5000,
+                                            "from": [{"cluster": "cluster3", "export": "helloworld"}]})
+    clusters["cluster3"]["exports"][0]["consumers"].append("cluster2")
+    rule = find(render_imports(build_model(clusters, settings()), "cluster2"), "DestinationRule",
+                "meshfed-egress-gateway")["spec"]
+    # its own namespace as "." (some Istio releases made a rule naming its own namespace private)
+    assert rule["exportTo"] == [".", "apps"]
+    ports = dict((s["name"], s["trafficPolicy"]["portLevelSettings"]) for s in rule["subsets"])
+    db, hw = ports["apps-db-cluster3-postgres"], ports["istio-private-gateways-hw-cluster3-helloworld"]
+    assert "connectionPool" not in db[0]
+    # beside the port's tls: a port-level policy replaces the subset's connection pool
+    assert hw == [{"port": {"number": 443}, "connectionPool": {"http": {"useClientProtocol": True}},
+                   "tls": {"mode": "ISTIO_MUTUAL", "sni": "hw-cluster3-helloworld.istio-private-gateways.svc.cluster.local"}}]
+
+
+def test_only_http_exports_keep_the_client_protocol_to_the_local_service():
+    exports = render_exports(build_model(three_clusters(), settings()), "cluster3")
+    assert "connectionPool" not in find(exports, "DestinationRule", "meshfed-local-data-pg")["spec"]["trafficPolicy"]
+    assert find(exports, "DestinationRule", "meshfed-local-sample-helloworld")["spec"]["trafficPolicy"][
+        "connectionPool"] == {"http": {"useClientProtocol": True}}
+
+
+def test_a_revision_selects_the_revisioned_injector_and_keeps_the_deployment_selector():
+    def template_and_selector(values):
+        deployment = find(render_gateways(build_model(seed(), settings(**values)), "cluster2", CREDENTIAL),
+                          "Deployment", "istio-private-ingressgateway")["spec"]
+        return deployment["template"]["metadata"]["labels"], deployment["selector"]
+
+    default_labels, default_selector = template_and_selector({})
+    revision_labels, revision_selector = template_and_selector({"istio_revision": "1-28"})
+    assert default_labels["sidecar.istio.io/inject"] == "true" and "istio.io/rev" not in default_labels
+    assert revision_labels["istio.io/rev"] == "1-28" and "sidecar.istio.io/inject" not in revision_labels
+    # the selector is immutable: the labels a revision changes are not in it
+    assert default_selector == revision_selector == {
+        "matchLabels": {"istio": "private-ingressgateway", "app": "istio-private-ingressgateway"}}
+
+
+def test_a_discovered_loopback_or_link_local_address_is_refused_unless_allowed():
+    clusters = seed()
+    clusters["cluster2"]["gateway_address"] = "discover"
+    for address, kind in (("127.0.0.42", "loopback"), ("169.254.10.1", "link-local"), ("fe80::1", "link-local")):
+        with pytest.raises(PeerAddressRefused) as refused:
+            render_imports(build_model(clusters), "cluster1", {"cluster2": {"address": address, "port": 15443}})
+        assert str(refused.value).startswith(
+            "the private ingress gateway address of cluster 'cluster2' found by discovery (meshfed_gateway_address: "
+            "discover, field address of its Service's status.loadBalancer.ingress): %s is a %s address" % (address, kind))
+    imports = render_imports(build_model(clusters, settings()), "cluster1", {"cluster2": {"address": "127.0.0.42"}})
+    assert find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]["endpoints"] == [{"address": "127.0.0.42"}]
+
+
+def test_the_hosts_the_seed_imports_stand_for():
+    claims = host_claims(build_model(seed(), settings()), "cluster1")
+    assert [(c.namespace, c.kind, c.host, c.wildcards, c.imports, c.what) for c in claims] == [
+        ("default", "VirtualService", "reviews.default.svc.cluster.local", False, ("default/reviews",), "the local name"),
+        # the local copy's subset rule is ours: Istio would merge someone else's for the same host into it
+        ("default", "DestinationRule", "reviews.default.svc.cluster.local", False, ("default/reviews",),
+         "the local name"),
+        ("default", "VirtualService", "details.default.svc.cluster.local", False, ("default/details",), "the local name"),
+        # details has no local copy: the name is ours (a Service without pods)
+        ("default", "DestinationRule", "details.default.svc.cluster.local", False, ("default/details",),
+         "the local name"),
+        # a rule in the client's namespace wins over the exported egress rule, a wildcard one too
+        ("default", "DestinationRule", "istio-private-egressgateway.istio-private-gateways.svc.cluster.local", True,
+         ("default/reviews", "default/details"), "the egress gateway"),
+    ]
+    clusters = seed()
+    del clusters["cluster1"]["imports"][0]["local"]["subset"]
+    # a local copy without subset: a rule of the user's for it configures the local copy, as it should
+    assert [c.kind for c in host_claims(build_model(clusters, settings()), "cluster1")
+            if c.host == "reviews.default.svc.cluster.local"] == ["VirtualService"]

@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 COLLECTIONS = os.path.join(REPO, ".lab", "collections")
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "module_utils"))
 
-from scenarios import SEED  # noqa: E402  pylint: disable=wrong-import-position
+from scenarios import SEED, settings  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def module_as_process(tmp_path, name, args, check=False):
@@ -38,7 +38,7 @@ def module_as_process(tmp_path, name, args, check=False):
 
 
 def federation(clusters):
-    return {"clusters": clusters, "settings": {"federation_name": "demo"}}
+    return {"clusters": clusters, "settings": settings(federation_name="demo")}
 
 
 @pytest.mark.parametrize("clusters", [SEED, dict(SEED, cluster1=dict(SEED["cluster1"], identity="Not A DNS Name"))],
