@@ -5,7 +5,7 @@
 (a) `kubectl apply --server-side` of the very same rendered manifests and (b) a naive playbook with one
 kubernetes.core.k8s module call per object.
 
-    tools/lab/lab up 3
+    tools/lab/lab up 3 --no-mesh    # the API servers only: no proxy starts and loads the machine
     python bench/run.py --sizes 1 10 100 --runs 5 --naive-runs 1     # writes bench/results.json
     python bench/report.py                                           # the tables of docs/performance.md
 
@@ -48,9 +48,9 @@ def bench_clusters(k):
     clusters = {
         "cluster1": {"meshfed_identity": "c1.bench.example.com", "meshfed_imports": []},
         "cluster2": {"meshfed_identity": "c2.bench.example.com", "meshfed_exports": [],
-                     "meshfed_gateway_address": {"address": "127.0.0.1", "port": 15443}},
+                     "meshfed_gateway_address": {"address": "172.31.2.100", "port": 15443}},
         "cluster3": {"meshfed_identity": "c3.bench.example.com", "meshfed_exports": [],
-                     "meshfed_gateway_address": {"address": "127.0.0.1", "port": 15444}},
+                     "meshfed_gateway_address": {"address": "172.31.3.100", "port": 15443}},
     }
     for index in range(k):
         exporter = "cluster2" if index % 2 == 0 else "cluster3"

@@ -49,9 +49,9 @@ def pki_dir_for(directory):
     return os.path.normpath(directory) + "-pki"
 
 
-def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir=None):
+def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir=None, group_mutate=None):
     """A copy of the lab inventory pointing at the lab's kubeconfig, with certificates in ``pki_dir`` (default:
-    ``pki_dir_for(directory)``)."""
+    ``pki_dir_for(directory)``); ``mutate`` changes the hosts, ``group_mutate`` the group variables."""
     with open(os.path.join(REPO, "inventories", "lab", "hosts.yml")) as f:
         hosts = yaml.safe_load(f)
     with open(os.path.join(REPO, "inventories", "lab", "group_vars", "meshfed_clusters.yml")) as f:
@@ -59,6 +59,8 @@ def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir
     group_vars.update(meshfed_kubeconfig=kubeconfig, meshfed_federation_name=federation_name,
                       meshfed_pki_dir=pki_dir or pki_dir_for(directory))
     hosts = copy.deepcopy(hosts)
+    if group_mutate:
+        group_mutate(group_vars)
     if mutate:
         mutate(hosts["all"]["children"]["meshfed_clusters"]["hosts"])
     os.makedirs(os.path.join(directory, "group_vars"), exist_ok=True)
@@ -94,7 +96,8 @@ OUR_KINDS = ",".join([
     "namespaces", "secrets", "serviceaccounts", "services", "deployments.apps", "roles.rbac.authorization.k8s.io",
     "rolebindings.rbac.authorization.k8s.io", "horizontalpodautoscalers.autoscaling",
     "poddisruptionbudgets.policy", "gateways.networking.istio.io", "virtualservices.networking.istio.io",
-    "destinationrules.networking.istio.io", "serviceentries.networking.istio.io"])
+    "destinationrules.networking.istio.io", "serviceentries.networking.istio.io",
+    "authorizationpolicies.security.istio.io"])
 
 
 def settle_namespace(lab, context, name, timeout=120):

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Clients on the lab's real mesh (tools/lab: istiod per cluster, Envoy gateways and sidecars, one network
+namespace per cluster): find a pod's proxy, send requests from beside its sidecar, read Envoy's admin.
+
+Every loop here is bounded in count and time; every address is inside the lab's network namespaces."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tools", "lab"))
+
+from labkit import envoy_admin, netns  # noqa: E402  pylint: disable=wrong-import-position
+
+TIMEOUT = 5.0
+
+
+def sample_app(namespace, name, app="http", port=8080, service_port_name=None):
+    """A lab sample app as YAML: a Deployment whose pod the lab gives ``app``'s server (tools/lab/labkit/apps.py)
+    and a sidecar, and, with ``service_port_name``, its Service. The namespace is labelled for injection."""
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": {"istio-injection": "enabled"}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+         "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+             "metadata": {"labels": {"app": name}, "annotations": {"lab.meshfed.io/app": app}},
+             "spec": {"containers": [{"name": "app", "image": "lab/" + app, "ports": [{"containerPort": port}]}]}}}},
+    ]
+    if service_port_name:
+        docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+                     "spec": {"selector": {"app": name}, "ports": [{"name": service_port_name, "port": port}]}})
+    return "\n---\n".join(json.dumps(d) for d in docs)
+
+
+class Mesh(object):
+    """The mesh of a running lab (``lab`` is the conftest fixture)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.state = lab.state.get("mesh") or {}
+
+    def workloads(self, cluster):
+        path = os.path.join(self.lab.dir, "mesh", cluster, "workloads.json")
+        try:
+            with open(path) as f:
+                return json.load(f)["workloads"]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def find(self, cluster, namespace, prefix):
+        """The proxy of the first pod of ``namespace`` whose name starts with ``prefix``, or None."""
+        for w in self.workloads(cluster):
+            if w["namespace"] == namespace and w["pod"].startswith(prefix):
+                return w
+        return None
+
+    def wait_ready(self, cluster, namespace, prefix, timeout=120):
+        """The proxy of that pod once its Envoy is live and holds its certificate."""
+        deadline = time.time() + timeout
+        while True:
+            w = self.find(cluster, namespace, prefix)
+            if w and envoy_admin.ready(w["netns"], w["admin_port"]):
+                try:
+                    if any(s["certificate"] for s in envoy_admin.active_secrets(w["netns"], w["admin_port"])):
+                        return w
+                except (OSError, ValueError):
+                    pass
+            if time.time() > deadline:
+                raise AssertionError("%s: no ready proxy for %s/%s* after %ds: %s" % (
+                    cluster, namespace, prefix, timeout, self.workloads(cluster)))
+            time.sleep(0.5)
+
+    def netns(self, cluster):
+        return self.state["clusters"][cluster]["netns"]
+
+    def rejected_updates(self, w):
+        return envoy_admin.rejected_updates(w["netns"], w["admin_port"])
+
+    def admin(self, w, path):
+        return envoy_admin.get(w["netns"], w["admin_port"], path)
+
+
+def http_request(ns, address, port, host, path="/", method="GET", headers=None, timeout=TIMEOUT):
+    """One HTTP/1.1 request from inside network namespace ``ns``: (status, parsed JSON body or text)."""
+    conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    conn.sock = netns.connect(ns, (address, port), timeout)
+    try:
+        conn.request(method, path, headers=dict({"Host": host}, **(headers or {})))
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace")
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(body)
+    except ValueError:
+        return resp.status, body
+
+
+def via_sidecar(w, host, port, path="/", method="GET", headers=None, timeout=TIMEOUT):
+    """A request sent by a client beside the pod's sidecar, to its outbound listener for ``port``."""
+    return http_request(w["netns"], w["bind"], port, host, path, method, headers, timeout)
+
+
+def until(fn, timeout=90, interval=0.5):
+    """Call ``fn`` until it returns a true value (exceptions count as false) or ``timeout`` passes; the last
+    value (or exception) is returned (raised)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+        except (OSError, AssertionError, ssl.SSLError, http.client.HTTPException):
+            if time.time() > deadline:
+                raise
+        else:
+            if time.time() > deadline:
+                return value
+        time.sleep(interval)
+
+
+def tcp_exchange(ns, address, port, payload, tls_sni=None, timeout=TIMEOUT):
+    """Send ``payload`` (one line) over TCP (or TLS with SNI ``tls_sni``, unverified: the echo server's
+    certificate is its own) from inside ``ns``; returns the line that comes back."""
+    raw = netns.connect(ns, (address, port), timeout)
+    sock = raw
+    if tls_sni:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        sock = ctx.wrap_socket(raw, server_hostname=tls_sni)
+    try:
+        sock.sendall(payload.rstrip(b"\n") + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+    finally:
+        sock.close()
+
+
+def mutual_tls_handshake(ns, address, port, sni, cert_file, key_file, ca_file, timeout=TIMEOUT):
+    """A TLS handshake from inside ``ns`` with a client certificate; returns the server's certificate (DER)
+    or raises ssl.SSLError / OSError when refused."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(ca_file)
+    ctx.load_cert_chain(cert_file, key_file)
+    raw = netns.connect(ns, (address, port), timeout)
+    with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+        # TLS 1.3: a refused client certificate shows on the first read, not in the handshake
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: " + sni.encode() + b"\r\nConnection: close\r\n\r\n")
+        first = tls.recv(1)
+        if not first:
+            raise ssl.SSLError("connection closed by the server after the handshake")
+        return tls.getpeercert(binary_form=True)
+
+
+GRPC_CLIENT = r"""
+import json, sys, grpc
+target, authority, payload, count = sys.argv[1], sys.argv[2], sys.argv[3].encode(), int(sys.argv[4])
+channel = grpc.insecure_channel(target, options=[("grpc.default_authority", authority)])
+say = channel.unary_unary("/lab.Echo/Say", request_serializer=None, response_deserializer=None)
+out = []
+for i in range(count):
+    try:
+        out.append({"ok": True, "reply": say(payload, timeout=5).decode()})
+    except grpc.RpcError as e:
+        out.append({"ok": False, "code": str(e.code()), "details": e.details()})
+print(json.dumps(out))
+"""
+
+
+def grpc_calls(ns, address, port, authority, payload, count=5):
+    """``count`` unary gRPC calls (HTTP/2) from inside ``ns`` (grpcio's own threads make its sockets, so the
+    client runs under `ip netns exec`)."""
+    done = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", GRPC_CLIENT, "%s:%d" % (address, port),
+                           authority, payload, str(count)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

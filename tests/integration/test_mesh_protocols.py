@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""tcp, tls and HTTP/2 (gRPC) exports across clusters on the lab's real mesh, and the handshake that refuses a
+cluster not granted an export. cluster2 exports, cluster1 consumes everything, cluster3 only greeter."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import ssl
+import uuid
+
+import pytest
+import yaml
+
+from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.tests.integration.mesh import (
+    Mesh, grpc_calls, mutual_tls_handshake, netns, sample_app, tcp_exchange, until, via_sidecar)
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
+    run_playbook, settle_namespace, write_inventory)
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+NS = "protocols"
+FEDERATION = "protocols"
+APPS_CLUSTER2 = "\n---\n".join(sample_app(NS, name, app, port, port_name) for name, app, port, port_name in (
+    ("echo-tcp", "tcp", 7000, "tcp-echo"), ("echo-tls", "tls", 7443, "tls-echo"), ("greeter", "grpc", 50051, "grpc"),
+    ("echo-http", "http", 8000, "http")))
+CLIENT = sample_app(NS, "client")
+
+
+def hosts(clusters):
+    clusters.clear()
+    clusters.update({
+        "cluster1": {"meshfed_identity": "c1.example.com", "meshfed_imports": [
+            {"name": "echo-tcp", "namespace": NS, "port": 7000, "protocol": "tcp",
+             "from": [{"cluster": "cluster2", "export": "echo-tcp"}]},
+            {"name": "echo-tls", "namespace": NS, "port": 7443, "protocol": "tls",
+             "from": [{"cluster": "cluster2", "export": "echo-tls"}]},
+            {"name": "greeter", "namespace": NS, "port": 50051,
+             "from": [{"cluster": "cluster2", "export": "greeter"}]},
+            {"name": "echo-http", "namespace": NS, "port": 8000,
+             "from": [{"cluster": "cluster2", "export": "echo-http"}]}]},
+        "cluster2": {"meshfed_identity": "c2.example.com", "meshfed_exports": [
+            {"name": "echo-tcp", "protocol": "tcp", "service": {"namespace": NS, "name": "echo-tcp", "port": 7000},
+             "consumers": ["cluster1"]},
+            {"name": "echo-tls", "protocol": "tls", "service": {"namespace": NS, "name": "echo-tls", "port": 7443},
+             "consumers": ["cluster1"]},
+            {"name": "greeter", "service": {"namespace": NS, "name": "greeter", "port": 50051},
+             "consumers": ["cluster1", "cluster3"]},
+            {"name": "echo-http", "service": {"namespace": NS, "name": "echo-http", "port": 8000},
+             "path_prefix": "/api/", "rewrite_prefix": "/", "consumers": ["cluster1"]}]},
+        "cluster3": {"meshfed_identity": "c3.example.com", "meshfed_imports": [
+            {"name": "greeter", "namespace": NS, "port": 50051,
+             "from": [{"cluster": "cluster2", "export": "greeter"}]}]},
+    })
+
+
+@pytest.fixture(scope="module")
+def federation(lab, tmp_path_factory):
+    mesh = Mesh(lab)
+    if not mesh.state:
+        pytest.fail("the lab runs without its mesh; run tools/lab/lab up 3", pytrace=False)
+    if len(lab.contexts) < 3:
+        pytest.skip("needs the lab's three clusters (tools/lab/lab up 3)")
+    inventory = write_inventory(str(tmp_path_factory.mktemp("protocols") / "inventory"), lab.kubeconfig,
+                                FEDERATION, mutate=hosts)
+    pki_dir = inventory + "-pki"
+    for context in lab.contexts:
+        settle_namespace(lab, context, "istio-private-gateways")
+        settle_namespace(lab, context, NS)
+    lab.kubectl("cluster2", "apply", "-f", "-", input=APPS_CLUSTER2)
+    for context in ("cluster1", "cluster3"):
+        lab.kubectl(context, "apply", "-f", "-", input=CLIENT)
+    run = run_playbook("federate.yml", inventory, timeout=900)
+    assert run.rc == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    proxies = {
+        "client1": mesh.wait_ready("cluster1", NS, "client"),
+        "client3": mesh.wait_ready("cluster3", NS, "client"),
+        "ingress": mesh.wait_ready("cluster2", "istio-private-gateways", "istio-private-ingressgateway"),
+    }
+    for prefix in ("echo-tcp", "echo-tls", "greeter", "echo-http"):
+        mesh.wait_ready("cluster2", NS, prefix)
+    for context in ("cluster1", "cluster3"):
+        mesh.wait_ready(context, "istio-private-gateways", "istio-private-egressgateway")
+    address = yaml.safe_load(lab.kubectl("cluster2", "get", "service", "-n", "istio-private-gateways",
+                                         "istio-private-ingressgateway", "-o", "yaml"))
+    proxies["ingress_address"] = address["status"]["loadBalancer"]["ingress"][0]["ip"]
+    proxies["inventory"] = inventory
+    yield mesh, proxies, pki_dir
+    run = run_playbook("unfederate.yml", inventory, timeout=900)
+    assert run.rc == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    for context in lab.contexts:
+        lab.kubectl_run(context, "delete", "namespace", NS, "--wait=false")
+
+
+def test_tcp_export_carries_bytes_both_ways(federation):
+    mesh, proxies, dummy = federation
+    client = proxies["client1"]
+    payload = uuid.uuid4().hex.encode() * 100
+    reply = until(lambda: tcp_exchange(client["netns"], client["bind"], 7000, payload), timeout=90)
+    pod, sep, echoed = reply.rstrip(b"\n").partition(b" ")
+    assert pod.startswith(b"echo-tcp-") and echoed == payload
+
+
+def test_http_export_rewrites_its_path_prefix_and_serves_nothing_outside_it(federation):
+    mesh, proxies, dummy = federation
+    client = proxies["client1"]
+    status, body = until(lambda: via_sidecar(client, "echo-http.protocols.svc.cluster.local", 8000, "/api/items/1"),
+                         timeout=90)
+    assert status == 200, body
+    assert (body["pod"].split("-")[:2], body["path"], body["authority"]) == (
+        ["echo", "http"], "/items/1", "echo-http.protocols.svc.cluster.local")
+    assert via_sidecar(client, "echo-http.protocols.svc.cluster.local", 8000, "/items/1")[0] == 404
+
+
+def test_a_consumer_pinning_another_server_identity_is_refused_by_its_own_egress(federation, lab):
+    """The consumer's egress pins the exporter's identity (DestinationRule subjectAltNames): tampered to another
+    identity, the egress refuses cluster2's certificate; federate.yml puts the pin back and traffic flows."""
+    mesh, proxies, dummy = federation
+    client = proxies["client1"]
+    payload = uuid.uuid4().hex.encode()
+    assert tcp_exchange(client["netns"], client["bind"], 7000, payload).endswith(payload + b"\n")
+    rule = json.loads(lab.kubectl("cluster1", "get", "destinationrule", "-n", "istio-private-gateways",
+                                  "meshfed-peer-cluster2", "-o", "json"))
+    patch = [{"op": "replace", "path": "/spec/subsets/%d/trafficPolicy/tls/subjectAltNames" % i,
+              "value": ["c3.example.com"]} for i in range(len(rule["spec"]["subsets"]))]
+    lab.kubectl("cluster1", "patch", "destinationrule", "-n", "istio-private-gateways", "meshfed-peer-cluster2",
+                "--type=json", "-p", json.dumps(patch))
+    try:
+        assert until(lambda: not tcp_exchange_or_none(client, payload), timeout=60)
+    finally:
+        run = run_playbook("federate.yml", proxies["inventory"], timeout=900)
+        assert run.rc == 0, run.stdout[-4000:]
+    assert until(lambda: tcp_exchange_or_none(client, payload), timeout=60)
+
+
+def tcp_exchange_or_none(client, payload):
+    try:
+        reply = tcp_exchange(client["netns"], client["bind"], 7000, payload, timeout=3)
+    except OSError:
+        return None
+    return reply if reply.endswith(payload + b"\n") else None
+
+
+def test_tls_export_carries_the_clients_own_tls_end_to_end(federation):
+    mesh, proxies, dummy = federation
+    client = proxies["client1"]
+    payload = uuid.uuid4().hex.encode()
+    reply = until(lambda: tcp_exchange(client["netns"], client["bind"], 7443, payload,
+                                       tls_sni="echo-tls.protocols.svc.cluster.local"), timeout=90)
+    pod, sep, echoed = reply.rstrip(b"\n").partition(b" ")
+    assert pod.startswith(b"echo-tls-") and echoed == payload
+
+
+def test_grpc_over_http2_through_an_http_export(federation):
+    mesh, proxies, dummy = federation
+    for name in ("client1", "client3"):
+        client = proxies[name]
+        calls = until(lambda c=client: all(r["ok"] for r in grpc_calls(
+            c["netns"], c["bind"], 50051, "greeter.protocols.svc.cluster.local", "hello", count=1)) and
+            grpc_calls(c["netns"], c["bind"], 50051, "greeter.protocols.svc.cluster.local", "hello", count=5),
+            timeout=90)
+        assert calls and all(r["ok"] and r["reply"].startswith("greeter-") and r["reply"].endswith(" hello")
+                             for r in calls), calls
+
+
+def test_a_cluster_not_granted_an_export_is_refused_in_the_handshake(federation):
+    mesh, proxies, pki_dir = federation
+    address = proxies["ingress_address"]
+    ca = os.path.join(pki_dir, "ca.crt")
+
+    def handshake(cluster, export):
+        return mutual_tls_handshake(mesh.netns(cluster), address, 15443, "%s.c2.example.com" % export,
+                                    os.path.join(pki_dir, cluster + ".crt"), os.path.join(pki_dir, cluster + ".key"),
+                                    ca)
+    # cluster1 is granted echo-tcp, cluster3 only greeter: same CA, same port, refused by the handshake itself
+    assert handshake("cluster1", "echo-tcp")
+    assert handshake("cluster3", "greeter")
+    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        handshake("cluster3", "echo-tcp")
+
+
+def _write_pair(directory, name, cert, key):
+    cert_file, key_file = os.path.join(str(directory), name + ".crt"), os.path.join(str(directory), name + ".key")
+    with open(cert_file, "wb") as f:
+        f.write(pki.cert_to_pem(cert))
+    with open(key_file, "wb") as f:
+        f.write(pki.key_to_pem(key))
+    os.chmod(key_file, 0o600)
+    return cert_file, key_file
+
+
+def test_certificates_the_exporter_must_not_accept_are_refused(federation, tmp_path):
+    """Against cluster2's real ingress gateway: no client certificate, a certificate with a granted identity from
+    another CA, an expired one from the federation's CA, and an export host no server has."""
+    mesh, proxies, pki_dir = federation
+    address, ns, ca = proxies["ingress_address"], mesh.netns("cluster1"), os.path.join(pki_dir, "ca.crt")
+    with open(ca, "rb") as f:
+        ca_cert = pki.load_cert(f.read())
+    with open(os.path.join(pki_dir, "ca.key"), "rb") as f:
+        ca_key = pki.load_key(f.read())
+    other_ca_key = pki.generate_key()
+    other_ca = pki.build_ca(other_ca_key, common_name="not the federation")
+    key = pki.generate_key()
+    forged = _write_pair(tmp_path, "forged", pki.build_leaf(key, "c1.example.com", other_ca, other_ca_key), key)
+    key = pki.generate_key()
+    expired = _write_pair(tmp_path, "expired", pki.build_leaf(
+        key, "c1.example.com", ca_cert, ca_key, validity_days=1, now=pki.utcnow() - datetime.timedelta(days=10)), key)
+    granted = (os.path.join(pki_dir, "cluster1.crt"), os.path.join(pki_dir, "cluster1.key"))
+    assert mutual_tls_handshake(ns, address, 15443, "echo-tcp.c2.example.com", granted[0], granted[1], ca)
+    refused = (ssl.SSLError, ConnectionResetError, BrokenPipeError)
+    for cert_file, key_file, sni in ((forged[0], forged[1], "echo-tcp.c2.example.com"),
+                                     (expired[0], expired[1], "echo-tcp.c2.example.com"),
+                                     (granted[0], granted[1], "nothing-here.c2.example.com")):
+        with pytest.raises(refused):
+            mutual_tls_handshake(ns, address, 15443, sni, cert_file, key_file, ca)
+    with pytest.raises(refused):
+        no_client_certificate(ns, address, ca)
+
+
+def no_client_certificate(ns, address, ca):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(ca)
+    with ctx.wrap_socket(netns.connect(ns, (address, 15443)), server_hostname="echo-tcp.c2.example.com") as tls:
+        tls.sendall(b"hello\n")
+        if not tls.recv(1):
+            raise ssl.SSLError("closed by the server")
