@@ -22,6 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tools", "lab"))
 
 from labkit import envoy_admin, netns  # noqa: E402  pylint: disable=wrong-import-position
+from labkit.request import http_request  # noqa: E402  pylint: disable=wrong-import-position
 
 TIMEOUT = 5.0
 
@@ -88,22 +89,6 @@ class Mesh(object):
 
     def admin(self, w, path):
         return envoy_admin.get(w["netns"], w["admin_port"], path)
-
-
-def http_request(ns, address, port, host, path="/", method="GET", headers=None, timeout=TIMEOUT):
-    """One HTTP/1.1 request from inside network namespace ``ns``: (status, parsed JSON body or text)."""
-    conn = http.client.HTTPConnection(address, port, timeout=timeout)
-    conn.sock = netns.connect(ns, (address, port), timeout)
-    try:
-        conn.request(method, path, headers=dict({"Host": host}, **(headers or {})))
-        resp = conn.getresponse()
-        body = resp.read().decode(errors="replace")
-    finally:
-        conn.close()
-    try:
-        return resp.status, json.loads(body)
-    except ValueError:
-        return resp.status, body
 
 
 def via_sidecar(w, host, port, path="/", method="GET", headers=None, timeout=TIMEOUT):

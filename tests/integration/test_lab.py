@@ -41,6 +41,25 @@ def listening():
     return socks
 
 
+def network_namespaces():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def owned_processes(lab_dir):
+    """Live processes carrying the lab's owner mark (every process of its mesh)."""
+    mark = ("MESHFED_LAB_OWNER=%s" % os.path.realpath(str(lab_dir))).encode()
+    found = []
+    for pid in [int(d) for d in os.listdir("/proc") if d.isdigit()]:
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                if mark in f.read().split(b"\0") and alive(pid):
+                    found.append(pid)
+        except (IOError, OSError):
+            pass
+    return found
+
+
 def alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -102,6 +121,19 @@ def test_deployment_with_two_replicas_becomes_ready_on_every_cluster(lab, namesp
         for pod in pods:
             ready = [c["status"] for c in pod["status"]["conditions"] if c["type"] == "Ready"]
             assert ready == ["True"] and pod["spec"]["nodeName"], (context, pod["status"])
+
+
+def test_a_cluster_holds_more_services_than_a_slash_24_has_addresses(lab, namespace):
+    """kube-apiserver's default Service range is a /24 (full at ~250 Services: "failed to allocate a serviceIP ...
+    range is full"); the lab's clusters have a default cluster's 10.96.0.0/12."""
+    services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc-%03d" % i, "namespace": namespace},
+                 "spec": {"ports": [{"port": 8080, "name": "http"}]}} for i in range(300)]
+    lab.kubectl("cluster1", "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": services}),
+                timeout=300)
+    items = json.loads(lab.kubectl("cluster1", "get", "services", "-n", namespace, "-o", "json"))["items"]
+    ips = {s["spec"]["clusterIP"] for s in items}
+    assert len(items) == 300 and len(ips) == 300
+    assert all(ip.startswith("10.") and 96 <= int(ip.split(".")[1]) <= 111 for ip in ips), sorted(ips)[:5]
 
 
 def test_istio_crd_schema_rejects_a_wrong_field_type(lab, namespace):
@@ -189,14 +221,23 @@ def test_down_then_up_leaves_no_process_or_port_behind(lab, tmp_path):
         for c in summary["clusters"]:
             assert c["analyze"]["errors"] == 0 and c["analyze"]["rc"] == 0, c["analyze"]
         with open(str(other / "lab.json")) as f:
-            first = json.load(f)["clusters"]
+            state = json.load(f)
+        first = state["clusters"]
         first_pids, first_ports = cluster_pids(first), cluster_ports(first)
         assert len(first_pids) == 15 and all(alive(p) for p in first_pids)
         assert len(first_ports) >= 15 and first_ports <= set(listening())
+        mesh_pids = [c["istiod"]["pid"] for c in state["mesh"]["clusters"].values()] + [state["mesh"]["controller_pid"]]
+        namespaces = {c["netns"] for c in state["mesh"]["clusters"].values()}
+        assert len(mesh_pids) == 4 and all(alive(p) for p in mesh_pids)
+        assert len(namespaces) == 3 and namespaces <= network_namespaces()
+        assert not namespaces & {c["netns"] for c in lab.state["mesh"]["clusters"].values()}  # its own network
 
         down = lab.run_lab(["down"], lab_dir=other)
         assert "no process left" in down.stderr, down.stderr
         assert not [p for p in first_pids if alive(p)]
+        assert not [p for p in mesh_pids if alive(p)] and not owned_processes(other)
+        tag = next(iter(namespaces)).split("-")[0]
+        assert not [n for n in network_namespaces() if n.startswith(tag + "-")]
         socks = listening()
         assert not [p for p in first_ports if p in socks], socks
         assert not (other / "kubeconfig").exists() and not (other / "kwok").exists() and not (other / "lab.json").exists()

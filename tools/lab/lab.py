@@ -10,6 +10,8 @@ network namespace and Envoy proxies for the pods that matter (see docs/lab.md).
     tools/lab/lab check [--json] [--quick]
                                        per cluster: version, nodes, Istio CRDs, istiod, istioctl analyze;
                                        per proxy: xDS sync, rejected updates, SDS secrets
+    tools/lab/lab request CLUSTER NS/POD URL [--count N]
+                                       HTTP requests from beside a pod's sidecar, and who answered
 
 Python 3.11, stdlib + PyYAML (the sample apps' TLS and gRPC servers also use cryptography and grpcio).
 """
@@ -173,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     ck.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     ck.add_argument("--quick", action="store_true", help="skip istioctl analyze")
     sub.add_parser("env", help="print export KUBECONFIG=...")
+    rq = sub.add_parser("request", help="HTTP requests from beside a pod's sidecar, and who answered")
+    rq.add_argument("cluster")
+    rq.add_argument("pod", help="NAMESPACE/POD-NAME-PREFIX, e.g. default/productpage")
+    rq.add_argument("url", help="e.g. http://reviews:9080/reviews/1 (the host is the Host header)")
+    rq.add_argument("--count", type=int, default=1)
+    rq.add_argument("--method", default="GET")
     sub.add_parser("controller", help="(internal) the lab's background controller")
     app = sub.add_parser("app", help="(internal) a sample app's server")
     app.add_argument("kind")
@@ -181,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     app.add_argument("--namespace", required=True)
     app.add_argument("--version", default="")
     args = ap.parse_args(argv)
-    if args.cmd in ("check", "env"):
+    if args.cmd in ("check", "env", "request"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lab check | head`
     lab = Lab()
     try:
@@ -196,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "env":
             print(f"export KUBECONFIG={lab.kubeconfig}")
             return 0
+        if args.cmd == "request":
+            from labkit.request import cmd_request
+            return cmd_request(lab, args.cluster, args.pod, args.url, args.count, args.method)
         if args.cmd == "controller":
             from labkit import controller
             return controller.run(lab)
