@@ -12,6 +12,8 @@ network namespace and Envoy proxies for the pods that matter (see docs/lab.md).
                                        per proxy: xDS sync, rejected updates, SDS secrets
     tools/lab/lab request CLUSTER NS/POD URL [--count N]
                                        HTTP requests from beside a pod's sidecar, and who answered
+    tools/lab/lab operator -- COMMAND  COMMAND inside the lab's network (load balancer addresses reachable), with
+                                       the API servers forwarded: e.g. ansible-playbook playbooks/status.yml
 
 Python 3.11, stdlib + PyYAML (the sample apps' TLS and gRPC servers also use cryptography and grpcio).
 """
@@ -164,6 +166,16 @@ def cmd_down(lab: Lab) -> int:
     return 0
 
 
+def run_as_operator(lab: Lab, command: list[str]) -> int:
+    ns = (lab.state().get("mesh") or {}).get("operator_netns")
+    if not ns:
+        raise LabError("the lab runs without its mesh (no operator network namespace); run: tools/lab/lab up")
+    if not command:
+        raise LabError("usage: tools/lab/lab operator -- COMMAND [ARG...]")
+    import subprocess  # pylint: disable=import-outside-toplevel
+    return subprocess.call(["ip", "netns", "exec", ns, *command])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="tools/lab/lab", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -181,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     rq.add_argument("url", help="e.g. http://reviews:9080/reviews/1 (the host is the Host header)")
     rq.add_argument("--count", type=int, default=1)
     rq.add_argument("--method", default="GET")
+    op = sub.add_parser("operator", help="run a command on the operator's machine: inside the lab's network, "
+                                         "reaching the load balancer addresses and (forwarded) the API servers")
+    op.add_argument("command", nargs=argparse.REMAINDER)
     sub.add_parser("controller", help="(internal) the lab's background controller")
     app = sub.add_parser("app", help="(internal) a sample app's server")
     app.add_argument("kind")
@@ -207,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "request":
             from labkit.request import cmd_request
             return cmd_request(lab, args.cluster, args.pod, args.url, args.count, args.method)
+        if args.cmd == "operator":
+            return run_as_operator(lab, [a for a in args.command if a != "--"] if args.command[:1] == ["--"] else args.command)
         if args.cmd == "controller":
             from labkit import controller
             return controller.run(lab)

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's controller, one background process per lab (``lab.py controller``, started by ``lab up``):
 
-* forwards 127.0.0.1:15012 of every cluster's network namespace to that cluster's istiod;
+* forwards 127.0.0.1:15012 of every cluster's network namespace to that cluster's istiod, and the API servers'
+  ports into the operator's namespace;
 * gives the pods that matter their processes (proxies.py) when they appear and stops them when they go;
 * gives LoadBalancer Services an address (loadbalancer.py).
 
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+import urllib.parse
 from pathlib import Path
 
 from labkit import clusters, forward, istiod, loadbalancer, netns, proxies
@@ -165,6 +167,9 @@ def run(lab: Lab) -> int:
     controllers = []
     for name, info in sorted(mesh["clusters"].items()):
         forward.forward(info["netns"], ("127.0.0.1", 15012), ("127.0.0.1", info["istiod"]["ports"]["secure_grpc"]))
+        # the operator's machine reaches every API server at the kubeconfig's address
+        api_port = urllib.parse.urlsplit(clusters.credentials(lab, name)["server"]).port
+        forward.forward(mesh["operator_netns"], ("127.0.0.1", api_port), ("127.0.0.1", api_port))
         controllers.append(ClusterController(lab, bin_dir, name, info))
     stopping = threading.Event()
 

@@ -38,6 +38,7 @@ def up(lab: Lab, bin_dir: Path, names: list[str], recreated: list[str]) -> dict:
     old = mesh.get("clusters", {})
     for name in names:
         netns.ensure_cluster(lab.tag, name)
+    operator = netns.ensure_operator(lab.tag)
     for gone in set(old) - set(names):
         procs.stop([old[gone]["istiod"]["pid"]], lab.home)
         netns.ip("netns", "del", old[gone]["netns"], check=False)
@@ -62,10 +63,10 @@ def up(lab: Lab, bin_dir: Path, names: list[str], recreated: list[str]) -> dict:
     same = set(old) == set(names) and not restarted
     if same and controller_alive(lab, mesh):
         log("mesh: istiod and controller running, reused")
-        return dict(mesh, clusters=clusters)
+        return dict(mesh, clusters=clusters, operator_netns=operator)
     if mesh.get("controller_pid"):
         procs.stop([mesh["controller_pid"]], lab.home)
-    mesh = {"clusters": clusters}
+    mesh = {"clusters": clusters, "operator_netns": operator}
     state["mesh"] = mesh
     lab.save_state(state)
     ready = lab.mesh_dir / "controller.ready"

@@ -5,6 +5,8 @@
     <tag>-hub        bridge br0, one veth end per cluster (named like the cluster's index: c1, c2, ...)
     <tag>-clusterN   eth0 = 172.31.N.1/16 on the hub's L2; the cluster's LoadBalancer addresses 172.31.N.100-199
                      (/32 on eth0); the pod addresses of the pods that run processes (/32 on lo)
+    <tag>-operator   eth0 = 172.31.0.254/16: where an operator's machine sits, reaching the clusters' load balancer
+                     addresses; the API servers' ports are forwarded to its loopback (``lab operator -- CMD``)
 
 Every address exists only inside these namespaces; the root namespace gets none. Processes in the root
 namespace reach into a cluster's namespace through sockets made there (``socket_in``), which is also how the
@@ -74,11 +76,27 @@ def ensure_hub(tag: str) -> None:
     ip("link", "set", "br0", "up", netns=hub)
 
 
+OPERATOR_INDEX = 254
+
+
+def operator_netns(tag: str) -> str:
+    return f"{tag}-operator"
+
+
+def ensure_operator(tag: str) -> str:
+    """The operator's namespace on the hub (idempotent); returns its name."""
+    address = str(HUB_NET.network_address + OPERATOR_INDEX)
+    return _ensure_member(tag, operator_netns(tag), OPERATOR_INDEX, address)
+
+
 def ensure_cluster(tag: str, cluster: str) -> str:
     """The cluster's namespace, linked to the hub (idempotent); returns its name."""
+    return _ensure_member(tag, cluster_netns(tag, cluster), cluster_index(cluster), cluster_address(cluster))
+
+
+def _ensure_member(tag: str, ns: str, index: int, address: str) -> str:
     ensure_hub(tag)
-    hub, ns = hub_name(tag), cluster_netns(tag, cluster)
-    index = cluster_index(cluster)
+    hub = hub_name(tag)
     if ns not in existing():
         ip("netns", "add", ns)
     ip("link", "set", "lo", "up", netns=ns)
@@ -93,7 +111,7 @@ def ensure_cluster(tag: str, cluster: str) -> str:
     ip("link", "set", f"c{index}", "master", "br0", netns=hub)
     ip("link", "set", f"c{index}", "up", netns=hub)
     ip("link", "set", "eth0", "up", netns=ns)
-    ip("addr", "replace", f"{cluster_address(cluster)}/{HUB_NET.prefixlen}", "dev", "eth0", netns=ns)
+    ip("addr", "replace", f"{address}/{HUB_NET.prefixlen}", "dev", "eth0", netns=ns)
     return ns
 
 
