@@ -42,11 +42,10 @@ def istioctl_analyze(lab: Lab, context: str, timeout: float = 120) -> dict:
 
 
 def sync_state(entry: dict) -> str:
-    """SYNCED, STALE (something sent but not acknowledged) or NACKED, from one /debug/syncz entry."""
-    if any(entry.get(k) for k in entry if k.endswith("_nacked") or k == "nacked"):
-        return "NACKED"
+    """SYNCED, or STALE with the xDS types whose last push istiod sent is not the last the proxy acknowledged
+    (one /debug/syncz entry; a rejected push stays unacknowledged, and Envoy counts it in update_rejected)."""
     stale = [k[:-5] for k in entry if k.endswith("_sent") and entry.get(k) != entry.get(k[:-5] + "_acked")]
-    return "STALE " + ",".join(stale) if stale else "SYNCED"
+    return "STALE " + ",".join(sorted(stale)) if stale else "SYNCED"
 
 
 def check_proxies(lab: Lab, name: str, info: dict) -> tuple[list[dict], list[str]]:
@@ -59,14 +58,12 @@ def check_proxies(lab: Lab, name: str, info: dict) -> tuple[list[dict], list[str
         syncz = istiod.debug(info["istiod"], "/debug/syncz")
     except (OSError, ValueError) as e:
         return [], [f"istiod /debug/syncz: {e}"]
-    by_proxy = {}
-    for entry in syncz if isinstance(syncz, list) else []:
-        by_proxy[(entry.get("proxy") or "").split("~")[0] if "~" in (entry.get("proxy") or "") else entry.get("proxy")] = entry
+    by_proxy = {entry.get("proxy"): entry for entry in syncz}  # proxy: "<pod>.<namespace>"
     results, problems = [], []
     for w in workloads:
         r = {"pod": w["pod"], "namespace": w["namespace"], "kind": w["kind"], "ip": w["ip"],
              "admin_port": w["admin_port"], "sync": "NOT CONNECTED", "rejected": None, "secrets": []}
-        entry = next((e for k, e in by_proxy.items() if k and k.startswith(w["proxy_id"])), None)
+        entry = by_proxy.get(w["proxy_id"])
         if entry:
             r["sync"] = sync_state(entry)
         try:
