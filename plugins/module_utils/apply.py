@@ -264,12 +264,13 @@ def host_covers(pattern, host, wildcards=True):
 
 
 def visible_in(obj, namespace):
-    """The object applies to clients in ``namespace``: it lives there, or its exportTo is absent (Istio's
-    default: every namespace), holds ``*`` or names the namespace."""
+    """The object applies to clients in ``namespace``: its exportTo is absent (Istio's default: every
+    namespace), holds ``*`` or names the namespace, or, for an object living there, holds ``.`` (an object of N
+    exported only elsewhere is not seen in N: pilot/pkg/model/push_context.go)."""
     meta = obj.get("metadata") or {}
-    if meta.get("namespace") == namespace:
-        return True
     export_to = (obj.get("spec") or {}).get("exportTo") or ["*"]
+    if meta.get("namespace") == namespace and "." in export_to:
+        return True
     return "*" in export_to or namespace in export_to
 
 

@@ -428,8 +428,11 @@ def test_a_user_route_for_the_local_name_conflicts_where_sidecars_in_the_namespa
         users("VirtualService", "mine", hosts=["reviews"]),
         # less specific than the import's: Istio gives the Service the VirtualService with its most specific host
         users("VirtualService", "wild", hosts=["*.default.svc.cluster.local"]),
-        # in its own namespace whatever its exportTo says
+        # in its own namespace but exported to none (~) or only elsewhere: Istio shows it to no sidecar there
         users("VirtualService", "private", hosts=["reviews"], exportTo=["~"]),
+        users("VirtualService", "elsewhere", hosts=["reviews"], exportTo=["bookinfo"]),
+        # in its own namespace and exported there
+        users("VirtualService", "here", hosts=["reviews"], exportTo=["."]),
         # from another namespace: exported to all (the default), or to default by name
         users("VirtualService", "public", "bookinfo", hosts=["reviews.default.svc.cluster.local"]),
         users("VirtualService", "named", "bookinfo", hosts=["reviews.default.svc.cluster.local"],
@@ -446,8 +449,8 @@ def test_a_user_route_for_the_local_name_conflicts_where_sidecars_in_the_namespa
         ("VirtualService", "bookinfo", "named", "reviews.default.svc.cluster.local", "one VirtualService per host"),
         ("VirtualService", "bookinfo", "public", "reviews.default.svc.cluster.local", "one VirtualService per host"),
         ("VirtualService", "default", "both", "reviews", "one VirtualService per host"),
-        ("VirtualService", "default", "mine", "reviews", "one VirtualService per host"),
-        ("VirtualService", "default", "private", "reviews", "one VirtualService per host")]
+        ("VirtualService", "default", "here", "reviews", "one VirtualService per host"),
+        ("VirtualService", "default", "mine", "reviews", "one VirtualService per host")]
 
 
 def test_our_objects_and_objects_in_the_way_of_our_names_are_not_host_conflicts():
