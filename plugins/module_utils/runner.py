@@ -24,6 +24,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.federation_modu
     CORE_KINDS, DISCOVERED_ADDRESS_FACT, argument_spec, kind_api_version, load_federation, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError, claim_places, read_live)
+from ansible_collections.meshfed.federation.plugins.module_utils.progress import progress_line
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import (
     FEDERATION, MANAGED_BY, owner_selector)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
@@ -70,8 +71,10 @@ WRITE_CONCURRENCY = 8
 # Never pruned: deleting a Namespace deletes whatever else lives in it (see release_namespace_if_empty).
 UNPRUNABLE_KINDS = {"Namespace"}
 
-# Kept in a namespace we created, these do not make it "someone else's".
-NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
+# Kept in a namespace we created, these do not make it "someone else's": what Kubernetes puts in every namespace,
+# and what istiod's namespace controller writes into every namespace it serves (its root certificate and CRL).
+NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default"),
+                      ("ConfigMap", "istio-ca-root-cert"), ("ConfigMap", "istio-ca-crl")}
 NAMESPACE_CONTENT_KINDS = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Service"),
                            ("apps/v1", "Deployment"), ("v1", "Pod")]
 
@@ -182,7 +185,10 @@ def run_apply(module, cluster, role, desired, kinds, federation_name=None, relea
     report             function(client) -> dict added to the result once the role has converged
     host_check         HostCheck: hosts of ours that objects of someone else must not use (their conflicts
                        stop the run unless force is set); with one, the result has ``host_conflicts``
+
+    The result's ``summary`` is its one line for the task output (module_utils/progress.py), timed from here.
     """
+    started = time.time()
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"))
     federation_name = federation_name or federation_of(desired)
@@ -208,6 +214,7 @@ def run_apply(module, cluster, role, desired, kinds, federation_name=None, relea
             result["changed"] = result["changed"] or result["namespace"] == "deleted"
         if report:
             result.update(report(client))
+        result["summary"] = progress_line(result, time.time() - started, module.check_mode)
         module.exit_json(api_requests=client.requests, **result)
     except (ClusterError, DuplicateObjectError) as error:
         module.fail_json(msg=str(error), cluster=cluster, role=role,

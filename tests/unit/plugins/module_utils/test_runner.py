@@ -75,7 +75,7 @@ def test_the_import_role_reads_the_importing_namespaces_and_stops_on_host_confli
     assert result["msg"].startswith("cluster cluster1: Objects not managed by meshfed use hosts of its imports: "
                                     "DestinationRule default/details: host details (for "
                                     "details.default.svc.cluster.local) is the local name of import default/details")
-    assert "created" in result and not result.get("changed")
+    assert "created" in result and not result.get("changed") and "summary" not in result
 
 
 def test_roles_without_host_claims_return_no_host_conflicts(monkeypatch):
@@ -90,6 +90,8 @@ def test_forced_host_conflicts_only_warn(monkeypatch):
         "cluster cluster1: Objects not managed by meshfed use hosts of its imports: DestinationRule default/mtls")
     assert "AuthorizationPolicy istio-private-gateways/meshfed-import-default-reviews-cluster2-reviews-v2" in result[
         "created"]
+    assert result["summary"].startswith("cluster1 import (check mode): %d objects, would create %d ("
+                                        % (len(result["created"]), len(result["created"])))
 
 
 def test_a_discovered_local_address_fails_the_import_naming_both_clusters(monkeypatch):
@@ -102,3 +104,36 @@ def test_a_discovered_local_address_fails_the_import_naming_both_clusters(monkey
                                     "by discovery (meshfed_gateway_address: discover, field address of its Service's "
                                     "status.loadBalancer.ingress): 127.0.0.42 is a loopback address")
     assert client.requests["list"] == 0
+
+
+class NamespaceClient(FakeClient):
+    """A cluster holding our gateway namespace with ``content`` in it."""
+
+    def __init__(self, content, labels):
+        super(NamespaceClient, self).__init__(content)
+        self.namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gw", "labels": labels}}
+        self.deleted = []
+
+    def get(self, obj):
+        return self.namespace
+
+    def delete(self, obj):
+        self.deleted.append(obj["metadata"]["name"])
+
+
+def config_map(name, namespace="gw", labels=None):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace,
+                                                                  "labels": labels or {}}}
+
+
+def test_a_namespace_istiod_wrote_its_ca_config_maps_into_is_still_released():
+    labels = {runner.MANAGED_BY: "meshfed", runner.FEDERATION: "demo"}
+    istio_written = [config_map("istio-ca-root-cert", labels={"istio.io/config": "true"}), config_map("istio-ca-crl"),
+                     config_map("kube-root-ca.crt")]
+    client = NamespaceClient(istio_written, labels)
+    assert runner.release_namespace_if_empty(client, "gw", labels, check_mode=False) == "deleted"
+    assert client.deleted == ["gw"]
+    # a ConfigMap of anyone else keeps it
+    client = NamespaceClient(istio_written + [config_map("team-settings")], labels)
+    result = runner.release_namespace_if_empty(client, "gw", labels, check_mode=False)
+    assert result.startswith("kept: ") and "ConfigMap gw/team-settings" in result and not client.deleted
