@@ -30,9 +30,26 @@ def controller_alive(lab: Lab, mesh: dict) -> bool:
     return bool(pid) and procs.owned_by(pid, lab.home) and mesh.get("code") == code_version()
 
 
+# every pilot-agent and Envoy watches files: a few labs of proxies pass the kernel's default of 128 inotify
+# instances per user, and a proxy then dies with "too many open files" (kind documents the same limit)
+INOTIFY_LIMITS = {"/proc/sys/fs/inotify/max_user_instances": 1024, "/proc/sys/fs/inotify/max_user_watches": 524288}
+
+
+def raise_inotify_limits() -> None:
+    for path, wanted in INOTIFY_LIMITS.items():
+        try:
+            current = int(Path(path).read_text())
+            if current < wanted:
+                Path(path).write_text(str(wanted))
+                log(f"raised {path.rsplit('/', 1)[-1]} from {current} to {wanted} (machine-wide; see docs/lab.md)")
+        except (OSError, ValueError) as e:
+            log(f"could not raise {path}: {e}; proxies may fail with 'too many open files'")
+
+
 def up(lab: Lab, bin_dir: Path, names: list[str], recreated: list[str]) -> dict:
     """Bring the mesh to clusters ``names``; returns the state's ``mesh`` entry."""
     t0 = time.time()
+    raise_inotify_limits()
     state = lab.state()
     mesh = state.get("mesh") or {}
     old = mesh.get("clusters", {})
