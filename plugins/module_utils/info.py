@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What federation_info reports for one cluster: gateways, their address, certificate expiry, and which exports
-and imports are applied. Read-only, a handful of requests; an unreachable cluster is reported, not a failure."""
+"""What federation_info reports for one cluster: gateways, their address, certificate expiry, which exports
+and imports are applied, and, when asked, the state of its links (probe.py) and a JMESPath query over it all
+(query.py). Read-only, a handful of requests; an unreachable cluster is reported, not a failure."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,11 +15,16 @@ import datetime
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import CORE_KINDS, load_federation
-from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER
+from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, export_host, find_export
+from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
+    Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
+from ansible_collections.meshfed.federation.plugins.module_utils.query import HAS_JMESPATH, QueryError, run_query
 from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector, selector_string
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     EGRESS, INGRESS, credential_secret_name, gateway_name, ingress_address_from_service)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import export_object_name
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
+    PeerAddressError, resolve_peer_address)
 
 try:
     from cryptography import x509
@@ -94,7 +100,7 @@ def cluster_report(federation, cluster, reader, now):
     imported = reader.owned_names(settings.istio_api_version, "VirtualService", "import") if cluster.imports else set()
     report["exports"] = [{
         "name": e.name, "protocol": e.protocol, "service": "%s/%s:%d" % e.service,
-        "subset": e.subset.name if e.subset else None, "consumers": list(e.consumers),
+        "subset": e.subset.name if e.subset else None, "consumers": list(e.consumers), "probe_path": e.probe_path,
         "applied": (ns, export_object_name(e)) in exported} for e in cluster.exports]
     report["imports"] = [{
         "name": i.name, "namespace": i.namespace, "port": i.port, "protocol": i.protocol,
@@ -105,9 +111,69 @@ def cluster_report(federation, cluster, reader, now):
     return report
 
 
+def link_targets(federation, cluster, discovered):
+    """Per (import, source) of ``cluster``: its link's description and the probe Target, or, for a peer whose
+    gateway address is unknown or refused (the import renderer's resolution), the reason instead."""
+    addresses = {}
+    for peer_name in sorted({s.cluster for i in cluster.imports for s in i.sources}):
+        try:
+            addresses[peer_name] = resolve_peer_address(federation, peer_name, discovered)
+        except PeerAddressError as error:
+            addresses[peer_name] = str(error)
+    links = []
+    for imported in cluster.imports:
+        for source in imported.sources:
+            peer = federation.clusters[source.cluster]
+            export = find_export(federation, source.cluster, source.export)
+            address = addresses[source.cluster]
+            known = not isinstance(address, str)
+            link = {"import": imported.name, "namespace": imported.namespace, "peer": peer.name,
+                    "export": export.name, "protocol": export.protocol, "sni": export_host(export, peer),
+                    "address": address.address if known else None, "port": address.port if known else None}
+            target = Target(address.address, address.port, link["sni"], peer.identity,
+                            export.probe_path) if known else address
+            links.append((link, target))
+    return links
+
+
+def probe_cluster_links(module, federation, cluster):
+    """``cluster.links`` and ``cluster.links_down`` of the report: every link of the cluster probed."""
+    params = module.params
+    described = link_targets(federation, cluster, params["federation"].get("discovered_addresses") or {})
+    if described:
+        credential = params["credential"]
+        try:
+            context = client_context(credential["cert_path"], credential["key_path"], credential["ca_path"])
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            module.fail_json(msg="cluster %s: cannot probe its links with the credential %s, %s, %s: %s"
+                             % (cluster.name, credential["cert_path"], credential["key_path"], credential["ca_path"],
+                                getattr(error, "strerror", None) or error))
+        targets = [target for dummy, target in described if isinstance(target, Target)]
+        probed = iter(probe_links(targets, context, params["probe_timeout"], params["probe_expiry_days"]))
+    links = []
+    for link, target in described:
+        if isinstance(target, Target):
+            link.update(next(probed))
+        else:
+            link.update(state=UNREACHABLE, handshake_ms=None, http_status=None, peer_identity=None,
+                        peer_certificate_days_left=None, detail=target, probed_at=utc_timestamp())
+        links.append(link)
+    return {"links": links, "links_down": sum(1 for link in links if is_down(link))}
+
+
+CREDENTIAL_OPTIONS = dict(cert_path=dict(type="path", required=True),
+                          key_path=dict(type="path", required=True, no_log=False),
+                          ca_path=dict(type="path", required=True))
+
 FEDERATION_INFO_ARG_SPEC = dict(AUTH_ARG_SPEC, federation=dict(type="dict", required=True),
-                                cluster=dict(type="str", required=True))
-FEDERATION_INFO_MODULE = dict(argument_spec=FEDERATION_INFO_ARG_SPEC, supports_check_mode=True)
+                                cluster=dict(type="str", required=True),
+                                probe=dict(type="bool", default=False),
+                                credential=dict(type="dict", options=CREDENTIAL_OPTIONS),
+                                probe_timeout=dict(type="float", default=3.0),
+                                probe_expiry_days=dict(type="int", default=14),
+                                query=dict(type="str"))
+FEDERATION_INFO_MODULE = dict(argument_spec=FEDERATION_INFO_ARG_SPEC, required_if=[("probe", True, ["credential"])],
+                              supports_check_mode=True)
 
 
 def run_federation_info(module):
@@ -116,6 +182,10 @@ def run_federation_info(module):
         module.fail_json(msg=missing_required_lib("kubernetes"))
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"))
+    if module.params["query"] is not None and not HAS_JMESPATH:
+        module.fail_json(msg=missing_required_lib("jmespath"))
+    if module.params["probe"] and not module.params["probe_timeout"] > 0:
+        module.fail_json(msg="probe_timeout must be a positive number of seconds, not %s" % module.params["probe_timeout"])
     federation = load_federation(module)
     name = module.params["cluster"]
     cluster = federation.clusters[name]
@@ -128,4 +198,13 @@ def run_federation_info(module):
         report = {"name": name, "identity": cluster.identity, "reachable": False,
                   "error": "cluster %s: %s" % (name, error), "ingress_gateway": {"ready": False, "address": None},
                   "egress_gateway": {"ready": False}, "certificate": None, "exports": [], "imports": []}
-    module.exit_json(changed=False, cluster=report)
+    if module.params["probe"]:
+        # the links do not need the cluster's API: they are probed whatever it answered
+        report.update(probe_cluster_links(module, federation, cluster))
+    result = {"changed": False, "cluster": report}
+    if module.params["query"] is not None:
+        try:
+            result["query_result"] = run_query(module.params["query"], report)
+        except QueryError as error:
+            module.fail_json(msg=str(error), cluster=report)
+    module.exit_json(**result)

@@ -49,7 +49,7 @@ Settings = namedtuple("Settings", sorted(DEFAULT_SETTINGS))
 ServiceRef = namedtuple("ServiceRef", "namespace name port")
 Subset = namedtuple("Subset", "name labels")
 GatewayAddress = namedtuple("GatewayAddress", "address port")
-Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers")
+Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path")
 RemoteSource = namedtuple("RemoteSource", "cluster export weight")
 LocalSource = namedtuple("LocalSource", "subset weight")
 Retries = namedtuple("Retries", "attempts per_try_timeout retry_on")
@@ -57,7 +57,7 @@ Import = namedtuple("Import", "name namespace port protocol sources local timeou
 Cluster = namedtuple("Cluster", "name identity gateway_address exports imports")
 Federation = namedtuple("Federation", "settings clusters")
 
-EXPORT_FIELDS = ("name", "service", "subset", "protocol", "path_prefix", "rewrite_prefix", "consumers")
+EXPORT_FIELDS = ("name", "service", "subset", "protocol", "path_prefix", "rewrite_prefix", "consumers", "probe_path")
 IMPORT_FIELDS = ("name", "namespace", "port", "protocol", "from", "local", "timeout", "retries")
 CLUSTER_FIELDS = ("identity", "gateway_address", "exports", "imports")
 
@@ -286,6 +286,7 @@ def _parse_export(problems, cluster, index, raw):
     if protocol == "http":
         path_prefix = path_prefix or "/"
         rewrite_prefix = rewrite_prefix or path_prefix
+    probe_path = _check_probe_path(problems, where, protocol, path_prefix, raw.get("probe_path"))
     consumers = raw.get("consumers")
     if not isinstance(consumers, list) or not consumers:
         problems.add(where, "consumers must list at least one cluster allowed to use this export")
@@ -298,7 +299,35 @@ def _parse_export(problems, cluster, index, raw):
         path_prefix=path_prefix,
         rewrite_prefix=rewrite_prefix,
         consumers=tuple(consumers),
+        probe_path=probe_path,
     )
+
+
+def path_is_under(path, prefix):
+    """Whether a request for ``path`` (its query string aside) is inside ``prefix`` whether the prefix is matched
+    as a string or segment by segment: ``/details/0`` and ``/details`` are under ``/details``, ``/detailsx`` is not."""
+    path = path.split("?", 1)[0]
+    return path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/")
+
+
+def _check_probe_path(problems, where, protocol, path_prefix, probe_path):
+    """The path link probes request on an http export (``GET probe_path``), or None."""
+    if probe_path is None:
+        return None
+    if protocol != "http":
+        problems.add(where, "probe_path applies to http exports only (this one is %s: its probe is a handshake)" % protocol)
+        return None
+    if not isinstance(probe_path, str) or not probe_path.startswith("/"):
+        problems.add(where, "probe_path %r must start with '/'" % (probe_path,))
+        return None
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in probe_path):
+        problems.add(where, "probe_path %r must not contain spaces or control characters" % (probe_path,))
+        return None
+    if isinstance(path_prefix, str) and path_prefix.startswith("/") and not path_is_under(probe_path, path_prefix):
+        problems.add(where, "probe_path %s is not under the export's path_prefix %s, where peers have no route"
+                     % (probe_path, path_prefix))
+        return None
+    return probe_path
 
 
 def _parse_import(problems, cluster, index, raw):

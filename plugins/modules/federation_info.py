@@ -17,8 +17,18 @@ description:
     applied there, whether the private gateways are ready, the address peers reach its ingress gateway at (the
     discovered C(status.loadBalancer) of the gateway Service), and when its gateway certificate expires.
   - Changes nothing. The private_gateway role uses it to discover gateway addresses; C(status.yml) prints it.
+  - With O(probe=true) it also probes every link of the cluster, one per source of each of its imports, from
+    where the module runs (the controller, or an AWX execution node). A probe is a TCP connection to the peer's
+    private ingress gateway (the address consumers dial, configured or discovered), a TLS handshake with this cluster's
+    certificate and the export's SNI C(<export>.<peer identity>), verification of the peer's certificate against
+    the federation's CA and of the peer's identity in it, and, for an http export with a C(probe_path), one
+    C(GET probe_path) request. Other links get the handshake and a short read (a TLS 1.3 server refuses a client
+    certificate only after the handshake). Nothing is sent but that one request.
+  - With O(query), a JMESPath expression over RV(cluster) picks what matters (RV(query_result)), for example
+    C(links[?state!='ok']).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - meshfed.federation.credential
 options:
   federation:
     description:
@@ -30,6 +40,37 @@ options:
     description: Name of the cluster (inventory host) to report on.
     type: str
     required: true
+  probe:
+    description:
+      - Probe the links of the cluster's imports and report them as RV(cluster.links).
+      - Needs O(credential). The probes do not need the cluster's API server, so they are reported even when it
+        is unreachable.
+      - The addresses of peers whose C(gateway_address) is C(discover) come from C(discovered_addresses) in
+        O(federation) (C(status.yml) reads them from each peer first); a link to a peer whose address is unknown
+        is V(unreachable).
+    type: bool
+    default: false
+  probe_timeout:
+    description:
+      - Seconds each step of a probe may take, each on its own, the TCP connection, the TLS handshake and the HTTP
+        request; a probe takes at most three times as long. Links are probed up to eight at once.
+    type: float
+    default: 3.0
+  probe_expiry_days:
+    description:
+      - A link that works but whose peer certificate has fewer days left than this is
+        V(peer_certificate_expiring), which does not count as down.
+    type: int
+    default: 14
+  query:
+    description:
+      - A JMESPath expression evaluated over RV(cluster); its value is returned as RV(query_result), next to the
+        whole result.
+      - For example C(links[?state!='ok']) (the links that are not ok), C(links[?state!='ok'].[import, peer,
+        export, state, detail]), C(links[?handshake_ms > `50`].[import, peer, handshake_ms]),
+        C(certificate.days_left).
+      - Needs the C(jmespath) Python library on the controller.
+    type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -41,6 +82,7 @@ attributes:
 requirements:
   - kubernetes >= 24.2.0
   - cryptography
+  - jmespath >= 1.0 (for O(query))
 """
 
 EXAMPLES = r"""
@@ -54,6 +96,24 @@ EXAMPLES = r"""
 - name: Fail when the gateway certificate expires within two weeks
   ansible.builtin.assert:
     that: state.cluster.certificate.days_left > 14
+
+- name: Probe the links of a cluster and keep those that are down
+  meshfed.federation.federation_info:
+    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    cluster: "{{ inventory_hostname }}"
+    context: "{{ meshfed_context }}"
+    probe: true
+    credential:
+      cert_path: ~/.meshfed/pki/demo/{{ inventory_hostname }}.crt
+      key_path: ~/.meshfed/pki/demo/{{ inventory_hostname }}.key
+      ca_path: ~/.meshfed/pki/demo/ca.crt
+    query: "links[?state!='ok'].[import, peer, export, state, detail]"
+  register: links
+
+- name: Fail when a link is down
+  ansible.builtin.assert:
+    that: links.cluster.links_down == 0
+    fail_msg: "{{ links.query_result }}"
 """
 
 RETURN = r"""
@@ -96,6 +156,93 @@ cluster:
       description: Imports of the cluster with their sources and weights and whether their VirtualService is applied.
       type: list
       elements: dict
+    links:
+      description:
+        - One per source of each import of the cluster, in the inventory's order, with what its probe found.
+      returned: when O(probe=true)
+      type: list
+      elements: dict
+      contains:
+        import:
+          description: Local name of the import.
+          type: str
+          sample: details
+        namespace:
+          description: Namespace of the import.
+          type: str
+          sample: default
+        peer:
+          description: The exporting cluster.
+          type: str
+          sample: cluster2
+        export:
+          description: The peer's export.
+          type: str
+          sample: details
+        protocol:
+          description: Protocol of the export, V(http), V(tcp) or V(tls).
+          type: str
+          sample: http
+        sni:
+          description: The export host C(<export>.<peer identity>), sent as SNI (and as HTTP C(Host)).
+          type: str
+          sample: details.c2.example.com
+        address:
+          description: Address of the peer's private ingress gateway that was dialled; null when unknown.
+          type: str
+          sample: 172.31.2.100
+        port:
+          description: Its port; null when unknown.
+          type: int
+          sample: 15443
+        state:
+          description:
+            - V(ok); V(unreachable) (no TCP connection, no TLS answer, or the peer's address is unknown);
+              V(refused) (the peer's gateway rejected the handshake or reset the connection right after it, that
+              is the export is not granted to this cluster, not applied there, or our certificate is not
+              trusted); V(peer_certificate_wrong) (the peer's certificate is not from the federation's CA, has
+              expired, or does not carry the peer's identity); V(peer_certificate_expiring) (works, but fewer than
+              O(probe_expiry_days) days left); V(http_error) (the C(probe_path) request got a status outside
+              2xx/3xx, or no answer).
+          type: str
+          choices: [ok, unreachable, refused, peer_certificate_wrong, peer_certificate_expiring, http_error]
+          sample: ok
+        handshake_ms:
+          description: Duration of the TLS handshake in milliseconds (the TCP connection not included); null when
+            the handshake did not complete.
+          type: float
+          sample: 2.41
+        http_status:
+          description: Status of the C(probe_path) response; null without C(probe_path) or without a response.
+          type: int
+          sample: 200
+        peer_identity:
+          description: The peer certificate's DNS SAN (the peer's identity when it carries it); null when the
+            handshake did not complete.
+          type: str
+          sample: c2.example.com
+        peer_certificate_days_left:
+          description: Days before the peer's certificate expires; null when the handshake did not complete.
+          type: int
+          sample: 364
+        detail:
+          description: What happened, in words.
+          type: str
+          sample: GET /details/0 answered 200
+        probed_at:
+          description: When the probe started, ISO 8601 in UTC.
+          type: str
+          sample: "2026-12-01T10:00:00Z"
+    links_down:
+      description: Number of links whose state is neither V(ok) nor V(peer_certificate_expiring).
+      returned: when O(probe=true)
+      type: int
+      sample: 0
+query_result:
+  description: The value of O(query) over RV(cluster); null when it selects nothing.
+  returned: when O(query) is set
+  type: raw
+  sample: []
 """
 
 from ansible.module_utils.basic import AnsibleModule

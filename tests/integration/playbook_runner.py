@@ -72,13 +72,16 @@ def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir
 
 
 def run_playbook(playbook, inventory, *extra, **kwargs):
-    """ansible-playbook with the JSON callback (or the default one with ``plain=True``)."""
+    """ansible-playbook with the JSON callback (or the default one with ``plain=True``); with ``netns=`` inside
+    that network namespace (the lab's operator namespace reaches the load balancer addresses)."""
     env = dict(os.environ)
     env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     env.update(kwargs.get("env") or {})
     if not kwargs.get("plain"):
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     command = ["ansible-playbook", os.path.join(REPO, "playbooks", playbook), "-i", inventory] + list(extra)
+    if kwargs.get("netns"):
+        command = ["ip", "netns", "exec", kwargs["netns"]] + command
     completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                                timeout=kwargs.get("timeout", 600), check=False)
     return PlaybookRun(completed)

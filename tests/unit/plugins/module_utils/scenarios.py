@@ -30,7 +30,7 @@ SEED = {
             {"name": "reviews-v2", "service": {"namespace": "bookinfo", "name": "myreviews", "port": 9080},
              "subset": {"name": "v2", "labels": {"version": "v2"}}, "consumers": ["cluster1"]},
             {"name": "details", "service": {"namespace": "bookinfo", "name": "details", "port": 9080},
-             "consumers": ["cluster1"]},
+             "consumers": ["cluster1"], "probe_path": "/details/0"},   # the link probes' GET: renders nothing
         ],
     },
 }

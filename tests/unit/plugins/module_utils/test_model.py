@@ -9,7 +9,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, FederationModelError, GatewayAddress, build_model, clusters_needing_address, short_name)
+    DISCOVER, FederationModelError, GatewayAddress, build_model, clusters_needing_address, path_is_under, short_name)
 
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, settings, three_clusters
 
@@ -166,7 +166,45 @@ def test_unknown_fields_are_reported_not_ignored():
     clusters = seed()
     clusters["cluster2"]["exports"][0]["consumer"] = ["cluster1"]
     assert ("cluster2: meshfed_exports[0] (reviews-v2): unknown field 'consumer' (allowed: name, service, subset, "
-            "protocol, path_prefix, rewrite_prefix, consumers)") in errors_of(clusters)
+            "protocol, path_prefix, rewrite_prefix, consumers, probe_path)") in errors_of(clusters)
+
+
+def test_probe_path_is_kept_on_http_exports_under_their_path_prefix():
+    clusters = three_clusters()
+    clusters["cluster2"]["exports"][0]["probe_path"] = "/hello/healthz?verbose=1"
+    clusters["cluster3"]["exports"][0]["probe_path"] = "/"
+    federation = build_model(clusters, settings())
+    assert federation.clusters["cluster2"].exports[0].probe_path == "/hello/healthz?verbose=1"
+    assert federation.clusters["cluster3"].exports[0].probe_path == "/"
+    assert federation.clusters["cluster3"].exports[1].probe_path is None
+
+
+@pytest.mark.parametrize("probe_path, message", [
+    ("healthz", "probe_path 'healthz' must start with '/'"),
+    (7, "probe_path 7 must start with '/'"),
+    ("/hello world", "probe_path '/hello world' must not contain spaces or control characters"),
+    ("/hellox", "probe_path /hellox is not under the export's path_prefix /hello, where peers have no route"),
+    ("/", "probe_path / is not under the export's path_prefix /hello, where peers have no route"),
+])
+def test_a_bad_probe_path_names_cluster_variable_and_field(probe_path, message):
+    clusters = three_clusters()
+    clusters["cluster2"]["exports"][0]["probe_path"] = probe_path
+    assert only_error(clusters) == "cluster2: meshfed_exports[0] (helloworld): " + message
+
+
+@pytest.mark.parametrize("path, prefix, under", [
+    ("/details/0", "/details", True), ("/details", "/details", True), ("/details?x=1", "/details", True),
+    ("/detailsx", "/details", False), ("/api/v1", "/api/", True), ("/api", "/api/", False), ("/x", "/", True),
+])
+def test_path_is_under_a_prefix_segment_by_segment(path, prefix, under):
+    assert path_is_under(path, prefix) is under
+
+
+def test_probe_path_on_a_tcp_export_is_an_error():
+    clusters = three_clusters()
+    clusters["cluster3"]["exports"][1]["probe_path"] = "/health"
+    assert only_error(clusters) == ("cluster3: meshfed_exports[1] (postgres): probe_path applies to http exports "
+                                    "only (this one is tcp: its probe is a handshake)")
 
 
 def test_bad_durations_and_label_values():
