@@ -79,6 +79,11 @@ conflicts:
   returned: always
   type: list
   elements: str
+summary:
+  description: The run in one line as the task output shows it, counts by kind and never a name (V(would create) in check mode).
+  returned: success
+  type: str
+  sample: "cluster2 export: 6 objects, created 1 (Gateway 1), updated 1 (VirtualService 1), deleted 0, unchanged 4 [0.4 s]"
 api_requests:
   description: Number of API requests made, by verb.
   returned: always

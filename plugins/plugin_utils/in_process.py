@@ -13,6 +13,9 @@ way (see module_utils/runner.py), given a module-like object instead of AnsibleM
 Anything that needs the module to run as a separate process falls back to the ordinary module execution:
 a remote or delegated non-local connection, become, async, task ``environment``, a controller without the
 kubernetes library, or ``MESHFED_IN_PROCESS=false`` in the controller's environment.
+
+Either way, a result's ``summary`` (the progress line of a cluster role, module_utils/progress.py) is displayed
+as the task ends, at default verbosity, unless the stdout callback writes JSON (a line would break its document).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,13 +24,19 @@ __metaclass__ = type
 
 import os
 
+from ansible import constants as C
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
 
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
+# stdout callbacks whose output is one JSON document (or one per line): no progress line among it
+JSON_CALLBACKS = ("json", "jsonl", "ansible.posix.json", "ansible.posix.jsonl")
 SPEC_KEYWORDS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
 
 
@@ -62,6 +71,11 @@ class InProcessModule(object):
 
 def in_process_enabled(environ=None):
     return boolean((environ if environ is not None else os.environ).get("MESHFED_IN_PROCESS", "true"), strict=False)
+
+
+def shows_progress(stdout_callback=None):
+    """Whether a progress line may go to stdout: not when the stdout callback is a JSON one."""
+    return (stdout_callback or C.DEFAULT_STDOUT_CALLBACK) not in JSON_CALLBACKS
 
 
 def validate_args(module_spec, args, module_name):
@@ -116,13 +130,15 @@ class InProcessModuleAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(InProcessModuleAction, self).run(tmp, task_vars)
         del tmp
-        if not self.runs_on_controller():
+        if self.runs_on_controller():
+            result.update(run_in_process(self.MODULE_SPEC, self.RUN_MODULE, self._task.args,
+                                         check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
+                                         module_name=self._task.action))
+        else:
             wrap_async = self._task.async_val and not self._connection.has_native_async
             result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
             if not wrap_async:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
-            return result
-        result.update(run_in_process(self.MODULE_SPEC, self.RUN_MODULE, self._task.args,
-                                     check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
-                                     module_name=self._task.action))
+        if result.get("summary") and shows_progress():
+            display.display(result["summary"])
         return result

@@ -28,6 +28,9 @@ FEDERATION = "itest-" + uuid.uuid4().hex[:6]
 CLUSTERS = ("cluster1", "cluster2")
 PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 GATEWAY_NAMESPACE = "istio-private-gateways"
+# the progress line of a converged role: cluster, role, objects wanted; counts (by kind only) and the time
+PROGRESS_LINE = (r"^(cluster\d) (gateway|export|import): (\d+) objects, created 0, updated 0, deleted 0, "
+                 r"unchanged \3 \[\d+\.\d s\]$")
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +105,12 @@ def test_modules_run_in_process_or_as_processes_alike(lab, inventory):
         assert spawned == (modules if as_processes else []), env
         recap = re.findall(r"^(cluster\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", run.stdout, re.M)
         assert sorted(recap) == [("cluster1", "0"), ("cluster2", "0")], recap
+        # the progress line of each cluster and role, from the result either way (counts by kind, no names)
+        progress = re.findall(PROGRESS_LINE, run.stdout, re.M)
+        assert sorted((c, r) for c, r, dummy in progress) == [(c, r) for c in CLUSTERS
+                                                              for r in ("export", "gateway", "import")], env
+        wanted = dict(((c, r), int(n)) for c, r, n in progress)
+        assert wanted[("cluster1", "import")] > 0 and wanted[("cluster2", "export")] > 0, progress
 
 
 def test_istioctl_analyze_reports_no_errors(lab, inventory):
