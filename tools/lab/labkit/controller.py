@@ -22,8 +22,8 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
-from labkit import clusters, forward, istiod, loadbalancer, netns, proxies
-from labkit.common import log
+from labkit import clusters, forward, istiod, loadbalancer, netns, procs, proxies
+from labkit.common import LabError, log
 from labkit.kubeapi import Api, ApiError
 from labkit.state import Lab
 
@@ -51,7 +51,7 @@ class ClusterController:
             return
         for w in previous:
             for pid in w.get("pids", {}).values():
-                proxies.procs.stop_group(pid, self.lab.home, grace=5)
+                procs.stop_group(pid, self.lab.home, grace=5)
 
     # ---------------------------------------------------------------- pods
     def desired(self) -> dict[str, tuple[dict, str]]:
@@ -108,7 +108,7 @@ class ClusterController:
         for uid in [u for u in self.workloads if u not in want]:
             self.stop(uid)
         for uid, w in list(self.workloads.items()):
-            if any(not proxies.procs.alive(p) for p in w.pids.values()):
+            if any(not procs.alive(p) for p in w.pids.values()):
                 log(f"{self.name}: {w.key}: a process exited (logs in {self.lab.log_dir}/mesh/{self.name}), restarting")
                 self.stop(uid)
         for uid, (pod, kind) in want.items():
@@ -116,7 +116,7 @@ class ClusterController:
                 continue
             try:
                 self.start(pod, kind)
-            except (ApiError, OSError, KeyError) as e:
+            except (ApiError, LabError, OSError, KeyError) as e:
                 self.failures[uid] = self.failures.get(uid, 0) + 1
                 log(f"{self.name}: {pod['metadata']['namespace']}/{pod['metadata']['name']} not started "
                     f"(try {self.failures[uid]}): {e}")

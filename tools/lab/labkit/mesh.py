@@ -6,6 +6,7 @@ runs the pods' proxies and the load balancer addresses. ``up`` reuses what is he
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 import time
@@ -89,7 +90,7 @@ def up(lab: Lab, bin_dir: Path, names: list[str], recreated: list[str]) -> dict:
     ready = lab.mesh_dir / "controller.ready"
     ready.unlink(missing_ok=True)
     proc = procs.spawn([sys.executable, str(HERE / "lab.py"), "controller"], lab.log_dir / "controller.log",
-                       dict(__import__("os").environ, MESHFED_LAB_DIR=str(lab.home)), lab.home)
+                       dict(os.environ, MESHFED_LAB_DIR=str(lab.home)), lab.home)
     deadline = time.time() + 30
     while not ready.exists():
         if proc.poll() is not None or time.time() > deadline:

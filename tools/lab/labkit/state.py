@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from labkit.common import HERE, REPO, LabError
+from labkit.common import HERE, REPO, LabError, cluster_sort_key
 
 
 class Lab:
@@ -47,7 +47,6 @@ class Lab:
         return self.cluster_dir(name) / "kubeconfig.yaml"
 
     def existing_clusters(self) -> list[str]:
-        from labkit.common import cluster_sort_key
         d = self.kwok_dir / "clusters"
         names = [p.name for p in d.iterdir() if p.is_dir()] if d.is_dir() else []
         return sorted(names, key=cluster_sort_key)
