@@ -261,5 +261,6 @@ def test_unfederate_job(awx, lab):
     assert_every_cluster_role(job, cluster1_import=lambda wanted, created, updated, deleted, *rest: deleted > 0,
                               cluster2_export=lambda wanted, created, updated, deleted, *rest: deleted > 0)
     for context in CLUSTERS:
+        settle_namespace(lab, context, "istio-private-gateways")  # Kubernetes deletes a namespace asynchronously
         assert owned_objects(lab, context, FEDERATION, OUR_KINDS) == [], context
     awx.assert_nothing_secret(job)

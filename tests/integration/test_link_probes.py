@@ -19,7 +19,7 @@ import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
 from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, until
-from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook, settle_namespace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -75,6 +75,8 @@ def federated(lab):
     if not mesh.state or not mesh.state.get("operator_netns"):
         pytest.fail("the lab runs without its mesh (tools/lab/lab up --no-mesh); run tools/lab/lab up 3", pytrace=False)
     play(lab, "lab-sample-apps.yml", "--limit", "cluster1,cluster2")
+    for context in ("cluster1", "cluster2"):
+        settle_namespace(lab, context, GATEWAYS)  # a previous federation's may still be going away
     play(lab, "federate.yml")
     mesh.wait_ready("cluster2", GATEWAYS, INGRESS)
     for prefix in ("details-v1", "reviews-v2"):

@@ -18,7 +18,7 @@ import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
     Mesh, mutual_tls_handshake, sample_app, until, via_sidecar)
-from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook, settle_namespace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -43,6 +43,8 @@ def seed(lab):
     if not mesh.state:
         pytest.fail("the lab runs without its mesh (tools/lab/lab up --no-mesh); run tools/lab/lab up 3", pytrace=False)
     play(lab, "lab-sample-apps.yml", "--limit", "cluster1,cluster2")
+    for context in ("cluster1", "cluster2"):
+        settle_namespace(lab, context, GATEWAYS)  # a previous federation's may still be going away
     play(lab, "federate.yml")
     lab.kubectl("cluster1", "apply", "-f", "-", input=OUTSIDER)
     proxies = {

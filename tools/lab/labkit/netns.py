@@ -8,7 +8,8 @@
     <tag>-operator   eth0 = 172.31.0.254/16: where an operator's machine sits, reaching the clusters' load balancer
                      addresses; the API servers' ports are forwarded to its loopback (``lab operator -- CMD``)
 
-Every address exists only inside these namespaces; the root namespace gets none. Processes in the root
+Every address exists only inside these namespaces; the root namespace gets none, only a blackhole route for
+172.31.0.0/16 while a lab is up, so that nothing it sends to a lab address leaves the machine. Processes in the root
 namespace reach into a cluster's namespace through sockets made there (``socket_in``), which is also how the
 lab forwards istiod's port into every cluster (see forward.py).
 """
@@ -67,6 +68,14 @@ def load_balancer_pool(cluster: str) -> list[str]:
 
 
 def ensure_hub(tag: str) -> None:
+    # the root namespace never sends the lab's addresses out of the machine: a process there dialling a load
+    # balancer address (status.yml run outside `lab operator`) is refused at once instead of leaving by the default route
+    taken = [r for r in ip("-o", "route", "show").stdout.splitlines()
+             if not r.startswith("blackhole") and r.split()[0] != "default"
+             and ipaddress.ip_network(r.split()[0], strict=False).overlaps(HUB_NET)]
+    if taken:
+        raise LabError(f"this machine's own network uses {HUB_NET}, the lab's: {taken}")
+    ip("route", "replace", "blackhole", str(HUB_NET))
     hub = hub_name(tag)
     if hub not in existing():
         ip("netns", "add", hub)
@@ -124,6 +133,8 @@ def remove(tag: str) -> list[str]:
         name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
         if name.startswith(tag + "c"):
             ip("link", "del", name, check=False)
+    if not [n for n in existing() if n.endswith("-hub")]:  # the last lab on this machine
+        ip("route", "del", "blackhole", str(HUB_NET), check=False)
     return gone
 
 
