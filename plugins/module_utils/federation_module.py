@@ -21,6 +21,14 @@ FEDERATION_ARG_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
 )
 
+# The PEM files of one cluster's gateway certificate on the controller (the pki role's directory): what the
+# private_gateway module delivers to the cluster and what federation_info probes the cluster's links with.
+CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
+    cert_path=dict(type="path", required=True),
+    key_path=dict(type="path", required=True, no_log=False),
+    ca_path=dict(type="path", required=True),
+)))
+
 # Host fact the private_gateway module sets with the address discovery found (None until a load balancer gave one);
 # the federation_spec filter hands it to the consumers as discovered_addresses.
 DISCOVERED_ADDRESS_FACT = "meshfed_discovered_gateway_address"

@@ -14,7 +14,8 @@ import datetime
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import CORE_KINDS, load_federation
+from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
+    CORE_KINDS, CREDENTIAL_ARG_SPEC, load_federation)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, export_host, find_export
 from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
     Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
@@ -161,17 +162,12 @@ def probe_cluster_links(module, federation, cluster):
     return {"links": links, "links_down": sum(1 for link in links if is_down(link))}
 
 
-CREDENTIAL_OPTIONS = dict(cert_path=dict(type="path", required=True),
-                          key_path=dict(type="path", required=True, no_log=False),
-                          ca_path=dict(type="path", required=True))
-
 FEDERATION_INFO_ARG_SPEC = dict(AUTH_ARG_SPEC, federation=dict(type="dict", required=True),
                                 cluster=dict(type="str", required=True),
                                 probe=dict(type="bool", default=False),
-                                credential=dict(type="dict", options=CREDENTIAL_OPTIONS),
                                 probe_timeout=dict(type="float", default=3.0),
                                 probe_expiry_days=dict(type="int", default=14),
-                                query=dict(type="str"))
+                                query=dict(type="str"), **CREDENTIAL_ARG_SPEC)
 FEDERATION_INFO_MODULE = dict(argument_spec=FEDERATION_INFO_ARG_SPEC, required_if=[("probe", True, ["credential"])],
                               supports_check_mode=True)
 

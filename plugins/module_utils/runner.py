@@ -21,7 +21,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.apply import (
     DuplicateObjectError, describe, describe_host_conflict, host_conflict_report, plan_changes, plan_diffs,
     plan_summary, write_waves, writes)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    CORE_KINDS, DISCOVERED_ADDRESS_FACT, argument_spec, kind_api_version, load_federation, role_kinds)
+    CORE_KINDS, CREDENTIAL_ARG_SPEC, DISCOVERED_ADDRESS_FACT, argument_spec, kind_api_version, load_federation, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError, claim_places, read_live)
 from ansible_collections.meshfed.federation.plugins.module_utils.progress import progress_line
@@ -44,12 +44,6 @@ APPLY_ARG_SPEC = dict(
     wait=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=300),
 )
-
-CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
-    cert_path=dict(type="path", required=True),
-    key_path=dict(type="path", required=True, no_log=False),
-    ca_path=dict(type="path", required=True),
-)))
 
 DISCOVER_ARG_SPEC = dict(discover_address=dict(type="bool", default=False),
                          discover_timeout=dict(type="int", default=180))

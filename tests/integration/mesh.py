@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(REPO, "tools", "lab"))
 
 from labkit import envoy_admin, netns  # noqa: E402  pylint: disable=wrong-import-position
 from labkit.request import http_request  # noqa: E402  pylint: disable=wrong-import-position
+from labkit.state import Lab as LabDir  # noqa: E402  pylint: disable=wrong-import-position
 
 TIMEOUT = 5.0
 
@@ -51,12 +52,7 @@ class Mesh(object):
         self.state = lab.state.get("mesh") or {}
 
     def workloads(self, cluster):
-        path = os.path.join(self.lab.dir, "mesh", cluster, "workloads.json")
-        try:
-            with open(path) as f:
-                return json.load(f)["workloads"]
-        except (OSError, ValueError, KeyError):
-            return []
+        return LabDir(self.lab.dir).workloads(cluster)
 
     def find(self, cluster, namespace, prefix):
         """The proxy of the first pod of ``namespace`` whose name starts with ``prefix``, or None."""

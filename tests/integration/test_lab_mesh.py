@@ -10,12 +10,11 @@ __metaclass__ = type
 
 import base64
 import json
-import time
 import uuid
 
 import pytest
 
-from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, netns
+from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, netns, until
 from ansible_collections.meshfed.federation.tests.integration.test_lab import alive
 
 pytestmark = pytest.mark.lab
@@ -35,16 +34,6 @@ def namespace(lab):
     lab.kubectl("cluster1", "create", "namespace", name)
     yield name
     lab.kubectl("cluster1", "delete", "namespace", name, "--wait=false", "--ignore-not-found")
-
-
-def wait(fn, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.5)
-    return fn()
 
 
 def test_each_cluster_has_its_own_ready_istiod_and_ca(lab, mesh):
@@ -83,8 +72,8 @@ def test_a_gateway_pod_gets_a_router_proxy_that_goes_away_with_it(lab, mesh, nam
     assert node["id"].startswith("router~%s~%s.%s~" % (w["ip"], pod["metadata"]["name"], namespace)), node["id"]
 
     lab.kubectl("cluster1", "delete", "deployment", "gw", "-n", namespace)
-    assert wait(lambda: mesh.find("cluster1", namespace, "gw-") is None), mesh.workloads("cluster1")
-    assert wait(lambda: not any(alive(p) for p in w["pids"].values()), timeout=30), w["pids"]
+    assert until(lambda: mesh.find("cluster1", namespace, "gw-") is None, timeout=60), mesh.workloads("cluster1")
+    assert until(lambda: not any(alive(p) for p in w["pids"].values()), timeout=30), w["pids"]
     assert w["ip"] not in netns.addresses(w["netns"], "lo")
 
 
@@ -97,10 +86,10 @@ def test_a_load_balancer_service_gets_an_address_in_its_clusters_network_and_giv
         status = json.loads(lab.kubectl("cluster1", "get", "service", "lb", "-n", namespace, "-o", "json"))["status"]
         ingress = (status.get("loadBalancer") or {}).get("ingress") or [{}]
         return ingress[0].get("ip")
-    ip = wait(address, timeout=30)
+    ip = until(address, timeout=30)
     assert ip and ip.startswith("172.31.1.") and 100 <= int(ip.rsplit(".", 1)[1]) < 200, ip
     ns = mesh.netns("cluster1")
-    assert wait(lambda: ip in netns.addresses(ns, "eth0"), timeout=10)
+    assert until(lambda: ip in netns.addresses(ns, "eth0"), timeout=10)
     assert ip not in netns.addresses(mesh.netns("cluster2"), "eth0")
     lab.kubectl("cluster1", "delete", "service", "lb", "-n", namespace)
-    assert wait(lambda: ip not in netns.addresses(ns, "eth0"), timeout=30)
+    assert until(lambda: ip not in netns.addresses(ns, "eth0"), timeout=30)

@@ -24,6 +24,7 @@ import argparse
 import fcntl
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -172,7 +173,6 @@ def run_as_operator(lab: Lab, command: list[str]) -> int:
         raise LabError("the lab runs without its mesh (no operator network namespace); run: tools/lab/lab up")
     if not command:
         raise LabError("usage: tools/lab/lab operator -- COMMAND [ARG...]")
-    import subprocess  # pylint: disable=import-outside-toplevel
     return subprocess.call(["ip", "netns", "exec", ns, *command])
 
 
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             from labkit.request import cmd_request
             return cmd_request(lab, args.cluster, args.pod, args.url, args.count, args.method)
         if args.cmd == "operator":
-            return run_as_operator(lab, [a for a in args.command if a != "--"] if args.command[:1] == ["--"] else args.command)
+            return run_as_operator(lab, args.command[1:] if args.command[:1] == ["--"] else args.command)
         if args.cmd == "controller":
             from labkit import controller
             return controller.run(lab)

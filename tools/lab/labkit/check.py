@@ -49,10 +49,8 @@ def sync_state(entry: dict) -> str:
 
 
 def check_proxies(lab: Lab, name: str, info: dict) -> tuple[list[dict], list[str]]:
-    summary_file = lab.mesh_dir / name / "workloads.json"
-    try:
-        workloads = json.loads(summary_file.read_text())["workloads"]
-    except (OSError, ValueError, KeyError):
+    workloads = lab.workloads(name)
+    if not workloads:
         return [], []
     try:
         syncz = istiod.debug(info["istiod"], "/debug/syncz")

@@ -39,17 +39,13 @@ class ClusterController:
         self.failures: dict[str, int] = {}
         self.root_cert: str | None = None
         self.pool = netns.load_balancer_pool(name)
-        self.summary_file = lab.mesh_dir / name / "workloads.json"
+        self.summary_file = lab.workloads_file(name)
         self.last_summary = None
         self.stop_leftovers()
 
     def stop_leftovers(self) -> None:
         """Processes a previous controller of this lab started and did not stop (it was killed)."""
-        try:
-            previous = json.loads(self.summary_file.read_text())["workloads"]
-        except (OSError, ValueError, KeyError):
-            return
-        for w in previous:
+        for w in self.lab.workloads(self.name):
             for pid in w.get("pids", {}).values():
                 procs.stop_group(pid, self.lab.home, grace=5)
 

@@ -18,15 +18,12 @@ from labkit.state import Lab
 def find_sidecar(lab: Lab, cluster: str, pod: str) -> dict:
     """The proxy of ``namespace/pod-name-prefix`` in ``cluster`` (workloads.json)."""
     namespace, dummy, prefix = pod.partition("/")
-    try:
-        workloads = json.loads((lab.mesh_dir / cluster / "workloads.json").read_text())["workloads"]
-    except (OSError, ValueError, KeyError) as e:
-        raise LabError(f"{cluster}: no mesh workloads (is the lab up with its mesh?): {e}") from e
+    workloads = lab.workloads(cluster)
     for w in workloads:
         if w["namespace"] == namespace and w["pod"].startswith(prefix) and w["kind"] == "sidecar":
             return w
-    raise LabError(f"{cluster}: no pod {namespace}/{prefix}* with a sidecar; have: "
-                   f"{', '.join(w['namespace'] + '/' + w['pod'] for w in workloads)}")
+    raise LabError(f"{cluster}: no pod {namespace}/{prefix}* with a sidecar (is the lab up with its mesh?); have: "
+                   f"{', '.join(w['namespace'] + '/' + w['pod'] for w in workloads) or 'none'}")
 
 
 def http_request(ns: str, address: str, port: int, host: str, path: str = "/", method: str = "GET",

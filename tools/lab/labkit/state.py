@@ -46,6 +46,17 @@ class Lab:
         """kwokctl's single-context kubeconfig of one cluster (certificate files, not data)."""
         return self.cluster_dir(name) / "kubeconfig.yaml"
 
+    def workloads_file(self, cluster: str) -> Path:
+        """What runs in the cluster's mesh (the controller writes it): pod, address, admin port, bind address, pids."""
+        return self.mesh_dir / cluster / "workloads.json"
+
+    def workloads(self, cluster: str) -> list[dict]:
+        """The cluster's entries of workloads_file, [] when its mesh runs nothing (or no mesh runs)."""
+        try:
+            return json.loads(self.workloads_file(cluster).read_text())["workloads"]
+        except (OSError, ValueError, KeyError):
+            return []
+
     def existing_clusters(self) -> list[str]:
         d = self.kwok_dir / "clusters"
         names = [p.name for p in d.iterdir() if p.is_dir()] if d.is_dir() else []
