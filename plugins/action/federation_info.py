@@ -7,8 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.info import (
-    HAS_CRYPTOGRAPHY, HAS_KUBERNETES, FEDERATION_INFO_MODULE, run_federation_info)
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_INFO_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.info import run_federation_info
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import HAS_CRYPTOGRAPHY
+from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import HAS_KUBERNETES
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import InProcessModuleAction
 
 

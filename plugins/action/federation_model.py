@@ -7,8 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    FEDERATION_MODEL_MODULE, run_federation_model)
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_MODEL_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.federation import run_federation_model
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import InProcessModuleAction
 
 

@@ -8,9 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_PKI_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import run_federation_pki
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import HAS_CRYPTOGRAPHY
-from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import (
-    FEDERATION_PKI_MODULE, run_federation_pki)
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import InProcessModuleAction
 
 

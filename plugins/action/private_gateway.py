@@ -7,8 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import (
-    HAS_KUBERNETES, PRIVATE_GATEWAY_MODULE, run_private_gateway)
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import PRIVATE_GATEWAY_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.runner import run_private_gateway
+from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import HAS_KUBERNETES
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import InProcessModuleAction
 
 

@@ -32,7 +32,7 @@ options:
 EXAMPLES = r"""
 - name: Consume the imports of this cluster with the addresses discovered in this run
   meshfed.federation.service_import:
-    federation: "{{ meshfed_federation_spec }}"
+    federation: "{{ meshfed_validated.federation }}"
     cluster: "{{ inventory_hostname }}"
     peer_addresses: "{{ hostvars | meshfed.federation.discovered_gateway_addresses(groups['meshfed_clusters']) }}"
 """

@@ -10,61 +10,40 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import datetime
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    CORE_KINDS, CREDENTIAL_ARG_SPEC, load_federation)
+from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
+from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
+    PeerAddressError, discovered_fact, import_peers, ingress_address_from_service, ingress_service, peer_address)
+from ansible_collections.meshfed.federation.plugins.module_utils.federation import (
+    address_data, cluster_summary, load_federation)
+from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
+from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
+    HAS_KUBERNETES, ClusterClient, ClusterError)
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, export_host, find_export
 from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
     Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.query import HAS_JMESPATH, QueryError, run_query
-from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector, selector_string
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, INGRESS, credential_secret_name, gateway_name, ingress_address_from_service)
+    EGRESS, INGRESS, credential_secret_name, gateway_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import export_object_name
-from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
-    PeerAddressError, resolve_peer_address)
-
-try:
-    from cryptography import x509
-    HAS_CRYPTOGRAPHY = True
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-
-try:
-    from kubernetes.dynamic.exceptions import NotFoundError
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    HAS_KUBERNETES = True
-except ImportError:
-    HAS_KUBERNETES = False
 
 
-class ClusterReader(object):
-    """The few reads the report needs, each one request."""
-
-    def __init__(self, client, settings):
-        self.client = client
-        self.settings = settings
-
-    def get(self, api_version, kind, name, namespace):
-        resource = self.client.resource(kind, api_version)
-        try:
-            return resource.get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
-            return None
-
-    def owned_names(self, api_version, kind, role):
-        resource = self.client.resource(kind, api_version)
-        labels = owner_selector(self.settings.federation_name, role)
-        items = resource.get(label_selector=selector_string(labels)).to_dict().get("items", [])
-        return {(i["metadata"].get("namespace"), i["metadata"]["name"]) for i in items}
+def core_object(kind, name, namespace):
+    return {"apiVersion": kind_api_version(kind, ""), "kind": kind, "metadata": {"name": name, "namespace": namespace}}
 
 
-def gateway_state(reader, direction):
-    ns = reader.settings.gateway_namespace
-    deployment = reader.get(CORE_KINDS["Deployment"], "Deployment", gateway_name(direction), ns)
+def owned_names(client, settings, kind, role):
+    """(namespace, name) of the objects of one kind this federation's role owns: one request."""
+    items = client.list_owned(kind_api_version(kind, settings.istio_api_version), kind,
+                              owner_selector(settings.federation_name, role))
+    return set((i["metadata"].get("namespace"), i["metadata"]["name"]) for i in items)
+
+
+def gateway_state(client, settings, direction):
+    deployment = client.get(core_object("Deployment", gateway_name(direction), settings.gateway_namespace))
     if deployment is None:
         return {"deployed": False, "ready": False, "replicas": 0, "available_replicas": 0}
     status = deployment.get("status") or {}
@@ -76,49 +55,48 @@ def gateway_state(reader, direction):
 def certificate_state(secret, now):
     if not secret or "tls.crt" not in (secret.get("data") or {}):
         return None
-    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
-    not_after = cert.not_valid_after_utc
+    cert = pki.load_cert(base64.b64decode(secret["data"]["tls.crt"]))
     return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
-            "serial": format(cert.serial_number, "x"), "not_after": not_after.isoformat(),
-            "days_left": (not_after - now).days}
+            "serial": format(cert.serial_number, "x"), "not_after": cert.not_valid_after_utc.isoformat(),
+            "days_left": pki.days_left(cert, now)}
 
 
-def cluster_report(federation, cluster, reader, now):
+def cluster_report(federation, cluster, client, now):
+    """The cluster's summary (federation.cluster_summary) with what its API says: gateways, certificate, which
+    exports and imports are applied; the ingress address is the discovered one where the inventory says so."""
     settings = federation.settings
-    report = {"name": cluster.name, "identity": cluster.identity, "reachable": True}
     ns = settings.gateway_namespace
-    report["ingress_gateway"] = gateway_state(reader, INGRESS)
-    report["egress_gateway"] = gateway_state(reader, EGRESS)
+    report = dict(cluster_summary(cluster), reachable=True)
+    report["ingress_gateway"] = gateway_state(client, settings, INGRESS)
+    report["egress_gateway"] = gateway_state(client, settings, EGRESS)
     if cluster.gateway_address != DISCOVER:
-        report["ingress_gateway"]["address"] = {"address": cluster.gateway_address.address,
-                                                "port": cluster.gateway_address.port}
+        report["ingress_gateway"]["address"] = address_data(cluster.gateway_address)
     else:
-        service = reader.get(CORE_KINDS["Service"], "Service", gateway_name(INGRESS), ns)
-        report["ingress_gateway"]["address"] = ingress_address_from_service(service)
-    secret = reader.get(CORE_KINDS["Secret"], "Secret", credential_secret_name(cluster), ns)
-    report["certificate"] = certificate_state(secret, now)
-    exported = reader.owned_names(settings.istio_api_version, "Gateway", "export") if cluster.exports else set()
-    imported = reader.owned_names(settings.istio_api_version, "VirtualService", "import") if cluster.imports else set()
-    report["exports"] = [{
-        "name": e.name, "protocol": e.protocol, "service": "%s/%s:%d" % e.service,
-        "subset": e.subset.name if e.subset else None, "consumers": list(e.consumers), "probe_path": e.probe_path,
-        "applied": (ns, export_object_name(e)) in exported} for e in cluster.exports]
-    report["imports"] = [{
-        "name": i.name, "namespace": i.namespace, "port": i.port, "protocol": i.protocol,
-        "sources": [{"cluster": s.cluster, "export": s.export, "weight": 100 if s.weight is None else s.weight}
-                    for s in i.sources],
-        "local_weight": i.local.weight if i.local else None,
-        "applied": (i.namespace, i.name) in imported} for i in cluster.imports]
+        report["ingress_gateway"]["address"] = ingress_address_from_service(client.get(ingress_service(ns)))
+    report["certificate"] = certificate_state(client.get(core_object("Secret", credential_secret_name(cluster), ns)),
+                                              now)
+    exported = owned_names(client, settings, "Gateway", "export") if cluster.exports else set()
+    imported = owned_names(client, settings, "VirtualService", "import") if cluster.imports else set()
+    for summary, export in zip(report["exports"], cluster.exports):
+        summary["applied"] = (ns, export_object_name(export)) in exported
+    for summary, imp in zip(report["imports"], cluster.imports):
+        summary["applied"] = (imp.namespace, imp.name) in imported
     return report
+
+
+def unreachable_report(cluster, error):
+    return dict(cluster_summary(cluster), reachable=False, error=str(error),
+                ingress_gateway={"ready": False, "address": None}, egress_gateway={"ready": False},
+                certificate=None, exports=[], imports=[])
 
 
 def link_targets(federation, cluster, discovered):
     """Per (import, source) of ``cluster``: its link's description and the probe Target, or, for a peer whose
-    gateway address is unknown or refused (the import renderer's resolution), the reason instead."""
+    gateway address is unknown or refused (discovery.peer_address), the reason instead."""
     addresses = {}
-    for peer_name in sorted({s.cluster for i in cluster.imports for s in i.sources}):
+    for peer_name in import_peers(cluster):
         try:
-            addresses[peer_name] = resolve_peer_address(federation, peer_name, discovered)
+            addresses[peer_name] = peer_address(federation, peer_name, discovered)
         except PeerAddressError as error:
             addresses[peer_name] = str(error)
     links = []
@@ -140,7 +118,7 @@ def link_targets(federation, cluster, discovered):
 def probe_cluster_links(module, federation, cluster):
     """``cluster.links`` and ``cluster.links_down`` of the report: every link of the cluster probed."""
     params = module.params
-    described = link_targets(federation, cluster, params["federation"].get("discovered_addresses") or {})
+    described = link_targets(federation, cluster, params["peer_addresses"])
     if described:
         credential = params["credential"]
         try:
@@ -162,42 +140,30 @@ def probe_cluster_links(module, federation, cluster):
     return {"links": links, "links_down": sum(1 for link in links if is_down(link))}
 
 
-FEDERATION_INFO_ARG_SPEC = dict(AUTH_ARG_SPEC, federation=dict(type="dict", required=True),
-                                cluster=dict(type="str", required=True),
-                                probe=dict(type="bool", default=False),
-                                probe_timeout=dict(type="float", default=3.0),
-                                probe_expiry_days=dict(type="int", default=14),
-                                query=dict(type="str"), **CREDENTIAL_ARG_SPEC)
-FEDERATION_INFO_MODULE = dict(argument_spec=FEDERATION_INFO_ARG_SPEC, required_if=[("probe", True, ["credential"])],
-                              supports_check_mode=True)
-
-
 def run_federation_info(module):
     """Report one cluster of the federation (module.exit_json); see the federation_info module."""
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"))
-    if not HAS_CRYPTOGRAPHY:
+    if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"))
     if module.params["query"] is not None and not HAS_JMESPATH:
         module.fail_json(msg=missing_required_lib("jmespath"))
     if module.params["probe"] and not module.params["probe_timeout"] > 0:
         module.fail_json(msg="probe_timeout must be a positive number of seconds, not %s" % module.params["probe_timeout"])
     federation = load_federation(module)
-    name = module.params["cluster"]
-    cluster = federation.clusters[name]
-    auth = {k: module.params[k] for k in AUTH_ARG_SPEC if module.params.get(k) is not None}
+    cluster = federation.clusters[module.params["cluster"]]
     try:
-        reader = ClusterReader(get_api_client(**auth), federation.settings)
-        report = cluster_report(federation, cluster, reader, datetime.datetime.now(datetime.timezone.utc))
-    except Exception as error:  # pylint: disable=broad-except
+        client = ClusterClient(cluster.name, auth_params(module.params))
+        report = cluster_report(federation, cluster, client, pki.utcnow())
+    except ClusterError as error:
         # an unreachable cluster is a fact to report, not a failure: status.yml shows every cluster
-        report = {"name": name, "identity": cluster.identity, "reachable": False,
-                  "error": "cluster %s: %s" % (name, error), "ingress_gateway": {"ready": False, "address": None},
-                  "egress_gateway": {"ready": False}, "certificate": None, "exports": [], "imports": []}
+        report = unreachable_report(cluster, error)
     if module.params["probe"]:
         # the links do not need the cluster's API: they are probed whatever it answered
         report.update(probe_cluster_links(module, federation, cluster))
     result = {"changed": False, "cluster": report}
+    if cluster.gateway_address == DISCOVER and report["reachable"]:
+        result.update(discovered_fact(report["ingress_gateway"]["address"]))
     if module.params["query"] is not None:
         try:
             result["query_result"] = run_query(module.params["query"], report)

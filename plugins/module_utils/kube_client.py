@@ -5,11 +5,11 @@
 K8S_AUTH_* environment), read what the plan needs with few requests, write with server-side apply, delete
 with a uid precondition. Every failure becomes a ClusterError whose message names the cluster.
 
-Requests are counted per verb (``list``, ``get``, ``apply``, ``create``, ``delete``). Discovery is not
-counted: kubernetes.core serves it from its on-disk cache (``k8srcp-*.json`` in the temp directory) and only
-asks the server when the cache is missing or lacks a kind. Objects are created with server-side apply as
-well (counted as ``apply``), so meshfed owns their fields as an applier from the start and a field it later
-stops setting is removed; ``create`` stays 0 and is kept so the result always has the same shape.
+Requests are counted per verb (``list``, ``get``, ``apply``, ``delete``). Discovery is not counted:
+kubernetes.core serves it from its on-disk cache (``k8srcp-*.json`` in the temp directory) and only asks the
+server when the cache is missing or lacks a kind. Objects are created with server-side apply as well (counted
+as ``apply``), so meshfed owns their fields as an applier from the start and a field it later stops setting is
+removed. Objects are written as given: the plan stamped them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,8 +22,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.meshfed.federation.plugins.module_utils.apply import describe, object_key, stamp
-from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import selector_string
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import selector_string
+from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe
 
 try:
     from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
@@ -35,7 +35,7 @@ except ImportError:
 FIELD_MANAGER = "meshfed"
 ISTIO_GROUP_SUFFIX = ".istio.io"
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
-VERBS = ("list", "get", "apply", "create", "delete")
+VERBS = ("list", "get", "apply", "delete")
 
 # urllib3's words for a server that does not answer, and the socket error it met
 UNREACHABLE = re.compile(r"Max retries exceeded|Failed to establish a new connection|Connection refused|"
@@ -127,8 +127,7 @@ class ClusterClient(object):
         return self._resources[key]
 
     def _not_served(self, api_version, kind):
-        group = api_version.split("/")[0] if "/" in api_version else ""
-        if group.endswith(ISTIO_GROUP_SUFFIX):
+        if api_group(api_version).endswith(ISTIO_GROUP_SUFFIX):
             return "Istio is not installed in cluster %s (%s %s not served)" % (self.cluster, api_version, kind)
         return ("cluster %s: %s %s is not served; its CustomResourceDefinition is not installed"
                 % (self.cluster, api_version, kind))
@@ -218,7 +217,7 @@ class ClusterClient(object):
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         result = self._call("apply", named(obj), meta.get("namespace"), lambda: self.dynamic.server_side_apply(
-            resource, body=stamp(obj), name=meta["name"], namespace=meta.get("namespace"),
+            resource, body=obj, name=meta["name"], namespace=meta.get("namespace"),
             field_manager=FIELD_MANAGER, force_conflicts=True if force_conflicts else None, serializer=plain_json))
         return _as_dict(result, obj["apiVersion"], obj["kind"])
 
@@ -274,84 +273,3 @@ def _items(result, api_version, kind):
 def _host_in(error):
     found = re.search(r"host='([^']+)', port=(\d+)", str(error))
     return "https://%s:%s" % found.groups() if found else None
-
-
-# --- what the plan needs ---
-
-def kinds_to_read(desired, role_kinds):
-    """(apiVersion, kind) of every kind to LIST: the role's (so prune works when nothing is desired) and
-    the desired objects' (their apiVersion wins for a kind both name)."""
-    by_group_kind = {}
-    for api_version, kind in list(role_kinds) + [(o["apiVersion"], o["kind"]) for o in desired]:
-        group = api_version.split("/")[0] if "/" in api_version else ""
-        by_group_kind[(group, kind)] = (api_version, kind)
-    return list(by_group_kind.values())
-
-
-def missing_by_place(desired, known_keys):
-    """Desired objects not among ``known_keys``, grouped by (apiVersion, kind, namespace)."""
-    groups = {}
-    for obj in desired:
-        if object_key(obj) not in known_keys:
-            place = (obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace") or "")
-            groups.setdefault(place, []).append(obj)
-    return groups
-
-
-def find_in_the_way(client, desired, owned):
-    """Live objects holding the name of a desired object we do not own. A single candidate in a namespace
-    costs one GET, several one metadata-only LIST of their namespace; objects in a namespace that does not
-    exist yet cost nothing."""
-    known = set(object_key(o) for o in owned)
-    missing = missing_by_place(desired, known)
-    found = []
-    # Namespaces first: a namespace that does not exist holds nothing
-    absent_namespaces = set()
-    for place in [p for p in missing if p[1] == "Namespace"]:
-        for obj in missing.pop(place):
-            live = client.get(obj)
-            if live is None:
-                absent_namespaces.add(obj["metadata"]["name"])
-            else:
-                found.append(live)
-    for (api_version, kind, namespace), objects in missing.items():
-        if namespace and namespace in absent_namespaces:
-            continue
-        if len(objects) == 1:
-            live = client.get(objects[0])
-            found.extend([live] if live is not None else [])
-            continue
-        names = set(o["metadata"]["name"] for o in objects)
-        found.extend(o for o in client.list_metadata(api_version, kind, namespace or None)
-                     if o["metadata"]["name"] in names)
-    return found
-
-
-def read_live(client, desired, role_kinds, owner_selector, concurrency=8, places=()):
-    """(live_owned, live_names, live_hosted) for plan_changes: one labelled LIST per kind and one LIST per
-    (apiVersion, kind, namespace) of ``places`` (every object there, whoever owns it: what host claims are
-    checked against), sent concurrently, then find_in_the_way."""
-    kinds = kinds_to_read(desired, role_kinds)
-    places = sorted(set(places))
-    for api_version, kind in kinds + [place[:2] for place in places]:  # discovery once, before the threads
-        client.resource(api_version, kind)
-    requests = [(kind, None) for kind in kinds] + [(None, place) for place in places]
-
-    def send(request):
-        kind, place = request
-        if kind is not None:
-            return "owned", client.list_owned(kind[0], kind[1], owner_selector)
-        return "hosted", client.list_namespace(*place)
-
-    lists = client.map_concurrently(send, requests, concurrency)
-    owned = [obj for which, listed in lists if which == "owned" for obj in listed]
-    hosted = [obj for which, listed in lists if which == "hosted" for obj in listed]
-    return owned, find_in_the_way(client, desired, owned), hosted
-
-
-def claim_places(claims, api_version_of):
-    """(apiVersion, kind, namespace) to LIST for host claims: every claimed kind in every claimed namespace
-    (an object of one importing namespace may be exported to another); ``api_version_of(kind)``."""
-    namespaces = sorted(set(c.namespace for c in claims))
-    kinds = sorted(set(c.kind for c in claims))
-    return [(api_version_of(kind), kind, namespace) for kind in kinds for namespace in namespaces]

@@ -18,7 +18,8 @@ import re
 from collections import namedtuple
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# a lowercase DNS name: labels of at most 63 characters, 253 in all (a cluster's identity, an address)
+DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)$")
@@ -101,6 +102,10 @@ def binding_id(imported, source):
 def export_host(export, exporter):
     """The SNI name and HTTP authority under which a peer reaches one export."""
     return "%s.%s" % (export.name, exporter.identity)
+
+
+def is_dns_name(value):
+    return isinstance(value, str) and bool(DNS_NAME.match(value))
 
 
 def service_fqdn(namespace, name, settings):
@@ -205,7 +210,7 @@ def _parse_gateway_address(problems, where, raw, settings):
     address = raw.get("address")
     port = raw.get("port", 15443)
     _check_port(problems, where, "meshfed_gateway_address.port", port)
-    if not is_ip_address(address) and not (isinstance(address, str) and DNS1123_SUBDOMAIN.match(address or "")):
+    if not is_ip_address(address) and not is_dns_name(address):
         problems.add(where, "meshfed_gateway_address.address %r is neither an IP address nor a DNS name" % (address,))
     elif local_address_kind(address) and not settings.allow_local_gateway_addresses:
         problems.add(where, "meshfed_gateway_address.address %s" % refused_local_address(address))
@@ -404,7 +409,7 @@ def _parse_cluster(problems, name, raw, settings):
     identity = raw.get("identity")
     if not identity:
         problems.add(where, "meshfed_identity is missing: every cluster needs a DNS identity such as c1.example.com")
-    elif not isinstance(identity, str) or len(identity) > 253 or not DNS1123_SUBDOMAIN.match(identity):
+    elif not is_dns_name(identity):
         problems.add(where, "meshfed_identity %r is not a valid lowercase DNS name" % (identity,))
     exports_raw = raw.get("exports") or []
     imports_raw = raw.get("imports") or []
@@ -521,3 +526,35 @@ def find_export(federation, cluster_name, export_name):
 def clusters_needing_address(federation):
     """Names of exporting clusters some peer imports from: their gateway address must be known."""
     return sorted({s.cluster for c in federation.clusters.values() for i in c.imports for s in i.sources})
+
+
+# --- the validated model as plain data: what federation_model hands on, so no module validates it again ---
+
+MODEL_TYPES = dict((t.__name__, t) for t in (Settings, ServiceRef, Subset, GatewayAddress, Export, RemoteSource,
+                                             LocalSource, Retries, Import, Cluster, Federation))
+# a namedtuple is {TYPE_KEY: its type, VALUES_KEY: its fields in order}: neither key can be a label key or a
+# cluster name (those start with a letter, a digit or '_')
+TYPE_KEY = "@type"
+VALUES_KEY = "@values"
+
+
+def model_data(value):
+    """The model as JSON-able data: namedtuples tagged with their type, tuples as lists."""
+    if isinstance(value, tuple) and type(value).__name__ in MODEL_TYPES:
+        return {TYPE_KEY: type(value).__name__, VALUES_KEY: [model_data(v) for v in value]}
+    if isinstance(value, (tuple, list)):
+        return [model_data(v) for v in value]
+    if isinstance(value, dict):
+        return dict((k, model_data(v)) for k, v in value.items())
+    return value
+
+
+def model_from_data(data):
+    """The model ``model_data`` gave; KeyError or TypeError for data of another shape."""
+    if isinstance(data, dict) and TYPE_KEY in data:
+        return MODEL_TYPES[data[TYPE_KEY]](*[model_from_data(v) for v in data[VALUES_KEY]])
+    if isinstance(data, list):
+        return tuple(model_from_data(v) for v in data)
+    if isinstance(data, dict):
+        return dict((k, model_from_data(v)) for k, v in data.items())
+    return data

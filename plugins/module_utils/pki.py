@@ -261,9 +261,14 @@ def fingerprint_sha256(cert):
     return ":".join("%02X" % b for b in bytearray(cert.fingerprint(hashes.SHA256())))
 
 
+def whole_days(seconds):
+    """Whole days in a span of seconds, rounded down (-1 for a certificate that expired less than a day ago)."""
+    return int(seconds // 86400)
+
+
 def days_left(cert, now=None):
     now = now or utcnow()
-    return int((cert.not_valid_after_utc - now).total_seconds() // 86400)
+    return whole_days((cert.not_valid_after_utc - now).total_seconds())
 
 
 def cert_metadata(cert):
@@ -276,17 +281,6 @@ def cert_metadata(cert):
         "not_before": cert.not_valid_before_utc.isoformat(),
         "not_after": cert.not_valid_after_utc.isoformat(),
         "key_type": key_type_of(cert.public_key()),
-        "fingerprint_sha256": fingerprint_sha256(cert),
-    }
-
-
-def cert_info(cert, now=None):
-    """The public summary a module returns for one certificate."""
-    return {
-        "subject": cert.subject.rfc4514_string(),
-        "serial": "%X" % cert.serial_number,
-        "not_after": cert.not_valid_after_utc.isoformat(),
-        "days_left": days_left(cert, now),
         "fingerprint_sha256": fingerprint_sha256(cert),
     }
 

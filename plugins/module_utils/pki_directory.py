@@ -17,34 +17,10 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.model import is_dns_name
 
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 PENDING = None  # serial/fingerprint of a certificate check mode would generate
-
-
-def argument_spec():  # the module's, see FEDERATION_PKI_MODULE
-    return dict(
-        path=dict(type="path", required=True),
-        federation_name=dict(type="str", required=True),
-        ca=dict(type="dict", default={}, options=dict(
-            common_name=dict(type="str", default=pki.DEFAULT_CA_COMMON_NAME),
-            key_type=dict(type="str", choices=list(pki.KEY_TYPES), default=pki.DEFAULT_KEY_TYPE),
-            validity_days=dict(type="int", default=pki.DEFAULT_CA_VALIDITY_DAYS),
-            renewal_days=dict(type="int", default=pki.DEFAULT_CA_RENEWAL_DAYS),
-            cert_path=dict(type="path"),
-            key_path=dict(type="path", no_log=False),
-        ), required_together=[("cert_path", "key_path")]),
-        clusters=dict(type="list", elements="dict", required=True, options=dict(
-            name=dict(type="str", required=True),
-            identity=dict(type="str", required=True),
-        )),
-        key_type=dict(type="str", choices=list(pki.KEY_TYPES), default=pki.DEFAULT_KEY_TYPE),
-        validity_days=dict(type="int", default=pki.DEFAULT_VALIDITY_DAYS),
-        renewal_days=dict(type="int", default=pki.DEFAULT_RENEWAL_DAYS),
-        force=dict(type="bool", default=False),
-        rotate_ca=dict(type="bool", default=False),
-    )
 
 
 def validate(params):
@@ -70,7 +46,7 @@ def validate(params):
         if name in seen:
             errors.append("%s: duplicate cluster name" % where)
         seen.add(name)
-        if not DNS_NAME.match(identity or ""):
+        if not is_dns_name(identity):
             errors.append("%s: identity %r is not a lowercase DNS name" % (where, identity))
     return errors
 
@@ -255,5 +231,3 @@ def run_federation_pki(module):
         module.fail_json(msg="federation_pki: %s" % error, exception=traceback.format_exc())
     module.exit_json(**result)
 
-
-FEDERATION_PKI_MODULE = dict(argument_spec=argument_spec(), supports_check_mode=True)

@@ -22,6 +22,8 @@ import time
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import whole_days
+
 OK = "ok"
 UNREACHABLE = "unreachable"
 REFUSED = "refused"
@@ -153,7 +155,7 @@ def certificate_facts(peer_certificate, identity, now):
     names = [value for kind, value in peer_certificate.get("subjectAltName", ()) if kind == "DNS"]
     days_left = None
     if peer_certificate.get("notAfter"):
-        days_left = int((ssl.cert_time_to_seconds(peer_certificate["notAfter"]) - now) // 86400)
+        days_left = whole_days(ssl.cert_time_to_seconds(peer_certificate["notAfter"]) - now)
     if identity in names:
         return identity, days_left, True
     return (names[0] if names else None), days_left, False

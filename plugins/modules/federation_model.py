@@ -81,8 +81,8 @@ errors:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    FEDERATION_MODEL_MODULE, run_federation_model)
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_MODEL_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.federation import run_federation_model
 
 
 def main():

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import DISCOVERED_ADDRESS_FACT
+from ansible_collections.meshfed.federation.plugins.module_utils.discovery import DISCOVERED_ADDRESS_FACT
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
 
 CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
@@ -46,9 +46,7 @@ def present_vars(host, names):
     return values
 
 
-def federation_spec(hostvars, clusters, current):
-    """{clusters, settings, discovered_addresses}: every cluster's meshfed_* variables, the federation-wide settings
-    of ``current`` and the addresses discovery found."""
+def federation_description(hostvars, clusters, current):
+    """{clusters, settings}: every cluster's meshfed_* variables and the federation-wide settings of ``current``."""
     return {"clusters": {name: present_vars(hostvars[name], CLUSTER_VARS) for name in clusters},
-            "settings": present_vars(hostvars[current], {key: "meshfed_" + key for key in DEFAULT_SETTINGS}),
-            "discovered_addresses": discovered_gateway_addresses(hostvars, clusters)}
+            "settings": present_vars(hostvars[current], {key: "meshfed_" + key for key in DEFAULT_SETTINGS})}

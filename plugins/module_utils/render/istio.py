@@ -12,15 +12,6 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.render.kube import metadata
 
 
-SECURITY_GROUP = "security.istio.io"
-
-
-def security_api_version(networking_api_version):
-    """security.istio.io in the version of the networking API in use: v1 and v1beta1 came with the same Istio
-    releases for both groups (v1 in 1.22)."""
-    return "%s/%s" % (SECURITY_GROUP, networking_api_version.split("/", 1)[1])
-
-
 def _object(api_version, kind, name, ns, labels, spec):
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata(name, ns, labels), "spec": spec}
 

@@ -8,8 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
-from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owned_labels
 
 INGRESS = "ingress"
 EGRESS = "egress"
@@ -19,19 +19,6 @@ IN_MESH_PORT_NAME = "tls-in-mesh"
 
 def gateway_name(direction):
     return "istio-private-%sgateway" % direction
-
-
-def ingress_address_from_service(service):
-    """{address, port} where peers reach the private ingress gateway, from its Service's load balancer status;
-    None until a load balancer has given it an address."""
-    if not service:
-        return None
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    if not ingress:
-        return None
-    address = ingress[0].get("ip") or ingress[0].get("hostname")
-    port = next((p["port"] for p in service["spec"].get("ports", []) if p.get("name") == CROSS_CLUSTER_PORT_NAME), None)
-    return {"address": address, "port": port} if address and port else None
 
 
 def gateway_selector(direction):
@@ -59,6 +46,16 @@ def credential_secret_name(cluster):
 def credential_mount_path(cluster):
     """Where the credential is mounted with cert_delivery=file (the blog's /etc/istio/<identity>/certs)."""
     return "/etc/istio/%s/certs" % cluster.identity
+
+
+def credential_tls(cluster, settings, certificate_field):
+    """Where a gateway's TLS settings find the cluster's credential: its Secret by credentialName (SDS), or the
+    mounted files, the certificate under ``certificate_field`` (serverCertificate for a server, clientCertificate
+    for origination)."""
+    if settings.cert_delivery == "sds":
+        return {"credentialName": credential_secret_name(cluster)}
+    path = credential_mount_path(cluster)
+    return {certificate_field: path + "/tls.crt", "privateKey": path + "/tls.key", "caCertificates": path + "/ca.crt"}
 
 
 def gateway_directions(cluster):
@@ -122,7 +119,8 @@ def render_gateways(federation, cluster_name, credential):
     """Every object of the gateway role of one cluster.
 
     ``credential`` holds the PEM texts ``cert``, ``key`` and ``ca`` of the cluster's gateway certificate;
-    it becomes the one Secret both gateways read (credentialName or file mount).
+    it becomes the one Secret both gateways read (credentialName or file mount). Without it (None) the Secret
+    is left out, for objects rendered to be applied by other means.
     """
     settings = federation.settings
     cluster = federation.clusters[cluster_name]
@@ -130,11 +128,10 @@ def render_gateways(federation, cluster_name, credential):
     if not directions:
         return []
     labels = owned_labels(settings.federation_name, "gateway")
-    objects = [
-        kube.namespace(settings.gateway_namespace, labels),
-        kube.tls_secret(credential_secret_name(cluster), settings.gateway_namespace, labels,
-                        credential["cert"], credential["key"], credential["ca"]),
-    ]
+    objects = [kube.namespace(settings.gateway_namespace, labels)]
+    if credential is not None:
+        objects.append(kube.tls_secret(credential_secret_name(cluster), settings.gateway_namespace, labels,
+                                       credential["cert"], credential["key"], credential["ca"]))
     for direction in directions:
         objects.extend(render_gateway_workload(cluster, settings, settings.federation_name, direction))
     return objects

@@ -12,28 +12,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.model import export_host, service_fqdn, short_name
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
-from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    INGRESS, credential_mount_path, credential_secret_name, gateway_selector)
+    INGRESS, credential_tls, gateway_selector)
 
 
 def export_object_name(export):
     return short_name("meshfed-export", export.name, limit=253)
 
 
-def server_tls(cluster, settings, mode, subject_alt_names=None):
-    """TLS settings of a gateway server or DestinationRule: credentialName (SDS) or mounted files."""
-    tls = {"mode": mode}
-    if settings.cert_delivery == "sds":
-        tls["credentialName"] = credential_secret_name(cluster)
-    else:
-        path = credential_mount_path(cluster)
-        tls.update({"serverCertificate": path + "/tls.crt", "privateKey": path + "/tls.key",
-                    "caCertificates": path + "/ca.crt"})
-    if subject_alt_names:
-        tls["subjectAltNames"] = list(subject_alt_names)
+def export_server_tls(federation, cluster, export):
+    """Mutual TLS of an export's Gateway server: this cluster's certificate, only the granted consumers accepted."""
+    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, federation.settings, "serverCertificate"))
+    identities = consumer_identities(federation, export)
+    if identities:
+        tls["subjectAltNames"] = identities
     return tls
 
 
@@ -47,7 +42,7 @@ def render_export_gateway(federation, cluster, export):
     protocol = "HTTPS" if export.protocol == "http" else "TLS"
     server = istio.gateway_server(
         settings.ingress_port, short_name("export", export.name), protocol, [export_host(export, cluster)],
-        server_tls(cluster, settings, "MUTUAL", consumer_identities(federation, export)))
+        export_server_tls(federation, cluster, export))
     return istio.gateway(settings.istio_api_version, export_object_name(export), settings.gateway_namespace, labels,
                          gateway_selector(INGRESS), [server])
 

@@ -14,29 +14,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.apply import HostClaim
+from ansible_collections.meshfed.federation.plugins.module_utils.hosts import HostClaim
+from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, GatewayAddress, binding_id, export_host, find_export, is_ip_address, local_address_kind,
-    refused_local_address, service_fqdn, short_name)
+    binding_id, export_host, find_export, is_ip_address, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
-from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, gateway_selector, gateway_service_fqdn)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import server_tls
+    EGRESS, credential_tls, gateway_selector, gateway_service_fqdn)
 
 EGRESS_RULE_NAME = "meshfed-egress-gateway"
-
-
-class PeerAddressError(Exception):
-    """A peer's gateway address that consumers cannot dial: unknown, or local to the consumer."""
-
-
-class PeerAddressUnknown(PeerAddressError):
-    pass
-
-
-class PeerAddressRefused(PeerAddressError):
-    pass
 
 
 def peer_object_name(peer_name):
@@ -55,26 +42,6 @@ def binding_subset(imported, source):
 def binding_host(imported, source, settings):
     """SNI of the in-mesh hop to the egress gateway; it selects the binding's egress Gateway server."""
     return "%s.%s.svc.%s" % (binding_id(imported, source), imported.namespace, settings.cluster_domain)
-
-
-def resolve_peer_address(federation, peer_name, discovered):
-    """The address consumers dial for a peer: the inventory's, else what discovery found."""
-    configured = federation.clusters[peer_name].gateway_address
-    if configured != DISCOVER:
-        return configured
-    found = (discovered or {}).get(peer_name)
-    if not found:
-        raise PeerAddressUnknown(
-            "the private ingress gateway address of cluster '%s' is unknown: set meshfed_gateway_address for it, "
-            "or make sure its Service %s has status.loadBalancer.ingress" % (peer_name, "istio-private-ingressgateway"))
-    if not isinstance(found, GatewayAddress):
-        found = GatewayAddress(found["address"], int(found.get("port", federation.settings.ingress_port)))
-    if local_address_kind(found.address) and not federation.settings.allow_local_gateway_addresses:
-        raise PeerAddressRefused(
-            "the private ingress gateway address of cluster '%s' found by discovery (meshfed_gateway_address: "
-            "discover, field address of its Service's status.loadBalancer.ingress): %s"
-            % (peer_name, refused_local_address(found.address)))
-    return found
 
 
 def render_peer(federation, cluster, peer_name, exports, address):
@@ -99,10 +66,9 @@ def render_peer(federation, cluster, peer_name, exports, address):
 
 
 def _origination_tls(cluster, settings, sni, peer):
-    tls = server_tls(cluster, settings, "MUTUAL", [peer.identity])
-    if settings.cert_delivery == "file":
-        tls["clientCertificate"] = tls.pop("serverCertificate")
-    tls["sni"] = sni
+    """Mutual TLS from the egress gateway to a peer: this cluster's certificate, the peer's identity pinned."""
+    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, settings, "clientCertificate"))
+    tls.update(subjectAltNames=[peer.identity], sni=sni)
     return tls
 
 
@@ -110,7 +76,7 @@ def render_binding(federation, imported, source, address):
     """Egress Gateway server and the tcp VirtualService that forwards one binding to its peer."""
     settings = federation.settings
     binding = binding_id(imported, source)
-    labels = owned_labels(settings.federation_name, "import", binding=binding)
+    labels = owned_labels(settings.federation_name, "import", import_name=imported.name, binding=binding)
     name = binding_object_name(imported, source)
     host = binding_host(imported, source, settings)
     server = istio.gateway_server(settings.egress_port, short_name("import", binding), "TLS", [host],
@@ -134,10 +100,11 @@ def render_binding_policy(federation, imported, source):
     gateway, a connection no binding's policy allows is refused, whatever namespace calls the local name or
     dials the gateway with a binding's SNI."""
     settings = federation.settings
-    labels = owned_labels(settings.federation_name, "import", binding=binding_id(imported, source))
+    labels = owned_labels(settings.federation_name, "import", import_name=imported.name,
+                          binding=binding_id(imported, source))
     rules = [{"from": [{"source": {"namespaces": [imported.namespace]}}],
               "when": [{"key": "connection.sni", "values": [binding_host(imported, source, settings)]}]}]
-    return istio.authorization_policy(istio.security_api_version(settings.istio_api_version),
+    return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
                                       binding_object_name(imported, source), settings.gateway_namespace, labels,
                                       gateway_selector(EGRESS), rules)
 
@@ -174,7 +141,7 @@ def render_local_alias(federation, cluster, imported):
     """In the consumer's namespace: the DNS Service (unless a local copy exists), the local copy's subset
     rule and the VirtualService that splits traffic between the local copy and the peers."""
     settings = federation.settings
-    labels = owned_labels(settings.federation_name, "import", binding=imported.name)
+    labels = owned_labels(settings.federation_name, "import", import_name=imported.name)
     local_host = service_fqdn(imported.namespace, imported.name, settings)
     objects = []
     if imported.local is None:
@@ -281,11 +248,11 @@ def host_claims(federation, cluster_name):
     return claims
 
 
-def render_imports(federation, cluster_name, discovered_addresses=None):
+def render_imports(federation, cluster_name, peer_addresses):
     """Every object of the import role of one cluster.
 
-    ``discovered_addresses`` maps peer cluster names to ``{address, port}`` found from their gateway
-    Service status; it is used only for peers whose inventory says ``discover``.
+    ``peer_addresses`` maps every peer the imports consume from to the GatewayAddress to dial
+    (discovery.peer_addresses resolves them).
     """
     cluster = federation.clusters[cluster_name]
     if not cluster.imports:
@@ -296,12 +263,11 @@ def render_imports(federation, cluster_name, discovered_addresses=None):
         for source in imported.sources:
             exports_by_peer.setdefault(source.cluster, {})[source.export] = find_export(
                 federation, source.cluster, source.export)
-    addresses = {peer: resolve_peer_address(federation, peer, discovered_addresses) for peer in sorted(exports_by_peer)}
     for peer in sorted(exports_by_peer):
-        objects.extend(render_peer(federation, cluster, peer, exports_by_peer[peer].values(), addresses[peer]))
+        objects.extend(render_peer(federation, cluster, peer, exports_by_peer[peer].values(), peer_addresses[peer]))
     objects.append(render_egress_rule(federation, cluster))
     for imported in cluster.imports:
         for source in imported.sources:
-            objects.extend(render_binding(federation, imported, source, addresses[source.cluster]))
+            objects.extend(render_binding(federation, imported, source, peer_addresses[source.cluster]))
         objects.extend(render_local_alias(federation, cluster, imported))
     return objects

@@ -14,6 +14,8 @@ import socket
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils import info, probe
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_INFO_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import ClusterError
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.query import QueryError, run_query
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
@@ -52,12 +54,9 @@ def test_a_discovered_peer_uses_the_address_discovery_found_or_says_why_there_is
     assert "is a loopback address" in local[0][1]
 
 
-class Unreachable(Exception):
-    pass
-
-
-def refuse_api(**auth):
-    raise Unreachable("connection refused by the API server")
+def refuse_api(cluster, auth):
+    raise ClusterError("cluster %s: API server at https://127.0.0.1:1 unreachable: connection refused by the API "
+                       "server" % cluster)
 
 
 def module_args(clusters, **extra):
@@ -68,11 +67,11 @@ def module_args(clusters, **extra):
 
 
 def run_info(monkeypatch, args, probed=None):
-    monkeypatch.setattr(info, "get_api_client", refuse_api)
+    monkeypatch.setattr(info, "ClusterClient", refuse_api)
     if probed is not None:
         monkeypatch.setattr(info, "client_context", lambda *paths: "context")
         monkeypatch.setattr(info, "probe_links", lambda targets, *rest: [dict(probed[t.sni]) for t in targets])
-    return run_in_process(info.FEDERATION_INFO_MODULE, info.run_federation_info, args, check_mode=False, diff=False)
+    return run_in_process(FEDERATION_INFO_MODULE, info.run_federation_info, args, check_mode=False, diff=False)
 
 
 def canned(state, **fields):

@@ -16,12 +16,13 @@ import pytest
 import yaml
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.render.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.discovery import peer_addresses
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    ingress_address_from_service, render_gateways)
+    render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
-    PeerAddressRefused, PeerAddressUnknown, host_claims, render_imports)
+    host_claims, render_imports)
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
     CREDENTIAL, seed, settings, three_clusters)
 
@@ -29,12 +30,16 @@ GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "golden")
 SCENARIOS = {"seed": seed, "three-clusters": three_clusters}
 
 
+def imports_of(federation, cluster, discovered=None):
+    return render_imports(federation, cluster, peer_addresses(federation, cluster, discovered))
+
+
 def render_role(federation, cluster, role):
     if role == "gateway":
         return render_gateways(federation, cluster, CREDENTIAL)
     if role == "export":
         return render_exports(federation, cluster)
-    return render_imports(federation, cluster)
+    return imports_of(federation, cluster)
 
 
 def find(objects, kind, name, namespace=None):
@@ -97,7 +102,7 @@ def test_seed_cluster2_exports_only_to_the_granted_consumer_by_sni():
 
 def test_seed_cluster1_splits_reviews_between_local_v1_and_remote_v2():
     federation = build_model(seed(), settings())
-    imports = render_imports(federation, "cluster1")
+    imports = imports_of(federation, "cluster1")
     alias = find(imports, "VirtualService", "reviews", "default")["spec"]
     assert alias["hosts"] == ["reviews.default.svc.cluster.local"]
     http, = alias["http"]
@@ -121,7 +126,7 @@ def test_seed_cluster1_splits_reviews_between_local_v1_and_remote_v2():
 
 def test_seed_import_chain_is_consistent_hop_by_hop():
     federation = build_model(seed(), settings())
-    imports = render_imports(federation, "cluster1")
+    imports = imports_of(federation, "cluster1")
     exports = render_exports(federation, "cluster2")
     egress_rule = find(imports, "DestinationRule", "meshfed-egress-gateway", "istio-private-gateways")["spec"]
     alias = find(imports, "VirtualService", "reviews", "default")["spec"]
@@ -154,7 +159,7 @@ def test_seed_import_chain_is_consistent_hop_by_hop():
 
 def test_one_local_name_from_two_peers():
     federation = build_model(three_clusters(), settings())
-    imports = render_imports(federation, "cluster1")
+    imports = imports_of(federation, "cluster1")
     routes = find(imports, "VirtualService", "hw", "default")["spec"]["http"][0]["route"]
     assert [(r["weight"], r["headers"]["request"]["set"][":authority"]) for r in routes] == [
         (50, "helloworld.c2.example.com"), (50, "helloworld.c3.example.com")]
@@ -175,7 +180,7 @@ def test_tcp_export_and_import_route_by_sni_not_path():
     assert "http" not in route
     assert route["tcp"] == [{"match": [{"port": 15443}], "route": [
         {"destination": {"host": "pg.data.svc.cluster.local", "port": {"number": 5432}}}]}]
-    imports = render_imports(federation, "cluster2")
+    imports = imports_of(federation, "cluster2")
     alias = find(imports, "VirtualService", "db", "apps")["spec"]
     assert alias["tcp"][0]["match"] == [{"port": 5432}] and "headers" not in alias["tcp"][0]["route"][0]
 
@@ -189,27 +194,6 @@ def test_http_path_prefix_and_rewrite():
     assert http["rewrite"] == {"authority": "helloworld.sample.svc.cluster.local", "uri": "/"}
 
 
-def test_peer_address_discovery():
-    clusters = seed()
-    clusters["cluster2"]["gateway_address"] = "discover"
-    federation = build_model(clusters, settings())
-    with pytest.raises(PeerAddressUnknown, match="address of cluster 'cluster2' is unknown"):
-        render_imports(federation, "cluster1")
-    imports = render_imports(federation, "cluster1", {"cluster2": {"address": "192.0.2.7", "port": 31443}})
-    entry = find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]
-    assert entry["endpoints"] == [{"address": "192.0.2.7"}] and entry["ports"][0]["number"] == 31443
-
-
-def test_ingress_address_comes_from_the_load_balancer_status_and_the_cross_cluster_port():
-    service = find(render_gateways(build_model(seed(), settings()), "cluster2", CREDENTIAL), "Service", "istio-private-ingressgateway")
-    assert ingress_address_from_service(service) is None  # no load balancer has answered yet
-    assert ingress_address_from_service(None) is None
-    service["status"] = {"loadBalancer": {"ingress": [{"hostname": "lb-1.example.net"}, {"ip": "192.0.2.9"}]}}
-    assert ingress_address_from_service(service) == {"address": "lb-1.example.net", "port": 15443}
-    service["spec"]["ports"] = [p for p in service["spec"]["ports"] if p["port"] != 15443]
-    assert ingress_address_from_service(service) is None  # the mTLS port is gone: nothing peers could dial
-
-
 def test_file_mounted_certificates_and_v1beta1():
     federation = build_model(seed(), settings(cert_delivery="file", istio_api_version="networking.istio.io/v1beta1"))
     gateways = render_gateways(federation, "cluster2", CREDENTIAL)
@@ -221,7 +205,7 @@ def test_file_mounted_certificates_and_v1beta1():
     assert server_tls["serverCertificate"] == "/etc/istio/c2.example.com/certs/tls.crt"
     assert server_tls["caCertificates"] == "/etc/istio/c2.example.com/certs/ca.crt"
     assert "credentialName" not in server_tls
-    origination = find(render_imports(federation, "cluster1"), "DestinationRule", "meshfed-peer-cluster2")
+    origination = find(imports_of(federation, "cluster1"), "DestinationRule", "meshfed-peer-cluster2")
     assert origination["apiVersion"] == "networking.istio.io/v1beta1"
     assert origination["spec"]["trafficPolicy"]["tls"]["clientCertificate"] == "/etc/istio/c1.example.com/certs/tls.crt"
 
@@ -257,25 +241,30 @@ def test_gateways_follow_the_seed_topology():
 
 
 def test_the_local_copy_subset_rule_leaves_tls_to_istio_auto_mtls():
-    rule = find(render_imports(build_model(seed(), settings()), "cluster1"), "DestinationRule", "reviews", "default")
+    rule = find(imports_of(build_model(seed(), settings()), "cluster1"), "DestinationRule", "reviews", "default")
     assert rule["spec"] == {"host": "reviews.default.svc.cluster.local",
                             "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}
 
 
 def test_only_the_importing_namespace_may_use_a_binding_on_the_egress_gateway():
-    imports = render_imports(build_model(seed(), settings()), "cluster1")
+    imports = imports_of(build_model(seed(), settings()), "cluster1")
     name = "meshfed-import-default-reviews-cluster2-reviews-v2"
     policy = find(imports, "AuthorizationPolicy", name, "istio-private-gateways")
     gateway = find(imports, "Gateway", name, "istio-private-gateways")["spec"]
     assert policy["apiVersion"] == "security.istio.io/v1"
-    assert policy["metadata"]["labels"]["meshfed.io/import"] == "reviews-cluster2-reviews-v2"
+    # one meaning per label: the import's local name, and the binding's id
+    assert policy["metadata"]["labels"]["meshfed.io/import"] == "reviews"
+    assert policy["metadata"]["labels"]["meshfed.io/binding"] == "reviews-cluster2-reviews-v2"
+    alias = find(imports, "VirtualService", "reviews", "default")
+    assert alias["metadata"]["labels"]["meshfed.io/import"] == "reviews"
+    assert "meshfed.io/binding" not in alias["metadata"]["labels"]
     assert policy["spec"]["selector"] == {"matchLabels": gateway["selector"]}
     assert policy["spec"]["action"] == "ALLOW"
     assert policy["spec"]["rules"] == [{"from": [{"source": {"namespaces": ["default"]}}],
                                         "when": [{"key": "connection.sni", "values": gateway["servers"][0]["hosts"]}]}]
     # one policy per binding: ALLOW policies add up, whatever matches none of them is refused
     assert len([o for o in imports if o["kind"] == "AuthorizationPolicy"]) == 2
-    older = render_imports(build_model(seed(), settings(istio_api_version="networking.istio.io/v1beta1")), "cluster1")
+    older = imports_of(build_model(seed(), settings(istio_api_version="networking.istio.io/v1beta1")), "cluster1")
     assert find(older, "AuthorizationPolicy", name)["apiVersion"] == "security.istio.io/v1beta1"
 
 
@@ -284,7 +273,7 @@ def test_the_egress_rule_is_exported_to_the_importing_namespaces_and_keeps_http2
     clusters["cluster2"]["imports"].append({"name": "hw", "namespace": "istio-private-gateways", "port": 5000,
                                             "from": [{"cluster": "cluster3", "export": "helloworld"}]})
     clusters["cluster3"]["exports"][0]["consumers"].append("cluster2")
-    rule = find(render_imports(build_model(clusters, settings()), "cluster2"), "DestinationRule",
+    rule = find(imports_of(build_model(clusters, settings()), "cluster2"), "DestinationRule",
                 "meshfed-egress-gateway")["spec"]
     # its own namespace as "." (some Istio releases made a rule naming its own namespace private)
     assert rule["exportTo"] == [".", "apps"]
@@ -316,19 +305,6 @@ def test_a_revision_selects_the_revisioned_injector_and_keeps_the_deployment_sel
     # the selector is immutable: the labels a revision changes are not in it
     assert default_selector == revision_selector == {
         "matchLabels": {"istio": "private-ingressgateway", "app": "istio-private-ingressgateway"}}
-
-
-def test_a_discovered_loopback_or_link_local_address_is_refused_unless_allowed():
-    clusters = seed()
-    clusters["cluster2"]["gateway_address"] = "discover"
-    for address, kind in (("127.0.0.42", "loopback"), ("169.254.10.1", "link-local"), ("fe80::1", "link-local")):
-        with pytest.raises(PeerAddressRefused) as refused:
-            render_imports(build_model(clusters), "cluster1", {"cluster2": {"address": address, "port": 15443}})
-        assert str(refused.value).startswith(
-            "the private ingress gateway address of cluster 'cluster2' found by discovery (meshfed_gateway_address: "
-            "discover, field address of its Service's status.loadBalancer.ingress): %s is a %s address" % (address, kind))
-    imports = render_imports(build_model(clusters, settings()), "cluster1", {"cluster2": {"address": "127.0.0.42"}})
-    assert find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]["endpoints"] == [{"address": "127.0.0.42"}]
 
 
 def test_the_hosts_the_seed_imports_stand_for():

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils import runner
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import SERVICE_IMPORT_MODULE
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, settings
 
@@ -18,7 +19,7 @@ class FakeClient(object):
 
     def __init__(self, foreign):
         self.cluster = "cluster1"
-        self.requests = {"list": 0, "get": 0, "apply": 0, "create": 0, "delete": 0}
+        self.requests = {"list": 0, "get": 0, "apply": 0, "delete": 0}
         self.foreign = foreign
         self.namespace_lists = []
 
@@ -58,7 +59,7 @@ def run_import(monkeypatch, foreign, **params):
     monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster1")
     args.update(params)
-    return run_in_process(runner.SERVICE_IMPORT_MODULE, runner.run_service_import, args, check_mode=True,
+    return run_in_process(SERVICE_IMPORT_MODULE, runner.run_service_import, args, check_mode=True,
                           diff=False), client
 
 
@@ -97,43 +98,10 @@ def test_forced_host_conflicts_only_warn(monkeypatch):
 def test_a_discovered_local_address_fails_the_import_naming_both_clusters(monkeypatch):
     clusters = seed()
     clusters["cluster2"]["gateway_address"] = "discover"
-    federation = {"clusters": clusters, "settings": {"federation_name": "demo"},
-                  "discovered_addresses": {"cluster2": {"address": "127.0.0.42", "port": 15443}}}
-    result, client = run_import(monkeypatch, [], federation=federation)
+    federation = {"clusters": clusters, "settings": {"federation_name": "demo"}}
+    result, client = run_import(monkeypatch, [], federation=federation,
+                                peer_addresses={"cluster2": {"address": "127.0.0.42", "port": 15443}})
     assert result["msg"].startswith("cluster cluster1: the private ingress gateway address of cluster 'cluster2' found "
                                     "by discovery (meshfed_gateway_address: discover, field address of its Service's "
                                     "status.loadBalancer.ingress): 127.0.0.42 is a loopback address")
     assert client.requests["list"] == 0
-
-
-class NamespaceClient(FakeClient):
-    """A cluster holding our gateway namespace with ``content`` in it."""
-
-    def __init__(self, content, labels):
-        super(NamespaceClient, self).__init__(content)
-        self.namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gw", "labels": labels}}
-        self.deleted = []
-
-    def get(self, obj):
-        return self.namespace
-
-    def delete(self, obj):
-        self.deleted.append(obj["metadata"]["name"])
-
-
-def config_map(name, namespace="gw", labels=None):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace,
-                                                                  "labels": labels or {}}}
-
-
-def test_a_namespace_istiod_wrote_its_ca_config_maps_into_is_still_released():
-    labels = {runner.MANAGED_BY: "meshfed", runner.FEDERATION: "demo"}
-    istio_written = [config_map("istio-ca-root-cert", labels={"istio.io/config": "true"}), config_map("istio-ca-crl"),
-                     config_map("kube-root-ca.crt")]
-    client = NamespaceClient(istio_written, labels)
-    assert runner.release_namespace_if_empty(client, "gw", labels, check_mode=False) == "deleted"
-    assert client.deleted == ["gw"]
-    # a ConfigMap of anyone else keeps it
-    client = NamespaceClient(istio_written + [config_map("team-settings")], labels)
-    result = runner.release_namespace_if_empty(client, "gw", labels, check_mode=False)
-    assert result.startswith("kept: ") and "ConfigMap gw/team-settings" in result and not client.deleted

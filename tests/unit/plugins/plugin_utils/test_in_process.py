@@ -15,8 +15,8 @@ from unittest import mock
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.federation_module import (
-    FEDERATION_MODEL_MODULE, run_federation_model)
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_MODEL_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.federation import federation_from, run_federation_model
 from ansible_collections.meshfed.federation.plugins.plugin_utils import in_process
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import (
     InProcessModuleAction, in_process_enabled, run_in_process, shows_progress)
@@ -53,8 +53,8 @@ def test_in_process_result_equals_the_module_process(tmp_path, clusters):
     if clusters is not SEED:
         assert got["failed"] and "cluster1" in got["msg"] and "identity" in got["msg"]
     else:
-        # what the cluster modules are given next (playbooks/federate.yml registers it)
-        assert got["federation"] == args["federation"]
+        # what the cluster modules are given next (playbooks/federate.yml registers it): the model, validated
+        assert federation_from(got["federation"]) == federation_from(args["federation"])
 
 
 def test_arguments_are_checked_like_ansible_module(tmp_path):

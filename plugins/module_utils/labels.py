@@ -13,7 +13,7 @@ FEDERATION = "meshfed.io/federation"
 ROLE = "meshfed.io/role"
 EXPORT = "meshfed.io/export"
 IMPORT = "meshfed.io/import"
-ROLES = ("gateway", "export", "import")
+BINDING = "meshfed.io/binding"
 
 
 def owner_selector(federation_name, role):
@@ -25,10 +25,11 @@ def selector_string(labels):
     return ",".join("%s=%s" % (k, v) for k, v in sorted(labels.items()))
 
 
-def owned_labels(federation_name, role, export=None, binding=None):
+def owned_labels(federation_name, role, export=None, import_name=None, binding=None):
+    """The owner labels, and what an object stands for: an export's name, an import's local name, and for the
+    objects of one (import, peer, export) binding its id."""
     labels = owner_selector(federation_name, role)
-    if export:
-        labels[EXPORT] = export
-    if binding:
-        labels[IMPORT] = binding
+    for key, value in ((EXPORT, export), (IMPORT, import_name), (BINDING, binding)):
+        if value:
+            labels[key] = value
     return labels

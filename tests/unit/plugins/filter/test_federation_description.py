@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The federation_spec filter: what it takes from the inventory and from the facts discovery set."""
+"""The federation_description and discovered_gateway_addresses filters: what they take from the inventory and
+from the facts discovery set."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +13,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshfed.federation.plugins.filter.discovered_gateway_addresses import discovered_gateway_addresses
-from ansible_collections.meshfed.federation.plugins.filter.federation_spec import federation_spec
+from ansible_collections.meshfed.federation.plugins.filter.federation_description import federation_description
 
 ADDRESS = {"address": "192.0.2.9", "port": 15443}
 
@@ -30,23 +31,23 @@ def hostvars():
     }
 
 
-def test_reads_the_clusters_their_settings_and_the_discovered_addresses():
-    spec = federation_spec(hostvars(), ["cluster1", "cluster2", "cluster3"], "cluster1")
+def test_reads_the_clusters_and_their_settings_and_nothing_discovery_found():
+    spec = federation_description(hostvars(), ["cluster1", "cluster2", "cluster3"], "cluster1")
     assert spec["clusters"]["cluster2"] == {"identity": "c2.example.com", "gateway_address": "discover",
                                             "exports": [{"name": "reviews"}]}
     assert "unrelated" not in spec["clusters"]["cluster1"]
     assert spec["settings"] == {"federation_name": "demo"}
-    assert spec["discovered_addresses"] == {"cluster2": ADDRESS}
+    assert sorted(spec) == ["clusters", "settings"]  # discovered addresses travel only as peer_addresses
 
 
 def test_only_the_named_clusters_count():
-    spec = federation_spec(hostvars(), ["cluster1"], "cluster1")
-    assert list(spec["clusters"]) == ["cluster1"] and spec["discovered_addresses"] == {}
+    spec = federation_description(hostvars(), ["cluster1"], "cluster1")
+    assert list(spec["clusters"]) == ["cluster1"]
 
 
 def test_an_empty_group_is_an_error():
     with pytest.raises(AnsibleFilterError, match="no cluster hosts"):
-        federation_spec(hostvars(), [], "cluster1")
+        federation_description(hostvars(), [], "cluster1")
 
 
 def test_discovered_addresses_are_the_found_ones_of_the_named_clusters():

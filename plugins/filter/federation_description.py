@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-name: federation_spec
-short_description: Collect the federation description from the inventory
+name: federation_description
+short_description: Collect the federation's description from the inventory
 version_added: 0.1.0
 description:
   - Reads the C(meshfed_*) variables of every cluster host and the federation-wide settings of the current host,
-    and returns the description that the C(meshfed.federation) modules validate and render.
+    and returns the federation's description, which M(meshfed.federation.federation_model) validates once.
   - Per cluster it reads C(meshfed_identity), C(meshfed_gateway_address), C(meshfed_exports) and C(meshfed_imports).
   - Settings are read from C(meshfed_federation_name), C(meshfed_gateway_namespace), C(meshfed_istio_api_version),
     C(meshfed_cert_delivery), C(meshfed_cluster_domain), C(meshfed_ingress_port), C(meshfed_egress_port),
@@ -36,31 +36,33 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Describe the federation once for every module call
-  ansible.builtin.set_fact:
-    meshfed_federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+- name: Validate the federation the inventory describes
+  meshfed.federation.federation_model:
+    federation: "{{ hostvars | meshfed.federation.federation_description(groups['meshfed_clusters'], inventory_hostname) }}"
+  run_once: true
+  register: meshfed_validated
 """
 
 RETURN = r"""
 _value:
   description:
-    - C({clusters, settings, discovered_addresses}) where C(clusters) maps each cluster name to its identity, gateway
-      address, exports and imports, and C(discovered_addresses) maps cluster names to the gateway address that
-      discovery found, as the P(meshfed.federation.discovered_gateway_addresses#filter) filter returns them.
+    - C({clusters, settings}) where C(clusters) maps each cluster name to its identity, gateway address, exports and
+      imports, and C(settings) holds the federation-wide settings that are defined.
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import federation_spec as read_federation_spec
+from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import federation_description as describe
 
 
-def federation_spec(hostvars, clusters, current):
+def federation_description(hostvars, clusters, current):
     if not clusters:
-        raise AnsibleFilterError("federation_spec: no cluster hosts (is the inventory group meshfed_clusters empty?)")
-    return read_federation_spec(hostvars, clusters, current)
+        raise AnsibleFilterError("federation_description: no cluster hosts (is the inventory group meshfed_clusters "
+                                 "empty?)")
+    return describe(hostvars, clusters, current)
 
 
 class FilterModule(object):
     def filters(self):
-        return {"federation_spec": federation_spec}
+        return {"federation_description": federation_description}

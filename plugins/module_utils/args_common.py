@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every module's arguments, in one place: the option groups the modules share (matched one to one by the doc
+fragments in plugins/doc_fragments) and, per module, its AnsibleModule keywords (``*_MODULE``), which the module
+and the action plugin running it in-process both use."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.meshfed.federation.plugins.module_utils import pki
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+except ImportError:
+    AUTH_ARG_SPEC = {}
+
+# doc fragment meshfed.federation.federation
+FEDERATION_ARG_SPEC = dict(
+    federation=dict(type="dict", required=True),
+    cluster=dict(type="str", required=True),
+)
+
+# doc fragment meshfed.federation.apply
+APPLY_ARG_SPEC = dict(
+    state=dict(type="str", choices=["present", "absent", "rendered"], default="present"),
+    force=dict(type="bool", default=False),
+    prune=dict(type="bool", default=True),
+    wait=dict(type="bool", default=False),
+    wait_timeout=dict(type="int", default=300),
+)
+
+# doc fragment meshfed.federation.credential: the PEM files of one cluster's gateway certificate on the controller
+# (the pki role's directory): what private_gateway delivers to the cluster and what federation_info probes with.
+CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
+    cert_path=dict(type="path", required=True),
+    key_path=dict(type="path", required=True, no_log=False),
+    ca_path=dict(type="path", required=True),
+)))
+
+# cluster name -> {address, port} of the peers' gateways found by discovery (discovered_gateway_addresses filter)
+PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
+
+# private_gateway's own
+GATEWAY_ARG_SPEC = dict(discover_address=dict(type="bool", default=False),
+                         discover_timeout=dict(type="int", default=180),
+                         render_secrets=dict(type="bool", default=False))
+
+PROBE_ARG_SPEC = dict(probe=dict(type="bool", default=False),
+                      probe_timeout=dict(type="float", default=3.0),
+                      probe_expiry_days=dict(type="int", default=14),
+                      query=dict(type="str"))
+
+FEDERATION_PKI_ARG_SPEC = dict(
+    path=dict(type="path", required=True),
+    federation_name=dict(type="str", required=True),
+    ca=dict(type="dict", default={}, options=dict(
+        common_name=dict(type="str", default=pki.DEFAULT_CA_COMMON_NAME),
+        key_type=dict(type="str", choices=list(pki.KEY_TYPES), default=pki.DEFAULT_KEY_TYPE),
+        validity_days=dict(type="int", default=pki.DEFAULT_CA_VALIDITY_DAYS),
+        renewal_days=dict(type="int", default=pki.DEFAULT_CA_RENEWAL_DAYS),
+        cert_path=dict(type="path"),
+        key_path=dict(type="path", no_log=False),
+    ), required_together=[("cert_path", "key_path")]),
+    clusters=dict(type="list", elements="dict", required=True, options=dict(
+        name=dict(type="str", required=True),
+        identity=dict(type="str", required=True),
+    )),
+    key_type=dict(type="str", choices=list(pki.KEY_TYPES), default=pki.DEFAULT_KEY_TYPE),
+    validity_days=dict(type="int", default=pki.DEFAULT_VALIDITY_DAYS),
+    renewal_days=dict(type="int", default=pki.DEFAULT_RENEWAL_DAYS),
+    force=dict(type="bool", default=False),
+    rotate_ca=dict(type="bool", default=False),
+)
+
+
+def argument_spec(*specs):
+    merged = {}
+    for spec in specs:
+        merged.update(copy.deepcopy(spec))
+    return merged
+
+
+def auth_params(params):
+    """The kubernetes.core connection options that were given, for kube_client.ClusterClient."""
+    return dict((k, params[k]) for k in AUTH_ARG_SPEC if params.get(k) is not None)
+
+
+PRIVATE_GATEWAY_MODULE = dict(
+    argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATION_ARG_SPEC, APPLY_ARG_SPEC, CREDENTIAL_ARG_SPEC,
+                                GATEWAY_ARG_SPEC),
+    required_if=[("state", "present", ["credential"]), ("render_secrets", True, ["credential"])],
+    supports_check_mode=True)
+SERVICE_EXPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATION_ARG_SPEC, APPLY_ARG_SPEC),
+                             supports_check_mode=True)
+SERVICE_IMPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATION_ARG_SPEC, APPLY_ARG_SPEC,
+                                                         PEER_ARG_SPEC),
+                             supports_check_mode=True)
+FEDERATION_INFO_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATION_ARG_SPEC, PEER_ARG_SPEC,
+                                                          PROBE_ARG_SPEC, CREDENTIAL_ARG_SPEC),
+                              required_if=[("probe", True, ["credential"])], supports_check_mode=True)
+FEDERATION_MODEL_MODULE = dict(argument_spec=dict(federation=dict(type="dict", required=True)),
+                               supports_check_mode=True)
+FEDERATION_PKI_MODULE = dict(argument_spec=FEDERATION_PKI_ARG_SPEC, supports_check_mode=True)

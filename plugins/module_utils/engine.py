@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The apply engine: read what one role of one cluster holds with few requests, plan against it (plan.py),
+write the plan (unless check mode or blocked), and release the namespace a role created once nothing else
+lives in it. Requests go through kube_client.ClusterClient."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import namedtuple
+
+from ansible_collections.meshfed.federation.plugins.module_utils.hosts import host_conflict_message, host_conflict_report
+from ansible_collections.meshfed.federation.plugins.module_utils.kinds import is_shared
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import FEDERATION, MANAGED_BY, owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe, object_key
+from ansible_collections.meshfed.federation.plugins.module_utils.plan import (
+    is_blocked, plan_changes, plan_summary, write_waves, writes)
+
+# Requests in flight at once per cluster, for the LISTs of the plan and the writes of one wave (kubectl apply
+# sends one at a time).
+WRITE_CONCURRENCY = 8
+
+# Kept in a namespace we created, these do not make it "someone else's": what Kubernetes puts in every namespace,
+# and what istiod's namespace controller writes into every namespace it serves (its root certificate and CRL).
+NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default"),
+                      ("ConfigMap", "istio-ca-root-cert"), ("ConfigMap", "istio-ca-crl")}
+NAMESPACE_CONTENT_KINDS = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Service"),
+                           ("apps/v1", "Deployment"), ("v1", "Pod")]
+
+# Host claims of a role (hosts.HostClaim), the (apiVersion, kind, namespace) to LIST for them, and the cluster
+# domain that completes short host names.
+HostCheck = namedtuple("HostCheck", "claims places cluster_domain")
+NO_HOST_CHECK = HostCheck((), (), "cluster.local")
+
+
+def kinds_to_read(desired, role_kinds):
+    """(apiVersion, kind) of every kind to LIST: the role's (so prune works when nothing is desired) and
+    the desired objects' (their apiVersion wins for a kind both name)."""
+    by_group_kind = {}
+    for api_version, kind in list(role_kinds) + [(o["apiVersion"], o["kind"]) for o in desired]:
+        by_group_kind[(api_group(api_version), kind)] = (api_version, kind)
+    return list(by_group_kind.values())
+
+
+def missing_by_place(desired, known_keys):
+    """Desired objects not among ``known_keys``, grouped by (apiVersion, kind, namespace)."""
+    groups = {}
+    for obj in desired:
+        if object_key(obj) not in known_keys:
+            place = (obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace") or "")
+            groups.setdefault(place, []).append(obj)
+    return groups
+
+
+def find_in_the_way(client, desired, owned):
+    """Live objects holding the name of a desired object we do not own. A single candidate in a namespace
+    costs one GET, several one metadata-only LIST of their namespace; objects in a namespace that does not
+    exist yet cost nothing."""
+    known = set(object_key(o) for o in owned)
+    missing = missing_by_place(desired, known)
+    found = []
+    # Namespaces first: a namespace that does not exist holds nothing
+    absent_namespaces = set()
+    for place in [p for p in missing if p[1] == "Namespace"]:
+        for obj in missing.pop(place):
+            live = client.get(obj)
+            if live is None:
+                absent_namespaces.add(obj["metadata"]["name"])
+            else:
+                found.append(live)
+    for (api_version, kind, namespace), objects in missing.items():
+        if namespace and namespace in absent_namespaces:
+            continue
+        if len(objects) == 1:
+            live = client.get(objects[0])
+            found.extend([live] if live is not None else [])
+            continue
+        names = set(o["metadata"]["name"] for o in objects)
+        found.extend(o for o in client.list_metadata(api_version, kind, namespace or None)
+                     if o["metadata"]["name"] in names)
+    return found
+
+
+def read_live(client, desired, role_kinds, owner_selector, concurrency=8, places=()):
+    """(live_owned, live_names, live_hosted) for plan_changes: one labelled LIST per kind and one LIST per
+    (apiVersion, kind, namespace) of ``places`` (every object there, whoever owns it: what host claims are
+    checked against), sent concurrently, then find_in_the_way."""
+    kinds = kinds_to_read(desired, role_kinds)
+    places = sorted(set(places))
+    for api_version, kind in kinds + [place[:2] for place in places]:  # discovery once, before the threads
+        client.resource(api_version, kind)
+    requests = [(kind, None) for kind in kinds] + [(None, place) for place in places]
+
+    def send(request):
+        kind, place = request
+        if kind is not None:
+            return "owned", client.list_owned(kind[0], kind[1], owner_selector)
+        return "hosted", client.list_namespace(*place)
+
+    lists = client.map_concurrently(send, requests, concurrency)
+    owned = [obj for which, listed in lists if which == "owned" for obj in listed]
+    hosted = [obj for which, listed in lists if which == "hosted" for obj in listed]
+    return owned, find_in_the_way(client, desired, owned), hosted
+
+
+def conflict_message(cluster, conflicts, host_conflicts=()):
+    """Why nothing was changed: objects in the way of our names, then objects of someone else for our hosts."""
+    parts = []
+    if conflicts:
+        names = ", ".join(describe(c.desired) for c in conflicts)
+        if len(conflicts) == 1:
+            parts.append("%s exists and is not managed by meshfed; remove it or set force=true to adopt it." % names)
+        else:
+            parts.append("%s exist and are not managed by meshfed; remove them or set force=true to adopt them."
+                         % names)
+    if host_conflicts:
+        parts.append(host_conflict_message(host_conflicts))
+    return "cluster %s: %s Nothing was changed." % (cluster, " ".join(parts))
+
+
+def converge(client, plan, check_mode):
+    """Send the plan's writes (none in check mode); returns the Deployments that were applied.
+
+    Updates force server-side apply conflicts: the object is ours (or adopted with force=true), so a field
+    someone changed with kubectl edit/patch is taken back instead of failing with 409. Creates do not force:
+    an object that appeared since the plan read the cluster is not silently taken over.
+
+    Each wave of write_waves goes out WRITE_CONCURRENCY requests at a time; a failure stops before the next
+    wave and is raised once the wave's other requests are answered (a re-run sends what is left)."""
+    applied_deployments = []
+    if check_mode:
+        return applied_deployments
+    for wave in write_waves(plan):
+        for change in wave:  # discovery once, before the threads share the client
+            obj = change.desired or change.live
+            client.resource(obj["apiVersion"], obj["kind"])
+        client.map_concurrently(lambda change: send_write(client, change), wave, WRITE_CONCURRENCY)
+        applied_deployments.extend(c.desired for c in wave if c.desired and c.desired["kind"] == "Deployment")
+    return applied_deployments
+
+
+def send_write(client, change):
+    if change.desired is None:
+        client.delete(change.live)
+    else:
+        client.apply(change.desired, force_conflicts=change.live is not None)
+
+
+def apply_role(client, role, desired, kinds, federation_name, params, check_mode, host_check=NO_HOST_CHECK):
+    """Read, plan and (unless check mode or conflicts) write one role of one cluster: (plan, result)."""
+    labels = owner_selector(federation_name, role)
+    owned, in_the_way, hosted = read_live(client, desired, kinds, labels, concurrency=WRITE_CONCURRENCY,
+                                          places=host_check.places)
+    prunable = set(kind for dummy, kind in kinds if not is_shared(kind))
+    plan = plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
+                        prune=params.get("prune", True), prunable_kinds=prunable, host_claims=host_check.claims,
+                        live_hosted=hosted, cluster_domain=host_check.cluster_domain)
+    result = dict(plan_summary(plan), cluster=client.cluster, role=role)
+    if host_check is not NO_HOST_CHECK:
+        result["host_conflicts"] = [host_conflict_report(c) for c in plan.host_conflict]
+    if is_blocked(plan, params.get("force", False)):
+        return plan, result
+    applied = converge(client, plan, check_mode)
+    if params.get("wait") and applied:
+        client.wait_available(applied, params.get("wait_timeout", 300))
+    result["changed"] = bool(writes(plan))
+    return plan, result
+
+
+def release_namespace_if_empty(client, name, labels, check_mode):
+    """'deleted', 'absent', 'kept: ...' (what else lives there) or 'not ours'."""
+    probe = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    live = client.get(probe)
+    if live is None:
+        return "absent"
+    present = (live.get("metadata") or {}).get("labels") or {}
+    if any(present.get(k) != v for k, v in labels.items()):
+        return "not ours"
+    others = []
+    for api_version, kind in NAMESPACE_CONTENT_KINDS:
+        for item in client.list_namespace(api_version, kind, name):
+            meta = item["metadata"]
+            # this federation's objects go with it; another federation's keep the namespace like anyone's
+            mine = all((meta.get("labels") or {}).get(k) == labels[k] for k in (MANAGED_BY, FEDERATION))
+            if (kind, meta["name"]) in NAMESPACE_DEFAULTS or meta.get("ownerReferences") or mine:
+                continue
+            others.append(describe(item))
+    if others:
+        return "kept: it holds objects meshfed does not own (%s)" % ", ".join(others)
+    if not check_mode:
+        client.delete(live)
+    return "deleted"

@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The federation as the modules take it: validated once by federation_model, then handed on as its model.
+
+A module's ``federation`` option holds either the *description* (``{clusters, settings}``, what the
+federation_description filter reads from the inventory), validated here with every problem reported, or the
+*validated federation* federation_model returned (``{model: ...}``), taken as it is."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    DISCOVER, FederationModelError, build_model, clusters_needing_address, model_data, model_from_data)
+
+MODEL = "model"
+
+
+def validated(federation):
+    """The validated federation, as a module option or a registered variable holds it."""
+    return {MODEL: model_data(federation)}
+
+
+def federation_from(value):
+    """The model of a ``federation`` option: FederationModelError for a description with problems, ValueError for a
+    ``model`` that federation_model did not produce."""
+    if MODEL in value:
+        try:
+            return model_from_data(value[MODEL])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("federation.model is not what federation_model returns: pass the validated federation "
+                             "unchanged, or the description ({clusters, settings}) to validate")
+    return build_model(value.get("clusters"), value.get("settings"))
+
+
+def load_federation(module, cluster_option="cluster"):
+    """The federation of ``module.params['federation']``, of which ``module.params[cluster_option]`` must be a
+    cluster; on any problem the module fails before a single request reaches a cluster."""
+    try:
+        federation = federation_from(module.params["federation"])
+    except FederationModelError as error:
+        module.fail_json(msg=str(error), errors=error.errors)
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+    name = module.params.get(cluster_option)
+    if name is not None and name not in federation.clusters:
+        module.fail_json(msg="cluster '%s' is not part of the federation (clusters: %s)"
+                         % (name, ", ".join(sorted(federation.clusters))))
+    return federation
+
+
+def address_data(gateway_address):
+    """A gateway address as results show it: ``{address, port}``, or ``discover``."""
+    if gateway_address == DISCOVER or gateway_address is None:
+        return gateway_address
+    return {"address": gateway_address.address, "port": gateway_address.port}
+
+
+def export_summary(export):
+    return {"name": export.name, "protocol": export.protocol, "service": "%s/%s:%d" % export.service,
+            "subset": export.subset.name if export.subset else None, "consumers": list(export.consumers),
+            "probe_path": export.probe_path}
+
+
+def import_summary(imported):
+    return {"name": imported.name, "namespace": imported.namespace, "port": imported.port,
+            "protocol": imported.protocol,
+            "sources": [{"cluster": s.cluster, "export": s.export, "weight": 100 if s.weight is None else s.weight}
+                        for s in imported.sources],
+            "local_weight": imported.local.weight if imported.local else None}
+
+
+def cluster_summary(cluster):
+    """What one cluster exports and imports, as federation_model and federation_info report it."""
+    return {"name": cluster.name, "identity": cluster.identity, "gateway_address": address_data(cluster.gateway_address),
+            "exports": [export_summary(e) for e in cluster.exports],
+            "imports": [import_summary(i) for i in cluster.imports]}
+
+
+def run_federation_model(module):
+    """Validate the federation and summarize it per cluster (module.exit_json); every problem at once."""
+    federation = load_federation(module)
+    module.exit_json(
+        changed=False,
+        federation=validated(federation),
+        clusters=dict((name, cluster_summary(c)) for name, c in federation.clusters.items()),
+        needs_address_discovery=[name for name in clusters_needing_address(federation)
+                                 if federation.clusters[name].gateway_address == DISCOVER],
+    )

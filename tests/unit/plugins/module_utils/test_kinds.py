@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kind table: API versions, what each role may own and prune, the creation order."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.kinds import (
+    KINDS, is_shared, kind_api_version, kind_rank, prunable_kinds, role_kinds)
+from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
+from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
+from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
+    CREDENTIAL, seed, settings)
+
+
+def test_istio_kinds_follow_the_networking_version_and_core_kinds_keep_theirs():
+    assert kind_api_version("AuthorizationPolicy", "networking.istio.io/v1beta1") == "security.istio.io/v1beta1"
+    assert kind_api_version("Gateway", "networking.istio.io/v1beta1") == "networking.istio.io/v1beta1"
+    assert kind_api_version("Deployment", "networking.istio.io/v1beta1") == "apps/v1"
+    assert ("security.istio.io/v1", "AuthorizationPolicy") in role_kinds("import", "networking.istio.io/v1")
+
+
+def test_a_namespace_is_shared_and_never_pruned():
+    assert is_shared("Namespace") and not is_shared("Service") and not is_shared("ConfigMap")
+    assert "Namespace" not in prunable_kinds("gateway") and "Secret" in prunable_kinds("gateway")
+    assert prunable_kinds("export") == {"Gateway", "VirtualService", "DestinationRule"}
+
+
+def test_every_rendered_kind_is_in_the_table_under_its_role_and_version():
+    federation = build_model(seed(), settings())
+    peers = {"cluster2": federation.clusters["cluster2"].gateway_address}
+    for role, objects in (("gateway", render_gateways(federation, "cluster1", CREDENTIAL)),
+                          ("gateway", render_gateways(federation, "cluster2", CREDENTIAL)),
+                          ("export", render_exports(federation, "cluster2")),
+                          ("import", render_imports(federation, "cluster1", peers))):
+        owned = role_kinds(role, federation.settings.istio_api_version)
+        assert objects and all((o["apiVersion"], o["kind"]) in owned for o in objects), role
+
+
+def test_the_creation_order_puts_what_others_refer_to_first():
+    names = [k.name for k in KINDS]
+    assert names.index("Namespace") == 0
+    assert kind_rank("ServiceAccount") < kind_rank("Deployment")
+    assert kind_rank("AuthorizationPolicy") < kind_rank("Gateway")
+    assert kind_rank("ConfigMap") == len(KINDS)  # not ours: last

@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kube_client's pure parts: availability and error messages."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import api_message, is_available, is_unreachable, unreachable_message
+
+
+def test_deployment_is_available_only_for_its_current_generation():
+
+    available = {"type": "Available", "status": "True"}
+    deployment = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "conditions": [available]}}
+    assert is_available(deployment)
+    assert not is_available(dict(deployment, status={"observedGeneration": 1, "conditions": [available]}))
+    assert not is_available(dict(deployment, status={"observedGeneration": 2, "conditions": [
+        {"type": "Available", "status": "False"}]}))
+    assert not is_available(None)
+
+def test_unreachable_and_api_errors_read_well():
+
+    refused = Exception("HTTPSConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /version "
+                        "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object>: Failed to "
+                        "establish a new connection: [Errno 111] Connection refused'))")
+    assert is_unreachable(refused)
+    assert unreachable_message("c1", "https://127.0.0.1:1", refused) == (
+        "cluster c1: API server at https://127.0.0.1:1 unreachable: [Errno 111] Connection refused")
+
+    class Forbidden(Exception):
+        status = 403
+        body = b'{"kind":"Status","message":"services is forbidden: User \\"x\\" cannot list"}'
+
+    assert not is_unreachable(Forbidden())
+    assert api_message(Forbidden()) == 'services is forbidden: User "x" cannot list'
