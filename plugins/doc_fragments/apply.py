@@ -10,6 +10,16 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:
+  state:
+    description:
+      - V(present) converges the cluster to exactly the objects the federation wants for this role, deleting
+        those it owns and no longer wants.
+      - V(absent) deletes every object of this role that meshfed owns in the cluster.
+      - V(rendered) returns the objects a V(present) run would apply, as RV(rendered), without contacting any
+        cluster (for GitOps tools such as Argo CD or Flux; C(playbooks/render.yml) writes them to files).
+    type: str
+    choices: [present, absent, rendered]
+    default: present
   force:
     description:
       - Adopt objects that stand where meshfed wants one of its objects but do not carry meshfed's ownership labels.

@@ -29,25 +29,16 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - meshfed.federation.credential
+  - meshfed.federation.federation
+  - meshfed.federation.peers
 options:
-  federation:
-    description:
-      - The whole federation as the inventory describes it, C({clusters, settings}), usually built with the
-        P(meshfed.federation.federation_spec#filter) filter.
-    type: dict
-    required: true
-  cluster:
-    description: Name of the cluster (inventory host) to report on.
-    type: str
-    required: true
   probe:
     description:
       - Probe the links of the cluster's imports and report them as RV(cluster.links).
       - Needs O(credential). The probes do not need the cluster's API server, so they are reported even when it
         is unreachable.
-      - The addresses of peers whose C(gateway_address) is C(discover) come from C(discovered_addresses) in
-        O(federation) (C(status.yml) reads them from each peer first); a link to a peer whose address is unknown
-        is V(unreachable).
+      - The addresses of peers whose C(gateway_address) is C(discover) come from O(peer_addresses) (C(status.yml)
+        reads them from each peer first); a link to a peer whose address is unknown is V(unreachable).
     type: bool
     default: false
   probe_timeout:
@@ -88,7 +79,7 @@ requirements:
 EXAMPLES = r"""
 - name: Read the federation state of a cluster
   meshfed.federation.federation_info:
-    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    federation: "{{ hostvars | meshfed.federation.federation_description(groups['meshfed_clusters'], inventory_hostname) }}"
     cluster: "{{ inventory_hostname }}"
     context: "{{ meshfed_context }}"
   register: state
@@ -99,7 +90,7 @@ EXAMPLES = r"""
 
 - name: Probe the links of a cluster and keep those that are down
   meshfed.federation.federation_info:
-    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    federation: "{{ hostvars | meshfed.federation.federation_description(groups['meshfed_clusters'], inventory_hostname) }}"
     cluster: "{{ inventory_hostname }}"
     context: "{{ meshfed_context }}"
     probe: true

@@ -22,8 +22,8 @@ description:
 options:
   federation:
     description:
-      - The whole federation, C({clusters, settings}), usually built with the
-        P(meshfed.federation.federation_spec#filter) filter.
+      - The federation's description, C({clusters, settings}), usually read from the inventory with the
+        P(meshfed.federation.federation_description#filter) filter.
     type: dict
     required: true
 attributes:
@@ -38,7 +38,7 @@ attributes:
 EXAMPLES = r"""
 - name: Validate the federation
   meshfed.federation.federation_model:
-    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    federation: "{{ hostvars | meshfed.federation.federation_description(groups['meshfed_clusters'], inventory_hostname) }}"
   run_once: true
   delegate_to: localhost
   register: meshfed_validated
@@ -52,21 +52,25 @@ EXAMPLES = r"""
 RETURN = r"""
 federation:
   description:
-    - The federation description that was validated, as given in O(federation).
-    - The C(federate.yml) playbook registers it and hands it to the gateway, export and import roles as
-      C(meshfed_federation_spec), so that they do not read the whole inventory again for every cluster and role.
+    - The validated federation, C({model}): the model the description was turned into, as data.
+    - The cluster modules take it as their C(federation) option without validating it again. The C(federate.yml)
+      playbook registers it and hands it to the gateway, export and import roles as C(meshfed_federation), so that
+      the federation is read from the inventory and validated once per run.
+    - Pass it on unchanged; to change the federation, change its description and validate again.
   returned: success
   type: dict
-  sample: {"clusters": {"cluster2": {"identity": "c2.example.com"}}, "settings": {"federation_name": "bookinfo"},
-           "discovered_addresses": {}}
+  sample: {"model": {"@type": "Federation", "@values": ["..."]}}
 clusters:
   description: Per cluster, its identity and what it exports (to whom) and imports (from whom).
   returned: success
   type: dict
   sample:
     cluster2:
+      name: cluster2
       identity: c2.example.com
-      exports: [{"name": "reviews-v2", "service": "bookinfo/myreviews:9080", "subset": "v2", "consumers": ["cluster1"]}]
+      gateway_address: {"address": "203.0.113.10", "port": 15443}
+      exports: [{"name": "reviews-v2", "protocol": "http", "service": "bookinfo/myreviews:9080", "subset": "v2",
+                 "consumers": ["cluster1"], "probe_path": null}]
       imports: []
 needs_address_discovery:
   description: Exporting clusters some peer imports from whose gateway address is C(discover).

@@ -34,8 +34,9 @@ options:
       - Once the gateways have converged, read the address of the private ingress gateway from its Service's
         C(status.loadBalancer), for clusters whose C(gateway_address) is C(discover).
       - Returned as RV(ingress_gateway_address) and set as the host fact C(meshfed_discovered_gateway_address), which
-        the P(meshfed.federation.federation_spec#filter) filter passes to the consumers' imports.
-      - Ignored with O(state=absent).
+        the P(meshfed.federation.discovered_gateway_addresses#filter) filter passes to the consumers' imports as
+        O(meshfed.federation.service_import#module:peer_addresses).
+      - Ignored with O(state=absent) and O(state=rendered).
     type: bool
     default: false
   discover_timeout:
@@ -47,6 +48,14 @@ options:
         message naming this cluster.
     type: int
     default: 180
+  render_secrets:
+    description:
+      - With O(state=rendered), include the Secret holding the gateway's certificate and private key (read from
+        O(credential)) in RV(rendered). Register such a result only with C(no_log), and keep what is written from it
+        private (C(playbooks/render.yml) writes it with mode 0600).
+      - Without it, the Secret is left out and O(credential) is not needed with O(state=rendered).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - meshfed.federation.credential
@@ -67,7 +76,7 @@ requirements:
 EXAMPLES = r"""
 - name: Deploy the private gateways of this cluster
   meshfed.federation.private_gateway:
-    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    federation: "{{ hostvars | meshfed.federation.federation_description(groups['meshfed_clusters'], inventory_hostname) }}"
     cluster: "{{ inventory_hostname }}"
     credential:
       cert_path: ~/.meshfed/pki/demo/cluster2.crt
@@ -82,38 +91,46 @@ EXAMPLES = r"""
 RETURN = r"""
 created:
   description: Objects created, as C(Kind namespace/name).
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
   sample: ["Deployment istio-private-gateways/istio-private-ingressgateway"]
 updated:
   description: Objects updated.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 deleted:
   description: Objects deleted because the federation no longer wants them.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 unchanged:
   description: Objects already as wanted.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 conflicts:
   description: Objects in the way that meshfed does not own (left untouched unless O(force=true)).
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
+rendered:
+  description:
+    - With O(state=rendered), the objects a V(present) run would apply, as it would write them (ownership labels and
+      the C(meshfed.io/spec-hash) annotation included, so a later run of meshfed finds them unchanged); no cluster is
+      contacted. The Secret with the gateway certificate is left out unless O(render_secrets=true).
+  returned: when O(state=rendered)
+  type: list
+  elements: dict
 summary:
   description: The run in one line as the task output shows it, counts by kind and never a name (V(would create) in check mode).
-  returned: success
+  returned: success, unless O(state=rendered)
   type: str
   sample: "cluster1 gateway: 9 objects, created 0, updated 1 (Secret 1), deleted 0, unchanged 8 [0.6 s]"
 api_requests:
   description: Number of API requests made, by verb.
-  returned: always
+  returned: unless O(state=rendered)
   type: dict
   sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
 namespace:

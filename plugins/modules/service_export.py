@@ -39,7 +39,7 @@ requirements:
 EXAMPLES = r"""
 - name: Expose the exports of this cluster to their consumers
   meshfed.federation.service_export:
-    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    federation: "{{ hostvars | meshfed.federation.federation_description(groups['meshfed_clusters'], inventory_hostname) }}"
     cluster: "{{ inventory_hostname }}"
     kubeconfig: "{{ meshfed_kubeconfig }}"
     context: "{{ meshfed_context }}"
@@ -55,38 +55,46 @@ EXAMPLES = r"""
 RETURN = r"""
 created:
   description: Objects created, as C(Kind namespace/name).
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
   sample: ["Gateway istio-private-gateways/meshfed-export-reviews-v2"]
 updated:
   description: Objects updated.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 deleted:
   description: Objects deleted because the federation no longer wants them.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 unchanged:
   description: Objects already as wanted.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 conflicts:
   description: Objects in the way that meshfed does not own (left untouched unless O(force=true)).
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
+rendered:
+  description:
+    - With O(state=rendered), the objects a V(present) run would apply, as it would write them (ownership labels and
+      the C(meshfed.io/spec-hash) annotation included, so a later run of meshfed finds them unchanged); no cluster is
+      contacted.
+  returned: when O(state=rendered)
+  type: list
+  elements: dict
 summary:
   description: The run in one line as the task output shows it, counts by kind and never a name (V(would create) in check mode).
-  returned: success
+  returned: success, unless O(state=rendered)
   type: str
   sample: "cluster2 export: 6 objects, created 1 (Gateway 1), updated 1 (VirtualService 1), deleted 0, unchanged 4 [0.4 s]"
 api_requests:
   description: Number of API requests made, by verb.
-  returned: always
+  returned: unless O(state=rendered)
   type: dict
   sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
 """

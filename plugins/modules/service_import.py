@@ -28,20 +28,10 @@ description:
     O(force=true).
   - Objects are labelled as owned by meshfed; objects of this role that meshfed owns and the federation no longer
     wants are deleted; objects meshfed does not own are never modified or deleted.
-options:
-  peer_addresses:
-    description:
-      - Addresses of peers' private ingress gateways found by discovery (their Service C(status.loadBalancer)), as a
-        mapping of cluster name to C({address, port}).
-      - Used only for peers whose C(meshfed_gateway_address) is C(discover).
-      - A loopback or link-local address is refused unless the federation's C(allow_local_gateway_addresses)
-        (C(meshfed_allow_local_gateway_addresses)) is true.
-      - Added to the C(discovered_addresses) of O(federation), which the roles fill in; these take precedence.
-    type: dict
-    default: {}
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - meshfed.federation.federation
+  - meshfed.federation.peers
   - meshfed.federation.apply
 attributes:
   check_mode:
@@ -58,7 +48,7 @@ requirements:
 EXAMPLES = r"""
 - name: Consume the imports of this cluster
   meshfed.federation.service_import:
-    federation: "{{ hostvars | meshfed.federation.federation_spec(groups['meshfed_clusters'], inventory_hostname) }}"
+    federation: "{{ hostvars | meshfed.federation.federation_description(groups['meshfed_clusters'], inventory_hostname) }}"
     cluster: "{{ inventory_hostname }}"
     peer_addresses:
       cluster2: {address: 203.0.113.10, port: 15443}
@@ -69,28 +59,28 @@ EXAMPLES = r"""
 RETURN = r"""
 created:
   description: Objects created, as C(Kind namespace/name).
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
   sample: ["VirtualService default/reviews"]
 updated:
   description: Objects updated.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 deleted:
   description: Objects deleted because the federation no longer wants them.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 unchanged:
   description: Objects already as wanted.
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 conflicts:
   description: Objects in the way that meshfed does not own (left untouched unless O(force=true)).
-  returned: always
+  returned: unless O(state=rendered)
   type: list
   elements: str
 host_conflicts:
@@ -131,14 +121,22 @@ host_conflicts:
   sample: [{"namespace": "default", "kind": "DestinationRule", "name": "details", "host": "details",
             "import_host": "details.default.svc.cluster.local", "imports": ["default/details"],
             "reason": "the name now stands for the import (...)"}]
+rendered:
+  description:
+    - With O(state=rendered), the objects a V(present) run would apply, as it would write them (ownership labels and
+      the C(meshfed.io/spec-hash) annotation included, so a later run of meshfed finds them unchanged); no cluster is
+      contacted.
+  returned: when O(state=rendered)
+  type: list
+  elements: dict
 summary:
   description: The run in one line as the task output shows it, counts by kind and never a name (V(would create) in check mode).
-  returned: success
+  returned: success, unless O(state=rendered)
   type: str
   sample: "cluster1 import: 14 objects, created 3 (VirtualService 2, AuthorizationPolicy 1), updated 0, deleted 0, unchanged 11 [0.4 s]"
 api_requests:
   description: Number of API requests made, by verb.
-  returned: always
+  returned: unless O(state=rendered)
   type: dict
   sample: {"list": 3, "get": 0, "apply": 0, "create": 0, "delete": 0}
 """

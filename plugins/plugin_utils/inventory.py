@@ -15,13 +15,19 @@ CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gate
 
 
 def plain(value):
-    """Turn Ansible's lazy/templated containers into plain dicts, lists and scalars for the modules."""
+    """Turn Ansible's lazy/templated containers and tagged scalars into plain dicts, lists and scalars."""
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, str):
         return str(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
     return value
 
 
