@@ -9,7 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils import runner
-from ansible_collections.meshfed.federation.plugins.module_utils.args_common import SERVICE_IMPORT_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
+    PRIVATE_GATEWAY_MODULE, SERVICE_IMPORT_MODULE)
+from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.plan import SPEC_HASH, stamp
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, settings
 
@@ -105,3 +109,44 @@ def test_a_discovered_local_address_fails_the_import_naming_both_clusters(monkey
                                     "by discovery (meshfed_gateway_address: discover, field address of its Service's "
                                     "status.loadBalancer.ingress): 127.0.0.42 is a loopback address")
     assert client.requests["list"] == 0
+
+
+def no_cluster(cluster, auth):
+    raise AssertionError("state=rendered contacted cluster %s" % cluster)
+
+
+def run_rendered(monkeypatch, spec, run, cluster, **params):
+    monkeypatch.setattr(runner, "ClusterClient", no_cluster)
+    args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster=cluster,
+                state="rendered")
+    args.update(params)
+    return run_in_process(spec, run, args, check_mode=False, diff=False)
+
+
+def test_rendered_gateways_leave_the_secret_out_unless_asked_and_contact_no_cluster(monkeypatch, tmp_path):
+    result = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, "cluster2")
+    assert not result.get("failed"), result.get("msg")
+    kinds = [o["kind"] for o in result["rendered"]]
+    assert "Secret" not in kinds and "Deployment" in kinds and "Namespace" in kinds
+    assert all(SPEC_HASH in o["metadata"]["annotations"] for o in result["rendered"])
+    assert result["rendered"] == [stamp(o) for o in render_gateways(
+        build_model(seed(), settings(federation_name="demo")), "cluster2", None)]
+    paths = {}
+    for name, text in (("cert_path", "CERT"), ("key_path", "-----BEGIN PRIVATE KEY-----\nKEY"), ("ca_path", "CA")):
+        (tmp_path / name).write_text(text)
+        paths[name] = str(tmp_path / name)
+    missing = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, "cluster2",
+                           render_secrets=True)
+    assert missing["failed"] and "credential" in missing["msg"]
+    with_secret = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, "cluster2",
+                               render_secrets=True, credential=paths)
+    secret = [o for o in with_secret["rendered"] if o["kind"] == "Secret"]
+    assert len(secret) == 1 and secret[0]["metadata"]["name"] == "c2-example-com-certs"
+
+
+def test_rendered_imports_need_no_cluster_and_are_what_present_would_apply(monkeypatch):
+    result = run_rendered(monkeypatch, SERVICE_IMPORT_MODULE, runner.run_service_import, "cluster1")
+    assert not result.get("failed"), result.get("msg")
+    assert not result["changed"] and "api_requests" not in result
+    names = [(o["kind"], o["metadata"]["name"]) for o in result["rendered"]]
+    assert ("VirtualService", "reviews") in names and ("ServiceEntry", "meshfed-peer-cluster2") in names
