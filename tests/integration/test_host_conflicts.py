@@ -33,7 +33,7 @@ GATEWAY_NAMESPACE = "istio-private-gateways"
 ISTIO = "networking.istio.io/v1"
 DETAILS_FQDN = "details.default.svc.cluster.local"
 EGRESS_FQDN = "istio-private-egressgateway.istio-private-gateways.svc.cluster.local"
-NO_WRITES = {"apply": 0, "create": 0, "delete": 0}
+NO_WRITES = {"apply": 0, "delete": 0}
 
 
 def configured_address(hosts):
