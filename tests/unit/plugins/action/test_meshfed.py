@@ -142,3 +142,9 @@ def test_every_module_is_routed_to_the_plugin_and_in_its_table():
     assert sorted("meshfed.federation." + name for name in routed) == modules
     assert set(route["action_plugin"] for route in routed.values()) == {"meshfed.federation.meshfed"}
 
+
+def test_the_action_group_holds_the_modules_with_kubernetes_auth_options():
+    with_auth = sorted(name.rpartition(".")[2] for name, entry in meshfed.MODULES.items()
+                       if "kubeconfig" in entry.spec["argument_spec"])
+    assert with_auth == ["federation_info", "private_gateway", "service_export", "service_import"]
+    assert sorted(runtime()["action_groups"]["meshfed"]) == with_auth
