@@ -29,6 +29,8 @@ description:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - meshfed.federation.credential
+  - meshfed.federation.attributes
+  - meshfed.federation.attributes.actiongroup_meshfed
 options:
   federation:
     description:
@@ -73,11 +75,8 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: The module only reads.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 requirements:
   - kubernetes >= 24.2.0
