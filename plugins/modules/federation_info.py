@@ -31,6 +31,8 @@ extends_documentation_fragment:
   - meshfed.federation.credential
   - meshfed.federation.federation
   - meshfed.federation.peers
+  - meshfed.federation.attributes
+  - meshfed.federation.attributes.actiongroup_meshfed
 options:
   probe:
     description:
@@ -64,11 +66,8 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: The module only reads.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 requirements:
   - kubernetes >= 24.2.0

@@ -19,6 +19,8 @@ description:
     100, invalid DNS-1123 names, missing identity, unknown fields, ...).
   - Runs on the controller and contacts no cluster. The C(federate.yml) playbook runs it first, so bad input
     changes nothing anywhere.
+extends_documentation_fragment:
+  - meshfed.federation.attributes
 options:
   federation:
     description:
@@ -27,11 +29,7 @@ options:
     type: dict
     required: true
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -28,6 +28,8 @@ description:
   - Keys are written with mode C(0600) from creation on, certificates C(0644), a created directory C(0700); every
     file is written atomically (temporary file in the same directory, fsync, rename). Key material is never
     returned or shown in a diff.
+extends_documentation_fragment:
+  - meshfed.federation.attributes
 options:
   path:
     description:
@@ -115,12 +117,8 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reports what would be (re)generated and why; writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
     details: Before and after certificate metadata (subject, issuer, SANs, serial, validity, fingerprint); never keys.
 requirements:
   - cryptography >= 40.0

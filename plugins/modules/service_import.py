@@ -33,13 +33,8 @@ extends_documentation_fragment:
   - meshfed.federation.federation
   - meshfed.federation.peers
   - meshfed.federation.apply
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+  - meshfed.federation.attributes
+  - meshfed.federation.attributes.actiongroup_meshfed
 requirements:
   - kubernetes >= 24.2.0
   - PyYAML >= 3.11

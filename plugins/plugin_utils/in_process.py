@@ -6,13 +6,14 @@ controller anyway (``ansible_connection: local``, the way meshfed is used: the h
 calls leave from the controller).
 
 Why: executing a module means a new Python process that imports the kubernetes client again (about a second
-of CPU) for every cluster and every role. The action plugin that Ansible loads in its main process imports it
-once; each worker is a fork of that process and starts warm. The module's code is the same function either
-way (see module_utils/runner.py), given a module-like object instead of AnsibleModule.
+of CPU) for every cluster and every role. The action plugin of meshfed's modules (plugins/action/meshfed.py), which
+Ansible loads in its main process, imports it once; each worker is a fork of that process and starts warm. The
+module's code is the same function either way (see module_utils/runner.py), given a module-like object instead of
+AnsibleModule.
 
 Anything that needs the module to run as a separate process falls back to the ordinary module execution:
-a remote or delegated non-local connection, become, async, task ``environment``, a controller without the
-kubernetes library, or ``MESHFED_IN_PROCESS=false`` in the controller's environment.
+a remote or delegated non-local connection, become, async, task ``environment``, a controller without
+the module's Python libraries, or ``MESHFED_IN_PROCESS=false`` in the controller's environment.
 
 Either way, a result's ``summary`` (the progress line of a cluster role, module_utils/progress.py) is displayed
 as the task ends, at default verbosity, unless the stdout callback writes JSON (a line would break its document).
@@ -29,10 +30,6 @@ from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
-
-display = Display()
 
 LOCAL_TRANSPORTS = ("local", "ansible.builtin.local")
 # stdout callbacks whose output is one JSON document (or one per line): no progress line among it
@@ -107,38 +104,3 @@ def run_in_process(module_spec, run_module, args, check_mode, diff, module_name=
     result["invocation"] = {"module_args": validated.validated_parameters}
     # remove_values walks the whole result (the federation is in the invocation): only when there is a secret
     return remove_values(result, no_log_values) if no_log_values else result
-
-
-class InProcessModuleAction(ActionBase):
-    """Base of the action plugins of meshfed's cluster modules; subclasses name the module's spec and code."""
-
-    _supports_check_mode = True
-    _supports_async = True
-
-    MODULE_SPEC = None      # AnsibleModule keyword arguments of the module
-    RUN_MODULE = None       # staticmethod(function(module)): the module's main
-    HAS_LIBRARIES = True    # the module's Python dependencies import on the controller
-
-    def runs_on_controller(self):
-        return (self._connection.transport in LOCAL_TRANSPORTS
-                and not self._play_context.become
-                and not self._task.async_val
-                and not any(self._task.environment or [])  # a list of the play's, block's, task's
-                and self.HAS_LIBRARIES
-                and in_process_enabled())
-
-    def run(self, tmp=None, task_vars=None):
-        result = super(InProcessModuleAction, self).run(tmp, task_vars)
-        del tmp
-        if self.runs_on_controller():
-            result.update(run_in_process(self.MODULE_SPEC, self.RUN_MODULE, self._task.args,
-                                         check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
-                                         module_name=self._task.action))
-        else:
-            wrap_async = self._task.async_val and not self._connection.has_native_async
-            result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
-            if not wrap_async:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-        if result.get("summary") and shows_progress():
-            display.display(result["summary"])
-        return result

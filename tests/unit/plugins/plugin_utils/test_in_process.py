@@ -11,15 +11,13 @@ import json
 import os
 import subprocess
 import sys
-from unittest import mock
 
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_MODEL_MODULE
 from ansible_collections.meshfed.federation.plugins.module_utils.federation import federation_from, run_federation_model
-from ansible_collections.meshfed.federation.plugins.plugin_utils import in_process
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import (
-    InProcessModuleAction, in_process_enabled, run_in_process, shows_progress)
+    in_process_enabled, run_in_process, shows_progress)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 COLLECTIONS = os.path.join(REPO, ".lab", "collections")
@@ -107,29 +105,3 @@ def test_in_process_can_be_turned_off(value, enabled):
                                             ("ansible.posix.json", False), ("json", False), ("ansible.posix.jsonl", False)])
 def test_progress_lines_stay_out_of_json_output(callback, shown):
     assert shows_progress(callback) is shown
-
-
-@pytest.mark.parametrize("on_controller", [True, False], ids=["in-process", "module-process"])
-def test_the_action_displays_the_summary_whichever_way_the_module_ran(monkeypatch, on_controller):
-    line = "cluster1 import: 1 objects, created 1 (VirtualService 1), updated 0, deleted 0, unchanged 0 [0.1 s]"
-
-    def run_module(module):
-        module.exit_json(changed=True, summary=line)
-
-    action = InProcessModuleAction.__new__(InProcessModuleAction)
-    action.MODULE_SPEC, action.RUN_MODULE = {"argument_spec": {}}, run_module
-    action._task = mock.Mock(async_val=0, check_mode=False, diff=False, args={}, action="service_import")
-    action._connection = mock.Mock(has_native_async=False)
-    action._connection._shell.tmpdir = "/tmp/x"
-    action._early_needs_tmp_path = lambda: False
-    action._remove_tmp_path = lambda path: None
-    action._execute_module = lambda **kwargs: run_in_process(action.MODULE_SPEC, run_module, {}, False, False)
-    action.runs_on_controller = lambda: on_controller
-    shown = []
-    monkeypatch.setattr(in_process.display, "display", shown.append)
-    monkeypatch.setattr(in_process, "shows_progress", lambda: True)
-    assert action.run(task_vars={})["summary"] == line
-    assert shown == [line]
-    shown[:] = []
-    monkeypatch.setattr(in_process, "shows_progress", lambda: False)
-    assert action.run(task_vars={})["summary"] == line and shown == []
