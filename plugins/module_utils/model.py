@@ -260,15 +260,23 @@ def _parse_subset(problems, where, raw):
     return Subset(raw.get("name"), _check_labels(problems, where, "subset.labels", raw.get("labels")))
 
 
-def _parse_export(problems, cluster, index, raw):
-    where = "%s: meshfed_exports[%d]" % (cluster, index)
+def _item_where(problems, where, raw, fields):
+    """Where an item of a list variable is, named when it has a name; None (a problem added) unless a mapping.
+    Its unknown fields and its name are checked."""
     if not isinstance(raw, dict):
         problems.add(where, "must be a mapping")
         return None
     if isinstance(raw.get("name"), str):
         where += " (%s)" % raw["name"]
-    _check_unknown_keys(problems, where, raw, EXPORT_FIELDS)
+    _check_unknown_keys(problems, where, raw, fields)
     _check_dns_label(problems, where, "name", raw.get("name"))
+    return where
+
+
+def _parse_export(problems, cluster, index, raw):
+    where = _item_where(problems, "%s: meshfed_exports[%d]" % (cluster, index), raw, EXPORT_FIELDS)
+    if where is None:
+        return None
     service = raw.get("service")
     if not isinstance(service, dict):
         problems.add(where, "service is required: a mapping with namespace, name and port")
@@ -336,14 +344,9 @@ def _check_probe_path(problems, where, protocol, path_prefix, probe_path):
 
 
 def _parse_import(problems, cluster, index, raw):
-    where = "%s: meshfed_imports[%d]" % (cluster, index)
-    if not isinstance(raw, dict):
-        problems.add(where, "must be a mapping")
+    where = _item_where(problems, "%s: meshfed_imports[%d]" % (cluster, index), raw, IMPORT_FIELDS)
+    if where is None:
         return None
-    if isinstance(raw.get("name"), str):
-        where += " (%s)" % raw["name"]
-    _check_unknown_keys(problems, where, raw, IMPORT_FIELDS)
-    _check_dns_label(problems, where, "name", raw.get("name"))
     _check_dns_label(problems, where, "namespace", raw.get("namespace"))
     _check_port(problems, where, "port", raw.get("port"))
     protocol = raw.get("protocol", "http")

@@ -74,10 +74,6 @@ def reason(code, detail):
     return "%s: %s" % (code, detail)
 
 
-def reason_codes(reasons):
-    return [r.split(":", 1)[0] for r in reasons]
-
-
 def utcnow():
     """Now, in UTC, to the second (as certificates store it)."""
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -156,23 +152,29 @@ def ca_subject(common_name, organization=None):
     return _ca_name(common_name, organization).rfc4514_string()
 
 
+def _validity(builder, key, now, validity_days):
+    """The certificate of ``key``, valid from a little before ``now`` for ``validity_days``, a random serial."""
+    return (builder.public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - BACKDATE).not_valid_after(now + datetime.timedelta(days=validity_days)))
+
+
+def _key_usage(**allowed):
+    usages = dict((usage, False) for usage in ("digital_signature", "content_commitment", "key_encipherment",
+                                               "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+                                               "encipher_only", "decipher_only"))
+    usages.update(allowed)
+    return x509.KeyUsage(**usages)
+
+
 def build_ca(key, common_name=DEFAULT_CA_COMMON_NAME, organization=None, validity_days=DEFAULT_CA_VALIDITY_DAYS,
              now=None):
     """Self-signed root CA certificate for ``key``."""
     now = now or utcnow()
     name = _ca_name(common_name, organization)
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + datetime.timedelta(days=validity_days))
+        _validity(x509.CertificateBuilder().subject_name(name).issuer_name(name), key, now, validity_days)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     return builder.sign(key, hashes.SHA256())
@@ -190,18 +192,11 @@ def build_leaf(key, identity, ca_cert, ca_key, validity_days=DEFAULT_VALIDITY_DA
     """Gateway certificate of one cluster: CN and SANs from ``identity``, serverAuth + clientAuth."""
     now = now or utcnow()
     is_rsa = isinstance(key, rsa.RSAPrivateKey)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity)])
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + datetime.timedelta(days=validity_days))
+        _validity(x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject), key, now, validity_days)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(_key_usage(digital_signature=True, key_encipherment=is_rsa), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                        critical=False)
         .add_extension(x509.SubjectAlternativeName(leaf_sans(identity)), critical=False)
@@ -314,6 +309,15 @@ def _load_pair(cert_pem, key_pem):
     return cert, key, reasons
 
 
+def _key_reasons(cert, key, key_type):
+    reasons = []
+    if key_type_of(key) != key_type:
+        reasons.append(reason("key_type", "key is %s, wanted %s" % (key_type_of(key), key_type)))
+    if not key_matches_cert(key, cert):
+        reasons.append(reason("key_mismatch", "the certificate's public key is not the key's"))
+    return reasons
+
+
 def leaf_reasons(cert_pem, key_pem, identity, ca_cert, key_type=DEFAULT_KEY_TYPE,
                  renewal_days=DEFAULT_RENEWAL_DAYS, now=None):
     """Why the gateway key/certificate of ``identity`` must be regenerated; [] means keep them.
@@ -324,10 +328,7 @@ def leaf_reasons(cert_pem, key_pem, identity, ca_cert, key_type=DEFAULT_KEY_TYPE
     cert, key, reasons = _load_pair(cert_pem, key_pem)
     if reasons:
         return reasons
-    if key_type_of(key) != key_type:
-        reasons.append(reason("key_type", "key is %s, wanted %s" % (key_type_of(key), key_type)))
-    if not key_matches_cert(key, cert):
-        reasons.append(reason("key_mismatch", "the certificate's public key is not the key's"))
+    reasons = _key_reasons(cert, key, key_type)
     cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if cns != [identity]:
         reasons.append(reason("identity", "subject CN is %s, wanted %s" % (",".join(cns) or "(none)", identity)))
@@ -359,10 +360,7 @@ def ca_reasons(cert_pem, key_pem, common_name=DEFAULT_CA_COMMON_NAME, organizati
     cert, key, reasons = _load_pair(cert_pem, key_pem)
     if reasons:
         return reasons
-    if key_type_of(key) != key_type:
-        reasons.append(reason("key_type", "key is %s, wanted %s" % (key_type_of(key), key_type)))
-    if not key_matches_cert(key, cert):
-        reasons.append(reason("key_mismatch", "the certificate's public key is not the key's"))
+    reasons = _key_reasons(cert, key, key_type)
     wanted = _ca_name(common_name, organization)
     if cert.subject != wanted:
         reasons.append(reason("subject", "subject is %s, wanted %s"

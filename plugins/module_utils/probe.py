@@ -30,7 +30,6 @@ REFUSED = "refused"
 PEER_CERTIFICATE_WRONG = "peer_certificate_wrong"
 PEER_CERTIFICATE_EXPIRING = "peer_certificate_expiring"
 HTTP_ERROR = "http_error"
-STATES = (OK, UNREACHABLE, REFUSED, PEER_CERTIFICATE_WRONG, PEER_CERTIFICATE_EXPIRING, HTTP_ERROR)
 # A link in one of these states carries traffic; every other state counts as down.
 UP_STATES = (OK, PEER_CERTIFICATE_EXPIRING)
 

@@ -113,44 +113,51 @@ def gateway_credential(module):
     return read_credential(module, module.params["credential"])
 
 
-def run_private_gateway(module):
+def converge_role(module, role, render, apply_args=None):
+    """The module of one role: the validated federation, ``render(federation, cluster)`` (nothing with
+    state=absent) and the engine, given what ``apply_args(federation, cluster, present)`` adds to run_apply's
+    arguments."""
     federation = load_federation(module)
     settings = federation.settings
     cluster = module.params["cluster"]
-    desired = []
-    report = None
-    if module.params["state"] != "absent":
-        desired = render_gateways(federation, cluster, gateway_credential(module))
-        if module.params["discover_address"]:
-            report = functools.partial(discover_ingress_address, gateway_namespace=settings.gateway_namespace,
-                                       timeout=module.params["discover_timeout"], check_mode=module.check_mode)
-    run_apply(module, cluster, "gateway", desired, role_kinds("gateway", settings.istio_api_version),
-              settings.federation_name, release_namespace=settings.gateway_namespace, report=report)
+    present = module.params["state"] != "absent"
+    desired = render(federation, cluster) if present else []
+    extra = apply_args(federation, cluster, present) if apply_args else {}
+    run_apply(module, cluster, role, desired, role_kinds(role, settings.istio_api_version), settings.federation_name,
+              **extra)
+
+
+def run_private_gateway(module):
+    def namespace_and_discovery(federation, cluster, present):
+        gateway_namespace = federation.settings.gateway_namespace
+        extra = {"release_namespace": gateway_namespace}
+        if present and module.params["discover_address"]:
+            extra["report"] = functools.partial(discover_ingress_address, gateway_namespace=gateway_namespace,
+                                                timeout=module.params["discover_timeout"], check_mode=module.check_mode)
+        return extra
+
+    converge_role(module, "gateway", lambda federation, cluster: render_gateways(
+        federation, cluster, gateway_credential(module)), namespace_and_discovery)
 
 
 def run_service_export(module):
-    federation = load_federation(module)
-    settings = federation.settings
-    cluster = module.params["cluster"]
-    desired = render_exports(federation, cluster) if module.params["state"] != "absent" else []
-    run_apply(module, cluster, "export", desired, role_kinds("export", settings.istio_api_version),
-              settings.federation_name)
+    converge_role(module, "export", render_exports)
 
 
 def run_service_import(module):
-    federation = load_federation(module)
-    settings = federation.settings
-    cluster = module.params["cluster"]
-    desired = []
-    host_check = NO_HOST_CHECK
-    if module.params["state"] != "absent":
+    def render(federation, cluster):
         try:
-            desired = render_imports(federation, cluster,
-                                     peer_addresses(federation, cluster, module.params["peer_addresses"]))
+            return render_imports(federation, cluster,
+                                  peer_addresses(federation, cluster, module.params["peer_addresses"]))
         except PeerAddressError as error:
             module.fail_json(msg="cluster %s: %s" % (cluster, error))
+
+    def host_check(federation, cluster, present):
+        if not present:
+            return {}
+        settings = federation.settings
         claims = host_claims(federation, cluster)
         api_version_of = functools.partial(kind_api_version, networking_api_version=settings.istio_api_version)
-        host_check = HostCheck(claims, claim_places(claims, api_version_of), settings.cluster_domain)
-    run_apply(module, cluster, "import", desired, role_kinds("import", settings.istio_api_version),
-              settings.federation_name, host_check=host_check)
+        return {"host_check": HostCheck(claims, claim_places(claims, api_version_of), settings.cluster_domain)}
+
+    converge_role(module, "import", render, host_check)

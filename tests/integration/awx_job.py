@@ -95,27 +95,11 @@ def render_injectors(credential_type, inputs, private_data_dir):
 
 def make_ca():
     """A self-signed ECDSA P-256 CA, the input of a CA credential: (certificate PEM, key PEM, certificate)."""
-    import datetime  # pylint: disable=import-outside-toplevel
-    from cryptography import x509  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
-    from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
+    from ansible_collections.meshfed.federation.plugins.module_utils import pki  # pylint: disable=import-outside-toplevel
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u"awx test federation CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem, cert
+    key = pki.generate_key("ecdsa-p256")
+    cert = pki.build_ca(key, common_name="awx test federation CA", validity_days=30)
+    return pki.cert_to_pem(cert).decode(), pki.key_to_pem(key).decode(), cert
 
 
 def without_clusters(scratch):
