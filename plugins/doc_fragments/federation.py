@@ -12,9 +12,10 @@ class ModuleDocFragment(object):
 options:
   federation:
     description:
-      - The federation: what M(meshfed.federation.federation_model) returned as RV(meshfed.federation.federation_model#module:federation)
-        (validated once, taken as it is), or its description C({clusters, settings}) as the
-        P(meshfed.federation.federation_description#filter) filter reads it from the inventory.
+      - The federation, either the validated one M(meshfed.federation.federation_model) returned as
+        RV(meshfed.federation.federation_model#module:federation) (validated once, taken as it is), or its description
+        C({clusters, settings}) as the P(meshfed.federation.federation_description#filter) filter reads it from the
+        inventory.
       - A description is validated as a whole before anything is sent to a cluster; every problem is reported at
         once, naming the cluster, the inventory variable, the list item and the field.
     type: dict

@@ -46,8 +46,8 @@ PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
 
 # private_gateway's own
 GATEWAY_ARG_SPEC = dict(discover_address=dict(type="bool", default=False),
-                         discover_timeout=dict(type="int", default=180),
-                         render_secrets=dict(type="bool", default=False))
+                        discover_timeout=dict(type="int", default=180),
+                        render_secrets=dict(type="bool", default=False))
 
 PROBE_ARG_SPEC = dict(probe=dict(type="bool", default=False),
                       probe_timeout=dict(type="float", default=3.0),

@@ -230,4 +230,3 @@ def run_federation_pki(module):
     except (pki.PKIError, OSError) as error:
         module.fail_json(msg="federation_pki: %s" % error, exception=traceback.format_exc())
     module.exit_json(**result)
-

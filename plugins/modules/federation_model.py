@@ -50,7 +50,7 @@ EXAMPLES = r"""
 RETURN = r"""
 federation:
   description:
-    - The validated federation, C({model}): the model the description was turned into, as data.
+    - The validated federation, C({model}), the model the description was turned into, as data.
     - The cluster modules take it as their C(federation) option without validating it again. The C(federate.yml)
       playbook registers it and hands it to the gateway, export and import roles as C(meshfed_federation), so that
       the federation is read from the inventory and validated once per run.

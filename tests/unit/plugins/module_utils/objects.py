@@ -16,10 +16,12 @@ OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f"
 
 NS = "istio-private-gateways"
 
+
 def vs(name, host="a.example.com", labels=None, namespace=NS):
     return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
             "metadata": {"name": name, "namespace": namespace, "labels": dict(OWNER if labels is None else labels)},
             "spec": {"hosts": [host], "http": [{"route": [{"destination": {"host": "x", "port": {"number": 80}}}]}]}}
+
 
 def core(kind, name, namespace="n", api_version="v1", **fields):
     meta = {"name": name, "labels": dict(OWNER)}
@@ -27,9 +29,11 @@ def core(kind, name, namespace="n", api_version="v1", **fields):
         meta["namespace"] = namespace
     return dict({"apiVersion": api_version, "kind": kind, "metadata": meta}, **fields)
 
+
 def secret(name="cred", **fields):
     fields.setdefault("type", "Opaque")
     return core("Secret", name, **fields)
+
 
 def applied(obj):
     """What the API server returns after we applied obj: our stamp plus server bookkeeping and defaults (in an
@@ -43,9 +47,11 @@ def applied(obj):
     live["status"] = {"conditions": []}
     return live
 
+
 def plan(desired, owned=(), names=(), **kwargs):
     return plan_changes(desired, [copy.deepcopy(o) for o in owned], [copy.deepcopy(o) for o in names], OWNER,
                         **kwargs)
+
 
 def summary(desired, owned=(), names=(), **kwargs):
     return plan_summary(plan(desired, owned, names, **kwargs))

@@ -27,11 +27,13 @@ def test_secret_values_never_appear_in_diffs_but_their_change_does():
     assert diffs[0]["before"]["data"]["tls.key"] != diffs[0]["after"]["data"]["tls.key"]
     assert diffs[0]["before"]["data"]["tls.crt"] == diffs[0]["after"]["data"]["tls.crt"]
 
+
 def test_redact_hashes_string_data_and_data_of_equal_bytes_alike():
     as_string = redact(secret(stringData={"k": "value"}))
     as_data = redact(secret(data={"k": base64.b64encode(b"value").decode()}))
     assert as_string["stringData"]["k"] == as_data["data"]["k"] != "value"
     assert redact(vs("a"))["spec"] == vs("a")["spec"]  # only Secrets are redacted
+
 
 def test_diff_shows_only_what_we_manage_and_no_server_noise():
     live = applied(vs("a"))
@@ -41,6 +43,7 @@ def test_diff_shows_only_what_we_manage_and_no_server_noise():
     assert diff["before"]["spec"]["hosts"] == ["a.example.com"] and diff["after"]["spec"]["hosts"] == ["b.example.com"]
     assert "status" not in diff["before"] and "uid" not in diff["before"]["metadata"]
     assert "added-by-a-controller" not in diff["before"]["metadata"]["labels"]
+
 
 def test_diff_of_create_and_delete():
     diffs = plan_diffs(plan([vs("new")], owned=[applied(vs("gone"))]))

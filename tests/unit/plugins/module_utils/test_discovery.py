@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
-    PeerAddressError, ingress_address_from_service, peer_addresses)
+    PeerAddressError, ingress_address_from_service)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import CREDENTIAL, seed, settings

@@ -25,6 +25,7 @@ def test_kinds_to_read_are_the_role_kinds_and_the_desired_kinds_once_each():
         ("networking.istio.io/v1beta1", "VirtualService"), ("v1", "Namespace"), ("v1", "Service")]
     assert kinds_to_read([], role) == role
 
+
 def test_missing_objects_are_grouped_by_kind_and_namespace():
 
     desired = [vs("a"), vs("b"), vs("c", namespace="other"), core("Service", "s")]
@@ -33,6 +34,7 @@ def test_missing_objects_are_grouped_by_kind_and_namespace():
         ("networking.istio.io/v1", "VirtualService", NS): ["b"],
         ("networking.istio.io/v1", "VirtualService", "other"): ["c"],
         ("v1", "Service", "n"): ["s"]}
+
 
 def test_host_conflicts_stop_the_run_unless_forced_and_read_well():
 

@@ -26,14 +26,17 @@ CLAIMS = (
               "the egress gateway", "shadowed"),
 )
 
+
 def users(kind, name, namespace="default", **spec):
     return {"apiVersion": "networking.istio.io/v1", "kind": kind,
             "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}}, "spec": spec}
+
 
 def conflicts_of(live, desired=(), claims=CLAIMS):
     result = plan_changes(list(desired), [], [], OWNER, host_claims=claims, live_hosted=live, cluster_domain=DOMAIN)
     return [(c.live["kind"], c.live["metadata"]["namespace"], c.live["metadata"]["name"], c.host, c.claim.reason)
             for c in result.host_conflict]
+
 
 def test_hosts_resolve_as_istio_reads_them():
     assert resolve_host("reviews", "default", DOMAIN) == "reviews.default.svc.cluster.local"
@@ -45,6 +48,7 @@ def test_hosts_resolve_as_istio_reads_them():
     assert not host_covers("*.local", EGRESS_HOST, wildcards=False)
     assert not host_covers("*.bookinfo.svc.cluster.local", "reviews.default.svc.cluster.local")
     assert host_covers("Reviews.default.svc.cluster.local", "reviews.default.svc.cluster.local")
+
 
 def test_a_user_rule_for_the_local_name_short_or_fqdn_is_a_conflict_in_its_namespace_only():
     assert conflicts_of([users("DestinationRule", "mine", host="reviews", subsets=[{"name": "v3"}]),
@@ -59,12 +63,14 @@ def test_a_user_rule_for_the_local_name_short_or_fqdn_is_a_conflict_in_its_names
         ("DestinationRule", "default", "fqdn", "reviews.default.svc.cluster.local", "merged"),
         ("DestinationRule", "default", "mine", "reviews", "merged")]
 
+
 def test_a_user_wildcard_rule_in_an_importing_namespace_shadows_the_egress_rule():
     assert conflicts_of([users("DestinationRule", "mtls", host="*.local",
                                trafficPolicy={"tls": {"mode": "ISTIO_MUTUAL"}})]) == [
         ("DestinationRule", "default", "mtls", "*.local", "shadowed")]
     assert conflicts_of([users("DestinationRule", "egress", host=EGRESS_HOST)]) == [
         ("DestinationRule", "default", "egress", EGRESS_HOST, "shadowed")]
+
 
 def test_a_user_route_for_the_local_name_conflicts_where_sidecars_in_the_namespace_see_it():
     assert conflicts_of([
@@ -95,6 +101,7 @@ def test_a_user_route_for_the_local_name_conflicts_where_sidecars_in_the_namespa
         ("VirtualService", "default", "here", "reviews", "one VirtualService per host"),
         ("VirtualService", "default", "mine", "reviews", "one VirtualService per host")]
 
+
 def test_our_objects_and_objects_in_the_way_of_our_names_are_not_host_conflicts():
     ours = users("VirtualService", "reviews", hosts=["reviews.default.svc.cluster.local"])
     ours["metadata"]["labels"] = dict(OWNER)
@@ -106,6 +113,7 @@ def test_our_objects_and_objects_in_the_way_of_our_names_are_not_host_conflicts(
     other["metadata"]["labels"] = dict(OWNER, **{"meshfed.io/federation": "g"})
     assert [c[2] for c in conflicts_of([other])] == ["other"]
 
+
 def test_host_conflicts_are_reported_with_namespace_kind_name_host_and_import():
     result = plan_changes([], [], [], OWNER, host_claims=CLAIMS, cluster_domain=DOMAIN,
                           live_hosted=[users("DestinationRule", "mtls", host="*.local")])
@@ -116,6 +124,7 @@ def test_host_conflicts_are_reported_with_namespace_kind_name_host_and_import():
         "DestinationRule default/mtls: host *.local (for %s) is the egress gateway of imports default/reviews, "
         "default/details: shadowed" % EGRESS_HOST)
     assert plan([vs("a")]).host_conflict == []
+
 
 def test_host_claims_are_listed_per_kind_and_namespace():
 

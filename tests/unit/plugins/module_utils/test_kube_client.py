@@ -20,6 +20,7 @@ def test_deployment_is_available_only_for_its_current_generation():
         {"type": "Available", "status": "False"}]}))
     assert not is_available(None)
 
+
 def test_unreachable_and_api_errors_read_well():
 
     refused = Exception("HTTPSConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /version "

@@ -223,9 +223,9 @@ def test_ca_rules(ca):
     assert reason_codes(pki.ca_reasons(cert_pem, key_pem, "new name", "demo", now=NOW)) == ["subject"]
     assert reason_codes(pki.ca_reasons(cert_pem, key_pem, organization="other", now=NOW)) == ["subject"]
     assert reason_codes(pki.ca_reasons(cert_pem, key_pem, organization="demo", key_type="rsa2048",
-                                           now=NOW)) == ["key_type"]
+                                       now=NOW)) == ["key_type"]
     assert reason_codes(pki.ca_reasons(cert_pem, pki.key_to_pem(pki.generate_key()), organization="demo",
-                                           now=NOW)) == ["key_mismatch"]
+                                       now=NOW)) == ["key_mismatch"]
     later = NOW + datetime.timedelta(days=3650 - 89)
     assert reason_codes(pki.ca_reasons(cert_pem, key_pem, organization="demo", now=later)) == ["renewal"]
 
