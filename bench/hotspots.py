@@ -185,6 +185,7 @@ def main():
     os.makedirs(directory)
     bench.write_inventory(directory, args.size, federation)
     print("profile directory %s; load %s" % (out, "%.2f %.2f %.2f" % os.getloadavg()), flush=True)
+    bench.clean_benchmarks()
 
     def prepare():
         if args.phase == "first":
@@ -218,6 +219,7 @@ def main():
     with open(os.path.join(out, "module-%s-%s.txt" % (role, cluster)), "w") as f:
         f.write(text)
     print(text.splitlines()[0])
+    bench.clean(federation)
     print("load after %s; results in %s" % ("%.2f %.2f %.2f" % os.getloadavg(), out))
 
 

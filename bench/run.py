@@ -173,6 +173,19 @@ def clean(federation):
         list(pool.map(clean_one, CLUSTERS))
 
 
+def clean_benchmarks():
+    """Clean every benchmark federation (bench-k*) left on the lab, by an interrupted run say: their gateways have
+    the names of every other federation's, and would be objects in the way of the next one's."""
+    found = set()
+    for cluster in CLUSTERS:
+        out = kubectl("--context", cluster, "get", PRUNABLE_KINDS, "-A", "-l", "app.kubernetes.io/managed-by=meshfed",
+                      "-o", "jsonpath={range .items[*]}{.metadata.labels.meshfed\\.io/federation}{\"\\n\"}{end}").stdout
+        found.update(name for name in out.split() if name.startswith("bench-k"))
+    for federation in sorted(found):
+        print("cleaning %s, left on the lab" % federation, flush=True)
+        clean(federation)
+
+
 def timed(function):
     start = time.monotonic()
     result = function()
@@ -383,6 +396,7 @@ def main():
     if args.compare:
         results["compare"] = dict(checkouts[1].describe(), ref=args.compare)
     print("bench directory %s; lab %s; %s" % (workdir, LAB_DIR, "; ".join(c.label for c in checkouts)), flush=True)
+    clean_benchmarks()
     for k in args.sizes:
         TIMEOUT[0] = args.timeout or 600 + 3 * k
         federation = "bench-k%d" % k
