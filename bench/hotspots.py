@@ -99,9 +99,47 @@ def frame_name(frame):
     return "%s:%s" % (path, function)
 
 
+# Where a sample goes: the first rule (in this order) one of whose frames is in its stack. Worker rules apply to the
+# forks (one task, one host), main rules to Ansible's main process.
+WORKER_BUCKETS = (
+    ("task arguments templated (Task.post_validate: the federation variable)", ("Task.post_validate",)),
+    ("module: argument validation (in_process.validate_args)", ("in_process.py:validate_args",)),
+    ("module: remove_values over the result (in_process.run_in_process)", ("parameters.py:remove_values",)),
+    ("module: federation parsed again (federation_module.load_federation)", ("federation_module.py:load_federation",)),
+    ("module: rendering (module_utils/render)", ("/render/",)),
+    ("module: client and discovery (ClusterClient.__init__, .resource)", ("ClusterClient.__init__",
+                                                                           "ClusterClient.resource")),
+    ("module: reads (kube_client.read_live: requests, TLS, JSON)", ("kube_client.py:read_live",)),
+    ("module: writes (runner.converge: server-side apply)", ("runner.py:converge",)),
+    ("module: waiting for Deployments (wait_available)", ("wait_available",)),
+    ("module: plan (apply.plan_changes)", ("apply.py:plan_changes",)),
+    ("module: other", ("in_process.py:InProcessModuleAction.run",)),
+    ("result sent to the main process", ("send_task_result",)),
+)
+MAIN_BUCKETS = (
+    ("the JSON callback's document (ansible.posix.json, at the end; the default callback has none)",
+     ("v2_playbook_on_stats",)),
+    ("results made plain for callbacks (CallbackTaskResult.result)", ("CallbackTaskResult.result",)),
+    ("inventory parsed", ("InventoryManager.__init__",)),
+    ("results received (results thread: unpickling)", ("results_thread_main",)),
+    ("results processed (strategy, callbacks)", ("_process_pending_results",)),
+    ("forking workers", ("Popen._launch",)),
+    ("imports", ("_find_and_load",)),
+    ("polling for results (_wait_on_pending_results)", ("_wait_on_pending_results",)),
+)
+
+
+def bucket(names, rules):
+    for label, needles in rules:
+        if any(needle in name for name in names for needle in needles):
+            return label
+    return None
+
+
 def stacks_report(raw, top=40):
     """Samples per function, self and inclusive (each function counted once per stack), over every process."""
     own, inclusive, total = collections.Counter(), collections.Counter(), 0
+    buckets, others = collections.Counter(), collections.Counter()
     by_process = collections.Counter()
     with open(raw) as f:
         for line in f:
@@ -116,12 +154,22 @@ def stacks_report(raw, top=40):
             # stacks as 'process <main pid>;process <worker pid>;...'
             by_process["worker (one task, one host)" if len(processes) > 1 else "main"] += n
             names = [frame_name(fr) for fr in frames if not fr.startswith("process ")] or ["(no Python frame)"]
+            worker = len(processes) > 1
+            label = bucket(names, WORKER_BUCKETS if worker else MAIN_BUCKETS)
+            if label is None:
+                label = "other"
+                others[("worker" if worker else "main", " > ".join(names[-3:]))] += n
+            buckets[("worker" if worker else "main", label)] += n
             own[names[-1]] += n
             for name in set(names):
                 inclusive[name] += n
     lines = ["%d samples at 100 Hz (%.1f s of CPU or waiting, all processes and threads)" % (total, total / 100.0), "",
              "per process:"]
     lines += ["  %6d %5.1f%%  %s" % (n, 100.0 * n / total, p) for p, n in by_process.most_common(10)]
+    lines += ["", "where (workers: summed over every task and host):"]
+    lines += ["  %6d %5.1f%%  %-6s %s" % (n, 100.0 * n / total, who, label) for (who, label), n in buckets.most_common()]
+    lines += ["", "'other', the innermost frames:"]
+    lines += ["  %6d %5.1f%%  %-6s %s" % (n, 100.0 * n / total, who, where) for (who, where), n in others.most_common(15)]
     lines += ["", "self (top %d):" % top]
     lines += ["  %6d %5.1f%%  %s" % (n, 100.0 * n / total, name) for name, n in own.most_common(top)]
     lines += ["", "inclusive (top %d):" % top]
