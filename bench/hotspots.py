@@ -208,10 +208,14 @@ def profile_module(checkout, args, role, phase, federation):
     stats = pstats.Stats(profiler, stream=text)
     stats.sort_stats("cumulative").print_stats(45)
     stats.sort_stats("tottime").print_stats(30)
+    body = text.getvalue().replace(checkout.collection + "/", "meshfed/")
+    for site in sorted(set(p for p in sys.path if p.endswith("site-packages")), key=len, reverse=True):
+        body = body.replace(site + "/", "")
+    body = body.replace(os.path.dirname(os.__file__) + "/", "")
     head = "%s %s, %s: %.2f s wall; result: failed=%s changed=%s api_requests=%s; %s\n" % (
         role, args.get("cluster"), phase, elapsed, result.get("failed"), result.get("changed"),
         result.get("api_requests"), result.get("summary") or result.get("msg"))
-    return head + text.getvalue()
+    return head + body
 
 
 def main():
