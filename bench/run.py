@@ -127,8 +127,11 @@ KUBECTL = lab_kubectl()
 
 
 def kubectl(*args, **kwargs):
-    return subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), capture_output=True, text=True,
-                          check=kwargs.get("check", True), timeout=TIMEOUT[0])
+    done = subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), capture_output=True, text=True,
+                          check=False, timeout=TIMEOUT[0])
+    if kwargs.get("check", True) and done.returncode != 0:
+        raise RuntimeError("kubectl %s: exit %d: %s" % (" ".join(args)[:300], done.returncode, done.stderr.strip()[-2000:]))
+    return done
 
 
 def api_paths(cluster):
@@ -151,24 +154,31 @@ def clean(federation):
         return sorted(set(tuple(line.split()) for line in out.splitlines() if line.strip()))
 
     def delete_collection(cluster, plurals, place):
+        """A failure (the API server's 60 s request timeout under load, for 2,000 objects) is not fatal: what is left
+        is deleted by the next round."""
         api_version, kind, namespace = place
         prefix = "/api/v1" if api_version == "v1" else "/apis/" + api_version
-        kubectl("--context", cluster, "delete", "--raw", "%s/namespaces/%s/%s?labelSelector=%s" % (
-            prefix, namespace, plurals[(api_version, kind)], urllib.parse.quote(selector)))
+        done = kubectl("--context", cluster, "delete", "--raw", "%s/namespaces/%s/%s?labelSelector=%s" % (
+            prefix, namespace, plurals[(api_version, kind)], urllib.parse.quote(selector)), check=False)
+        if done.returncode != 0:
+            print("  (clean: %s %s %s/%s: %s; again)" % (cluster, kind, namespace, federation,
+                                                       done.stderr.strip()[-300:]), flush=True)
 
     def clean_one(cluster):
-        places = left(cluster)
-        plurals = api_paths(cluster) if places else {}
-        # the API server deletes a collection's items one by one (--delete-collection-workers=1): kinds in parallel
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(functools.partial(delete_collection, cluster, plurals), places))
+        plurals = None
         deadline = time.monotonic() + TIMEOUT[0]
-        while places:
+        while True:
+            places = left(cluster)
+            if not places:
+                return
             if time.monotonic() > deadline:
                 raise RuntimeError("%s: objects of %s still there after %ss: %s" % (cluster, federation, TIMEOUT[0],
                                                                                     places))
-            time.sleep(0.5)
-            places = left(cluster)
+            plurals = plurals or api_paths(cluster)
+            # the API server deletes a collection's items one by one (--delete-collection-workers=1): kinds in
+            # parallel
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(functools.partial(delete_collection, cluster, plurals), places))
     with ThreadPoolExecutor(len(CLUSTERS)) as pool:
         list(pool.map(clean_one, CLUSTERS))
 
@@ -345,7 +355,7 @@ def measure_once(approach, federation, converge, record, index):
         approach, index + 1, record["first"][-1], record["noop"][-1], clean_seconds, record["load"][-1]), flush=True)
 
 
-def measure(approaches, federation, runs):
+def measure(approaches, federation, runs, save=lambda records: None):
     """Runs of every approach interleaved (run 1 of each, then run 2 of each, ...), so that a slow phase of the
     machine hits all of them alike; the order turns by one place each round, so that no approach always runs right
     after the same other. approaches: name -> (runs wanted, converge function)."""
@@ -356,6 +366,7 @@ def measure(approaches, federation, runs):
             wanted, converge = approaches[name]
             if index < wanted:
                 measure_once(name, federation, converge, records[name], index)
+                save(records)  # what is measured so far survives a failure of a later run
     return records
 
 
@@ -416,13 +427,15 @@ def main():
         approaches["kubectl"] = (args.runs, lambda: kubectl_apply(directory, manifests))
         if args.naive_sizes is None or k in args.naive_sizes:
             approaches["naive"] = (args.naive_runs, lambda: naive_playbook(directory, manifests))
-        row = measure(approaches, federation, max([args.runs] + [w for w, dummy in approaches.values()]))
-        row["objects"] = sum(len(m) for m in manifests.values())
+        objects = sum(len(m) for m in manifests.values())
+
+        def save(records, k=k, objects=objects):
+            results["sizes"][k] = dict(records, objects=objects)
+            results["machine"]["load_after"] = "%.2f %.2f %.2f" % os.getloadavg()
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        save(measure(approaches, federation, max([args.runs] + [w for w, dummy in approaches.values()]), save))
         clean(federation)
-        results["sizes"][k] = row
-        results["machine"]["load_after"] = "%.2f %.2f %.2f" % os.getloadavg()
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
     print(json.dumps(summary(results), indent=1))
     print("machine load before %s, after %s" % (results["machine"]["load_before"], results["machine"]["load_after"]))
 
