@@ -1,7 +1,10 @@
 #!/usr/bin/env python
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Turn bench/results.json (written by bench/run.py) into the tables of docs/performance.md."""
+"""Turn bench/results.json (written by bench/run.py) into the tables of docs/performance.md.
+
+With a run of ``bench/run.py --compare REF``, the table has a row per size for REF's meshfed too, and the ratios
+table its ratios to kubectl and this checkout's against it, per round (the runs of both took turns)."""
 
 from __future__ import annotations
 
@@ -10,52 +13,96 @@ import math
 import statistics
 import sys
 
+APPROACHES = ("meshfed", "compare", "kubectl", "naive")
+
 
 def median(values):
     return statistics.median(values) if values else float("nan")
 
 
-def spread(values):
-    """(max - min) / median: how noisy the runs were."""
-    return (max(values) - min(values)) / median(values) if len(values) > 1 else float("nan")
+def min_max(values):
+    """'min–max' of the runs of a cell; '-' for a single run (it has no spread)."""
+    return "%.2f–%.2f" % (min(values), max(values)) if len(values) > 1 else "-"
 
 
-def percent(value):
-    return "-" if math.isnan(value) else "%.0f%%" % (100 * value)  # a single run has no spread
+def ratio(numerator, denominator, digits=2):
+    value = median(numerator) / median(denominator) if numerator and denominator else float("nan")
+    return "-" if math.isnan(value) else "%.*f" % (digits, value)
+
+
+def paired(numerator, denominator):
+    """Median and min–max of the per-round ratios (run i of one approach over run i of the other)."""
+    ratios = [a / b for a, b in zip(numerator, denominator)]
+    if not ratios:
+        return "-"
+    if len(ratios) == 1:
+        return "%.2f" % ratios[0]
+    return "%.2f (%.2f–%.2f)" % (median(ratios), min(ratios), max(ratios))
 
 
 def requests_total(requests):
     return sum(v for v in requests.values() if isinstance(v, int)) if requests else 0
 
 
-def main(path):
-    with open(path) as f:
-        results = json.load(f)
-    lines = ["| K | objects | approach | first converge (s) | no-op re-run (s) | runs | spread first/no-op | "
-             "API requests first / no-op |", "|---|---|---|---|---|---|---|---|"]
-    ratios = ["| K | first: meshfed / kubectl | no-op: meshfed / kubectl | naive / meshfed (first) | "
-              "naive / meshfed (no-op) |", "|---|---|---|---|---|"]
+def labels(results):
+    """Display names: the meshfed approaches by their commits when the results say them."""
+    names = dict((a, a) for a in APPROACHES)
+    approaches = results.get("approaches") or {}
+    if "meshfed" in approaches and "compare" in approaches:
+        names["meshfed"] = "meshfed (%s)" % approaches["meshfed"]["commit"][:7]
+    if "compare" in approaches:
+        compare = results.get("compare") or approaches["compare"]
+        names["compare"] = "meshfed %s (%s)" % (compare["commit"][:7], compare.get("ref", "compare"))
+    return names
+
+
+def tables(results):
+    names = labels(results)
+    compared = any("compare" in row for row in results["sizes"].values())
+    short = (results.get("compare") or {}).get("commit", "")[:7] or "ref"
+    lines = ["| K | objects | approach | first converge (s) | first min–max | no-op re-run (s) | no-op min–max | runs | "
+             "load (1 min) min–max | API requests first / no-op |", "|---|---|---|---|---|---|---|---|---|---|"]
+    header = ["K", "first: meshfed / kubectl", "no-op: meshfed / kubectl"]
+    if compared:
+        header += ["first: %s / kubectl" % short, "no-op: %s / kubectl" % short,
+                   "first: meshfed / %s, per round" % short, "no-op: meshfed / %s, per round" % short]
+    header += ["naive / meshfed (first)", "naive / meshfed (no-op)"]
+    ratios = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for k, row in sorted(results["sizes"].items(), key=lambda item: int(item[0])):
-        for approach in ("meshfed", "kubectl", "naive"):
+        for approach in APPROACHES:
             if approach not in row:
                 continue
             r = row[approach]
             req = r.get("requests") or {}
-            lines.append("| %s | %s | %s | %.2f | %.2f | %d | %s / %s | %s / %s |" % (
-                k, row.get("objects", "?"), approach, median(r["first"]), median(r["noop"]), len(r["first"]),
-                percent(spread(r["first"])), percent(spread(r["noop"])),
+            load = r.get("load") or []
+            lines.append("| %s | %s | %s | %.2f | %s | %.2f | %s | %d | %s | %s / %s |" % (
+                k, row.get("objects", "?"), names[approach], median(r["first"]), min_max(r["first"]),
+                median(r["noop"]), min_max(r["noop"]), len(r["first"]),
+                ("%.2f–%.2f" % (min(load), max(load))) if load else "-",
                 requests_total(req.get("first")) or "-", requests_total(req.get("noop")) or "-"))
-        m, a = row["meshfed"], row["kubectl"]
-        naive = row.get("naive")
-        ratios.append("| %s | %.2f | %.2f | %s | %s |" % (
-            k, median(m["first"]) / median(a["first"]), median(m["noop"]) / median(a["noop"]),
-            "%.1f" % (median(naive["first"]) / median(m["first"])) if naive else "-",
-            "%.1f" % (median(naive["noop"]) / median(m["noop"])) if naive else "-"))
+        m, a = row["meshfed"], row.get("kubectl") or {}
+        naive = row.get("naive") or {}
+        cells = [k, ratio(m["first"], a.get("first")), ratio(m["noop"], a.get("noop"))]
+        if compared:
+            c = row.get("compare") or {}
+            cells += [ratio(c.get("first"), a.get("first")), ratio(c.get("noop"), a.get("noop")),
+                      paired(m["first"], c.get("first") or []), paired(m["noop"], c.get("noop") or [])]
+        cells += [ratio(naive.get("first"), m["first"], 1), ratio(naive.get("noop"), m["noop"], 1)]
+        ratios.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return lines, ratios
+
+
+def main(path):
+    with open(path) as f:
+        results = json.load(f)
+    lines, ratios = tables(results)
     print("\n".join(lines))
     print()
     print("\n".join(ratios))
     print()
     print("Machine: %s" % json.dumps(results["machine"]))
+    for name, approach in sorted((results.get("approaches") or {}).items()):
+        print("%s: %s, commit %s, collection %s" % (name, approach["label"], approach["commit"], approach["collection"]))
 
 
 if __name__ == "__main__":
