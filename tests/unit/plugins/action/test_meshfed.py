@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
 import os
 from types import SimpleNamespace
 
@@ -137,13 +138,13 @@ def runtime():
         return yaml.safe_load(stream)
 
 
-def test_every_module_is_routed_to_the_plugin_and_in_its_table():
-    modules = sorted("meshfed.federation." + name[:-3] for name in os.listdir(os.path.join(REPO, "plugins", "modules"))
-                     if name.endswith(".py"))
-    routed = runtime()["plugin_routing"]["modules"]
-    assert sorted(meshfed.MODULES) == modules
-    assert sorted("meshfed.federation." + name for name in routed) == modules
-    assert set(route["action_plugin"] for route in routed.values()) == {"meshfed.federation.meshfed"}
+def test_every_module_has_the_plugin_under_its_name_and_is_in_its_table():
+    names = sorted(name[:-3] for name in os.listdir(os.path.join(REPO, "plugins", "modules")) if name.endswith(".py"))
+    assert sorted(meshfed.MODULES) == ["meshfed.federation." + name for name in names]
+    for name in names:
+        alias = importlib.import_module("ansible_collections.meshfed.federation.plugins.action." + name)
+        assert alias.ActionModule is meshfed.ActionModule, name
+    assert "plugin_routing" not in runtime()
 
 
 def test_the_action_group_holds_the_modules_with_kubernetes_auth_options():
