@@ -90,7 +90,7 @@ def py_spy(checkout, directory, out):
 def frame_name(frame):
     """'function (file:line)' -> 'file:function', the file shortened to what follows ansible_collections/,
     site-packages/ or lib/python3.x/."""
-    function, _, where = frame.partition(" (")
+    function, dummy, where = frame.partition(" (")
     path = where.rsplit(":", 1)[0]
     for marker in ("ansible_collections/", "site-packages/", "/lib/python3.11/"):
         if marker in path:
@@ -105,12 +105,12 @@ WORKER_BUCKETS = (
     ("task arguments templated (Task.post_validate: the federation variable)", ("Task.post_validate",)),
     ("module: argument validation (in_process.validate_args)", ("in_process.py:validate_args",)),
     ("module: remove_values over the result (in_process.run_in_process)", ("parameters.py:remove_values",)),
-    ("module: federation parsed again (federation_module.load_federation)", ("federation_module.py:load_federation",)),
+    ("module: federation loaded (federation.load_federation)", ("federation.py:load_federation",)),
     ("module: rendering (module_utils/render)", ("/render/",)),
-    ("module: client and discovery (ClusterClient.__init__, .resource)", ("ClusterClient.__init__",
-                                                                           "ClusterClient.resource")),
-    ("module: reads (kube_client.read_live: requests, TLS, JSON)", ("kube_client.py:read_live",)),
-    ("module: writes (runner.converge: server-side apply)", ("runner.py:converge",)),
+    ("module: client and discovery (ClusterClient.__init__, .resource)",
+     ("ClusterClient.__init__", "ClusterClient.resource")),
+    ("module: reads (engine.read_live: requests, TLS, JSON)", ("engine.py:read_live",)),
+    ("module: writes (engine.converge: server-side apply)", ("engine.py:converge",)),
     ("module: waiting for Deployments (wait_available)", ("wait_available",)),
     ("module: plan (apply.plan_changes)", ("apply.py:plan_changes",)),
     ("module: other", ("in_process.py:InProcessModuleAction.run",)),
@@ -143,7 +143,7 @@ def stacks_report(raw, top=40):
     by_process = collections.Counter()
     with open(raw) as f:
         for line in f:
-            stack, _, count = line.rstrip("\n").rpartition(" ")
+            stack, dummy, count = line.rstrip("\n").rpartition(" ")
             if not stack:
                 continue
             n = int(count)

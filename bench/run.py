@@ -162,8 +162,8 @@ def clean(federation):
         done = kubectl("--context", cluster, "delete", "--raw", "%s/namespaces/%s/%s?labelSelector=%s" % (
             prefix, namespace, plurals[(api_version, kind)], urllib.parse.quote(selector)), check=False)
         if done.returncode != 0:
-            print("  (clean: %s %s %s/%s: %s; again)" % (cluster, kind, namespace, federation,
-                                                       done.stderr.strip()[-300:]), flush=True)
+            print("  (clean: %s %s %s/%s: %s; again)"
+                  % (cluster, kind, namespace, federation, done.stderr.strip()[-300:]), flush=True)
 
     def clean_one(cluster):
         plurals = None
@@ -296,8 +296,8 @@ def prove_code(checkout, directory):
     paths.append(json.loads(doc.stdout)["meshfed.federation.service_import"]["doc"]["filename"])
     foreign = [path for path in paths if not os.path.realpath(path).startswith(tree + os.sep)]
     if len(paths) < 5 or foreign:  # the 4 roles of federate.yml and the module
-        raise RuntimeError("%s: roles or plugins from outside %s: %s" % (checkout.label, tree,
-                                                                          foreign or "no task path"))
+        raise RuntimeError("%s: roles or plugins from outside %s: %s"
+                           % (checkout.label, tree, foreign or "no task path"))
     return paths
 
 
