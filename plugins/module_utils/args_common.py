@@ -102,6 +102,7 @@ SERVICE_IMPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATI
 FEDERATION_INFO_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATION_ARG_SPEC, PEER_ARG_SPEC,
                                                           PROBE_ARG_SPEC, CREDENTIAL_ARG_SPEC),
                               required_if=[("probe", True, ["credential"])], supports_check_mode=True)
-FEDERATION_MODEL_MODULE = dict(argument_spec=dict(federation=dict(type="dict", required=True)),
+FEDERATION_MODEL_MODULE = dict(argument_spec=dict(federation=dict(type="dict", required=True),
+                                                  peer_state_dir=dict(type="path")),
                                supports_check_mode=True)
 FEDERATION_PKI_MODULE = dict(argument_spec=FEDERATION_PKI_ARG_SPEC, supports_check_mode=True)

@@ -17,7 +17,7 @@ import time
 
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, GatewayAddress, local_address_kind, refused_local_address)
+    DISCOVER, GatewayAddress, cluster_of, local_address_kind, refused_local_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     CROSS_CLUSTER_PORT_NAME, INGRESS, gateway_name)
 
@@ -65,7 +65,7 @@ def discover_ingress_address(client, gateway_namespace, timeout=0, check_mode=Fa
 def peer_address(federation, peer_name, discovered):
     """The GatewayAddress consumers dial for a peer: the inventory's, else what discovery found
     (``discovered``: cluster name -> {address, port}); PeerAddressError if unknown or refused."""
-    configured = federation.clusters[peer_name].gateway_address
+    configured = cluster_of(federation, peer_name).gateway_address
     if configured != DISCOVER:
         return configured
     found = (discovered or {}).get(peer_name)

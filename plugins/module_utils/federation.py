@@ -12,7 +12,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, FederationModelError, build_model, clusters_needing_address, model_data, model_from_data)
+    DEFAULT_SETTINGS, DISCOVER, FederationModelError, build_model, clusters_needing_address, model_data,
+    model_from_data)
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import read_peers
 
 MODEL = "model"
 
@@ -22,23 +24,34 @@ def validated(federation):
     return {MODEL: model_data(federation)}
 
 
-def federation_from(value):
+def federation_from(value, peer_state_dir=None):
     """The model of a ``federation`` option: FederationModelError for a description with problems, ValueError for a
     ``model`` that federation_model did not produce."""
+    return read_federation(value, peer_state_dir)[0]
+
+
+def read_federation(value, peer_state_dir=None):
+    """(model, what each peer's bundle changed since the run that recorded it in ``peer_state_dir``) of a
+    ``federation`` option; the peers' bundles are read and verified with the description."""
     if MODEL in value:
         try:
-            return model_from_data(value[MODEL])
+            return model_from_data(value[MODEL]), {}
         except (KeyError, TypeError, ValueError):
             raise ValueError("federation.model is not what federation_model returns: pass the validated federation "
-                             "unchanged, or the description ({clusters, settings}) to validate")
-    return build_model(value.get("clusters"), value.get("settings"))
+                             "unchanged, or the description ({clusters, settings, peers}) to validate")
+    settings = value.get("settings") or {}
+    party = settings.get("party") or settings.get("federation_name") or DEFAULT_SETTINGS["federation_name"]
+    peers, problems, changes = read_peers(value.get("peers"), party, peer_state_dir)
+    return build_model(value.get("clusters"), settings, peers, problems), changes
 
 
-def load_federation(module, cluster_option="cluster"):
+def load_federation(module, cluster_option="cluster", peer_state_dir=None, with_changes=False):
     """The federation of ``module.params['federation']``, of which ``module.params[cluster_option]`` must be a
-    cluster; on any problem the module fails before a single request reaches a cluster."""
+    cluster; on any problem the module fails before a single request reaches a cluster. ``with_changes``: also
+    what the peers' bundles changed (read_federation)."""
+    changes = {}
     try:
-        federation = federation_from(module.params["federation"])
+        federation, changes = read_federation(module.params["federation"], peer_state_dir)
     except FederationModelError as error:
         module.fail_json(msg=str(error), errors=error.errors)
     except ValueError as error:
@@ -47,7 +60,7 @@ def load_federation(module, cluster_option="cluster"):
     if name is not None and name not in federation.clusters:
         module.fail_json(msg="cluster '%s' is not part of the federation (clusters: %s)"
                          % (name, ", ".join(sorted(federation.clusters))))
-    return federation
+    return (federation, changes) if with_changes else federation
 
 
 def address_data(gateway_address):
@@ -78,13 +91,29 @@ def cluster_summary(cluster):
             "imports": [import_summary(i) for i in cluster.imports]}
 
 
+def peer_summary(peer):
+    """A peer party as federation_model reports it."""
+    body = peer.bundle or {}
+    return {"name": peer.name, "bundle": "verified" if peer.bundle is not None else "pending",
+            "signer_fingerprint": peer.signer, "expires_at": body.get("expires_at"),
+            "clusters": dict((c.name, {"identity": c.identity, "gateway_address": address_data(c.gateway_address),
+                                       "exports": [e.name for e in c.exports]})
+                             for c in peer.clusters.values())}
+
+
 def run_federation_model(module):
     """Validate the federation and summarize it per cluster (module.exit_json); every problem at once."""
-    federation = load_federation(module)
+    federation, changes = load_federation(module, peer_state_dir=module.params.get("peer_state_dir"),
+                                          with_changes=True)
+    for skipped in federation.skipped:
+        module.warn(skipped)
     module.exit_json(
         changed=False,
         federation=validated(federation),
         clusters=dict((name, cluster_summary(c)) for name, c in federation.clusters.items()),
+        peers=dict((name, peer_summary(p)) for name, p in federation.peers.items()),
+        peer_changes=dict((name, lines) for name, lines in changes.items() if lines),
+        skipped=list(federation.skipped),
         needs_address_discovery=[name for name in clusters_needing_address(federation)
                                  if federation.clusters[name].gateway_address == DISCOVER],
     )

@@ -22,7 +22,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kinds import ki
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
-from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, export_host, find_export
+from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, cluster_of, find_export, grant_for
 from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
     Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.query import HAS_JMESPATH, QueryError, run_query
@@ -102,12 +102,12 @@ def link_targets(federation, cluster, discovered):
     links = []
     for imported in cluster.imports:
         for source in imported.sources:
-            peer = federation.clusters[source.cluster]
+            peer = cluster_of(federation, source.cluster)
             export = find_export(federation, source.cluster, source.export)
             address = addresses[source.cluster]
             known = not isinstance(address, str)
             link = {"import": imported.name, "namespace": imported.namespace, "peer": peer.name,
-                    "export": export.name, "protocol": export.protocol, "sni": export_host(export, peer),
+                    "export": export.name, "protocol": export.protocol, "sni": grant_for(export, cluster.name).host,
                     "address": address.address if known else None, "port": address.port if known else None}
             target = Target(address.address, address.port, link["sni"], peer.identity,
                             export.probe_path) if known else address

@@ -33,7 +33,7 @@ KINDS = (
     Kind("PodDisruptionBudget", "policy/v1", ("gateway",), False),
     Kind("ServiceEntry", NETWORKING, ("import",), False),
     Kind("DestinationRule", NETWORKING, ("export", "import"), False),
-    Kind("AuthorizationPolicy", SECURITY, ("import",), False),
+    Kind("AuthorizationPolicy", SECURITY, ("export", "import"), False),
     Kind("Gateway", NETWORKING, ("export", "import"), False),
     Kind("VirtualService", NETWORKING, ("export", "import"), False),
 )

@@ -24,6 +24,9 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)$")
 PROTOCOLS = ("http", "tcp", "tls")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
+# a cluster of a peer party is named <peer>/<cluster> in this inventory: the peer's name, then its own name for it
+PEER_SEPARATOR = "/"
 CERT_DELIVERIES = ("sds", "file")
 ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1")
 DISCOVER = "discover"
@@ -31,6 +34,7 @@ BOOLEAN_STRINGS = {"true": True, "yes": True, "on": True, "1": True, "false": Fa
 
 DEFAULT_SETTINGS = {
     "federation_name": "meshfed",
+    "party": None,
     "gateway_namespace": "istio-private-gateways",
     "istio_api_version": "networking.istio.io/v1",
     "cert_delivery": "sds",
@@ -50,13 +54,21 @@ Settings = namedtuple("Settings", sorted(DEFAULT_SETTINGS))
 ServiceRef = namedtuple("ServiceRef", "namespace name port")
 Subset = namedtuple("Subset", "name labels")
 GatewayAddress = namedtuple("GatewayAddress", "address port")
-Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path")
+# what one consumer may use of an export: the SNI host it dials (one per consumer party), the identity its
+# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths
+Grant = namedtuple("Grant", "consumer identity host methods paths")
+Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path grants")
 RemoteSource = namedtuple("RemoteSource", "cluster export weight")
 LocalSource = namedtuple("LocalSource", "subset weight")
 Retries = namedtuple("Retries", "attempts per_try_timeout retry_on")
 Import = namedtuple("Import", "name namespace port protocol sources local timeout retries")
-Cluster = namedtuple("Cluster", "name identity gateway_address exports imports")
-Federation = namedtuple("Federation", "settings clusters")
+# party: the organization whose CA signs the cluster's certificate; consumes_from: the peer parties it imports from
+Cluster = namedtuple("Cluster", "name identity gateway_address exports imports party consumes_from")
+# a peer party: its CA certificates, its clusters (named <peer>/<cluster>) as its peering bundle describes them, the
+# bundle's body and signer fingerprint; bundle None while the peer has not handed one yet (pending)
+Peer = namedtuple("Peer", "name cas clusters bundle signer")
+# peers: name -> Peer; skipped: what waits for a pending peer's bundle, one sentence each
+Federation = namedtuple("Federation", "settings clusters peers skipped")
 
 EXPORT_FIELDS = ("name", "service", "subset", "protocol", "path_prefix", "rewrite_prefix", "consumers", "probe_path")
 IMPORT_FIELDS = ("name", "namespace", "port", "protocol", "from", "local", "timeout", "retries")
@@ -96,12 +108,16 @@ def short_name(*parts, **kwargs):
 
 def binding_id(imported, source):
     """Name of one (local name, peer, export) binding; unique per consumer namespace."""
-    return short_name(imported.name, source.cluster, source.export)
+    return short_name(imported.name, name_part(source.cluster), source.export)
 
 
-def export_host(export, exporter):
-    """The SNI name and HTTP authority under which a peer reaches one export."""
-    return "%s.%s" % (export.name, exporter.identity)
+GATEWAY_SPIFFE_PATH = "meshfed-gateway"
+
+
+def gateway_principal(identity):
+    """What a gateway certificate's URI SAN carries after ``spiffe://`` (Envoy's RBAC principal for it, which an
+    AuthorizationPolicy's ``source.principals`` matches)."""
+    return "%s/%s" % (identity, GATEWAY_SPIFFE_PATH)
 
 
 def is_dns_name(value):
@@ -162,6 +178,8 @@ def _parse_settings(problems, raw):
     merged.update({k: v for k, v in raw.items() if k in DEFAULT_SETTINGS and v is not None})
     _check_dns_label(problems, "settings", "federation_name", merged["federation_name"])
     _check_dns_label(problems, "settings", "gateway_namespace", merged["gateway_namespace"])
+    merged["party"] = merged["party"] or merged["federation_name"]
+    _check_dns_label(problems, "settings", "party (meshfed_party)", merged["party"])
     if merged["istio_api_version"] not in ISTIO_API_VERSIONS:
         problems.add("settings", "istio_api_version '%s' must be one of %s"
                      % (merged["istio_api_version"], ", ".join(ISTIO_API_VERSIONS)))
@@ -304,6 +322,8 @@ def _parse_export(problems, cluster, index, raw):
     if not isinstance(consumers, list) or not consumers:
         problems.add(where, "consumers must list at least one cluster allowed to use this export")
         consumers = []
+    access = [_parse_consumer(problems, "%s: consumers[%d]" % (where, c_index), raw_consumer, protocol)
+              for c_index, raw_consumer in enumerate(consumers)]
     return Export(
         name=raw.get("name"),
         service=ServiceRef(service.get("namespace"), service.get("name"), service.get("port")),
@@ -311,9 +331,48 @@ def _parse_export(problems, cluster, index, raw):
         protocol=protocol,
         path_prefix=path_prefix,
         rewrite_prefix=rewrite_prefix,
-        consumers=tuple(consumers),
+        consumers=tuple(name for name, dummy, dummy in access),
         probe_path=probe_path,
+        # hosts and identities come with the cross-references, once every party is known
+        grants=tuple(Grant(name, None, None, methods, paths) for name, methods, paths in access),
     )
+
+
+def _parse_consumer(problems, where, raw, protocol):
+    """(cluster, methods, paths) of one consumers entry: a cluster name, or a mapping with cluster and the HTTP
+    methods and paths it may use."""
+    if isinstance(raw, str):
+        return raw, None, None
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a cluster name or a mapping with cluster, methods and paths")
+        return None, None, None
+    _check_unknown_keys(problems, where, raw, ("cluster", "methods", "paths"))
+    if not isinstance(raw.get("cluster"), str) or not raw.get("cluster"):
+        problems.add(where, "cluster is required")
+    methods, paths = raw.get("methods"), raw.get("paths")
+    if protocol != "http" and (methods is not None or paths is not None):
+        problems.add(where, "methods and paths apply to http exports only (this one is %s)" % protocol)
+        return raw.get("cluster"), None, None
+    if methods is not None:
+        if not isinstance(methods, list) or not methods or any(m not in HTTP_METHODS for m in methods):
+            problems.add(where, "methods %r must be a non-empty list of %s" % (methods, ", ".join(HTTP_METHODS)))
+            methods = None
+        else:
+            methods = tuple(methods)
+    if paths is not None:
+        if not isinstance(paths, list) or not paths or any(not _is_policy_path(p) for p in paths):
+            problems.add(where, "paths %r must be a non-empty list of paths such as /reviews/0, /reviews/* (a prefix) "
+                                "or *.json (a suffix)" % (paths,))
+            paths = None
+        else:
+            paths = tuple(paths)
+    return raw.get("cluster"), methods, paths
+
+
+def _is_policy_path(path):
+    """An AuthorizationPolicy path: exact, prefix (``/a/*``), suffix (``*.json``) or any (``*``)."""
+    return (isinstance(path, str) and bool(path) and not any(c.isspace() for c in path)
+            and (path.startswith("/") or path.startswith("*")) and "*" not in path[1:-1])
 
 
 def path_is_under(path, prefix):
@@ -430,6 +489,9 @@ def _parse_cluster(problems, name, raw, settings):
         gateway_address=_parse_gateway_address(problems, where, raw.get("gateway_address"), settings),
         exports=tuple(e for e in exports if e is not None),
         imports=tuple(i for i in imports if i is not None),
+        party=settings.party,
+        consumes_from=tuple(sorted({peer_of(s.cluster) for i in imports if i is not None for s in i.sources
+                                    if peer_of(s.cluster)})),
     )
 
 
@@ -441,55 +503,184 @@ def _check_unique(problems, where, field, values):
         seen.add(value)
 
 
-def _check_cross_references(problems, clusters):
+def peer_of(cluster_name):
+    """The peer party of a cluster named ``<peer>/<cluster>``, None for a cluster of this inventory."""
+    if isinstance(cluster_name, str) and PEER_SEPARATOR in cluster_name:
+        return cluster_name.split(PEER_SEPARATOR, 1)[0]
+    return None
+
+
+def name_part(cluster_name):
+    """A cluster's name as part of an object name (``org-b/cluster2`` -> ``org-b-cluster2``)."""
+    return cluster_name.replace(PEER_SEPARATOR, "-")
+
+
+def grant_host(export_name, exporter, consumer_party):
+    """The SNI host (and HTTP authority) under which a consumer of one party reaches an export: one Gateway server
+    each, so each server trusts one party's CA only. The exporter's own party keeps ``<export>.<identity>``."""
+    if consumer_party == exporter.party:
+        return "%s.%s" % (export_name, exporter.identity)
+    return "%s.%s.%s" % (export_name, consumer_party, exporter.identity)
+
+
+def cluster_of(federation, name):
+    """A cluster of this inventory or, named ``<peer>/<cluster>``, of a peer's bundle; None if unknown."""
+    peer = peer_of(name)
+    if peer is None:
+        return federation.clusters.get(name)
+    return federation.peers[peer].clusters.get(name) if peer in federation.peers else None
+
+
+def grant_for(export, consumer):
+    """The Grant of ``export`` to the cluster named ``consumer``."""
+    return next(g for g in export.grants if g.consumer == consumer)
+
+
+def known_grants(export):
+    """The grants whose consumer's identity is known (not waiting for its party's bundle)."""
+    return [g for g in export.grants if g.identity is not None]
+
+
+def peer_parties(federation, cluster):
+    """The peer parties one cluster of this inventory deals with: consumers of its exports (known ones) and
+    sources of its imports, each needing its own trust bundle."""
+    parties = {peer_of(g.consumer) for e in cluster.exports for g in known_grants(e)}
+    parties.update(peer_of(s.cluster) for i in cluster.imports for s in i.sources)
+    parties.discard(None)
+    return sorted(parties)
+
+
+def _check_cross_references(problems, clusters, peers, settings):
+    """The clusters with their grants resolved (consumer identities and hosts) and without the imports waiting for
+    a pending peer; and the sentences saying what was skipped."""
     identities = {}
     for cluster in clusters.values():
         if cluster.identity in identities:
             problems.add(cluster.name, "meshfed_identity '%s' is also used by %s" % (cluster.identity, identities[cluster.identity]))
         identities.setdefault(cluster.identity, cluster.name)
+    for peer in peers.values():
+        for index, remote in enumerate(peer.clusters.values()):
+            if remote.identity in identities:
+                problems.add("peer %s" % peer.name, "bundle field body.clusters[%d].identity '%s' is also the identity of "
+                             "%s in this inventory (meshfed_identity): one certificate identity, two parties"
+                             % (index, remote.identity, identities[remote.identity]))
+    skipped = []
+    resolved = {}
+    for cluster in clusters.values():
         _check_unique(problems, cluster.name, "export name in meshfed_exports", [e.name for e in cluster.exports])
         _check_unique(problems, cluster.name, "import (namespace/name) in meshfed_imports",
                       ["%s/%s" % (i.namespace, i.name) for i in cluster.imports])
-        for index, export in enumerate(cluster.exports):
-            _check_consumers(problems, clusters, cluster, index, export)
+        exports = tuple(_check_consumers(problems, clusters, peers, cluster, index, export)
+                        for index, export in enumerate(cluster.exports))
+        imports = []
         for index, imported in enumerate(cluster.imports):
-            _check_import_sources(problems, clusters, cluster, index, imported)
+            waiting = _check_import_sources(problems, clusters, peers, cluster, index, imported)
+            if waiting:
+                skipped.append("%s: meshfed_imports[%d] (%s) waits for the peering bundle of %s (meshfed_peers)"
+                               % (cluster.name, index, imported.name, ", ".join(waiting)))
+            else:
+                imports.append(imported)
+        resolved[cluster.name] = cluster._replace(exports=exports, imports=tuple(imports))
+    for cluster in resolved.values():
+        for export in cluster.exports:
+            pending = sorted({peer_of(g.consumer) for g in export.grants
+                              if peer_of(g.consumer) in peers and peers[peer_of(g.consumer)].bundle is None})
+            if pending:
+                skipped.append("%s: export %s is not served to %s until their peering bundle is in place"
+                               % (cluster.name, export.name, ", ".join(pending)))
+    return resolved, skipped
 
 
-def _check_consumers(problems, clusters, cluster, index, export):
+def _check_consumers(problems, clusters, peers, cluster, index, export):
+    """The export with each grant's consumer identity and host."""
     where = "%s: meshfed_exports[%d] (%s)" % (cluster.name, index, export.name)
     _check_unique(problems, where, "consumer", export.consumers)
-    for c_index, consumer in enumerate(export.consumers):
+    grants = []
+    for c_index, grant in enumerate(export.grants):
+        consumer = grant.consumer
+        peer = peer_of(consumer)
+        identity = None
+        if consumer is None:
+            continue
         if consumer == cluster.name:
             problems.add(where, "consumers[%d]: a cluster cannot consume its own export" % c_index)
-        elif consumer not in clusters:
-            problems.add(where, "consumers[%d]: unknown cluster '%s' (known: %s)" % (c_index, consumer, ", ".join(sorted(clusters))))
+        elif peer is None and consumer not in clusters:
+            problems.add(where, "consumers[%d]: unknown cluster '%s' (known: %s)"
+                         % (c_index, consumer, ", ".join(sorted(clusters))))
+        elif peer is None:
+            identity = clusters[consumer].identity
+        elif peer not in peers:
+            problems.add(where, "consumers[%d]: '%s' names peer '%s', which meshfed_peers does not list (peers: %s)"
+                         % (c_index, consumer, peer, ", ".join(sorted(peers)) or "none"))
+        elif peers[peer].bundle is not None:
+            remote = peers[peer].clusters.get(consumer)
+            if remote is None:
+                problems.add(where, "consumers[%d]: the peering bundle of %s has no cluster '%s' (bundle field "
+                             "body.clusters: %s)" % (c_index, peer, consumer.split(PEER_SEPARATOR, 1)[1],
+                                                     _remote_names(peers[peer])))
+            else:
+                identity = remote.identity
+        party = peer or cluster.party
+        grants.append(grant._replace(identity=identity, host=grant_host(export.name, cluster, party)))
+    return export._replace(grants=tuple(grants))
 
 
-def _check_import_sources(problems, clusters, cluster, index, imported):
+def _remote_names(peer):
+    return ", ".join(sorted(name.split(PEER_SEPARATOR, 1)[1] for name in peer.clusters)) or "none"
+
+
+def _check_import_sources(problems, clusters, peers, cluster, index, imported):
+    """The pending peers the import waits for (it is left out until their bundles are in place)."""
     where = "%s: meshfed_imports[%d] (%s)" % (cluster.name, index, imported.name)
     _check_unique(problems, where, "source (cluster/export) in from", ["%s/%s" % (s.cluster, s.export) for s in imported.sources])
+    waiting = set()
     for s_index, source in enumerate(imported.sources):
         s_where = "%s: from[%d]" % (where, s_index)
-        peer = clusters.get(source.cluster)
+        peer_name = peer_of(source.cluster)
         if source.cluster == cluster.name:
             problems.add(s_where, "cluster '%s' is this cluster: use local to route to the local copy" % source.cluster)
             continue
-        if peer is None:
-            problems.add(s_where, "unknown peer cluster '%s' (known: %s)" % (source.cluster, ", ".join(sorted(clusters))))
-            continue
-        export = next((e for e in peer.exports if e.name == source.export), None)
-        if export is None:
-            offered = ", ".join(sorted(e.name for e in peer.exports)) or "none"
-            problems.add(s_where, "cluster '%s' has no export named '%s' (it exports: %s)" % (peer.name, source.export, offered))
-            continue
-        if cluster.name not in export.consumers:
-            problems.add(s_where, "export '%s' of cluster '%s' is not granted to %s (its consumers: %s)"
-                         % (export.name, peer.name, cluster.name, ", ".join(export.consumers) or "none"))
-        if export.protocol != imported.protocol:
-            problems.add(s_where, "protocol %s does not match export '%s' of %s, which is %s"
-                         % (imported.protocol, export.name, peer.name, export.protocol))
-    _check_weights(problems, where, imported)
+        if peer_name is None:
+            exporter, what = clusters.get(source.cluster), "cluster '%s'" % source.cluster
+            if exporter is None:
+                problems.add(s_where, "unknown peer cluster '%s' (known: %s)" % (source.cluster, ", ".join(sorted(clusters))))
+                continue
+        else:
+            peer = peers.get(peer_name)
+            if peer is None:
+                problems.add(s_where, "cluster '%s' names peer '%s', which meshfed_peers does not list (peers: %s)"
+                             % (source.cluster, peer_name, ", ".join(sorted(peers)) or "none"))
+                continue
+            if peer.bundle is None:
+                waiting.add(peer_name)
+                continue
+            exporter = peer.clusters.get(source.cluster)
+            what = "cluster '%s' in the peering bundle of %s" % (source.cluster, peer_name)
+            if exporter is None:
+                problems.add(s_where, "the peering bundle of %s has no cluster '%s' (bundle field body.clusters: %s)"
+                             % (peer_name, source.cluster.split(PEER_SEPARATOR, 1)[1], _remote_names(peer)))
+                continue
+        _check_source_export(problems, s_where, what, cluster, imported, source, exporter)
+    if not waiting:
+        _check_weights(problems, where, imported)
+    return sorted(waiting)
+
+
+def _check_source_export(problems, where, what, cluster, imported, source, exporter):
+    export = next((e for e in exporter.exports if e.name == source.export), None)
+    field = "" if peer_of(exporter.name) is None else " (bundle field body.clusters[].exports)"
+    if export is None:
+        offered = ", ".join(sorted(e.name for e in exporter.exports)) or "none"
+        problems.add(where, "%s has no export named '%s'%s (it exports: %s)" % (what, source.export, field, offered))
+        return
+    if cluster.name not in export.consumers:
+        problems.add(where, "export '%s' of %s is not granted to %s%s (its consumers: %s)"
+                     % (export.name, what, cluster.name, field.replace("exports", "exports[].consumers"),
+                        ", ".join(export.consumers) or "none"))
+    if export.protocol != imported.protocol:
+        problems.add(where, "protocol %s does not match export '%s' of %s, which is %s%s"
+                     % (imported.protocol, export.name, exporter.name if not field else what, export.protocol,
+                        field.replace("exports", "exports[].protocol")))
 
 
 def _check_weights(problems, where, imported):
@@ -508,33 +699,121 @@ def _check_weights(problems, where, imported):
         problems.add(where, "weights %s add up to %d, not 100" % (weights, sum(weights)))
 
 
-def build_model(clusters, settings=None):
-    """Validate the inventory's clusters and return a ``Federation``; raise ``FederationModelError``."""
+def build_model(clusters, settings=None, peers=None, errors=()):
+    """Validate the inventory's clusters and return a ``Federation``; raise ``FederationModelError``.
+
+    ``peers``: one mapping per meshfed_peers entry, ``{name, where, bundle, signer}``, ``bundle`` the body of its
+    verified peering bundle (module_utils/bundle.py) or None while it has none; ``errors``: the problems found
+    reading and verifying the bundles, reported with the inventory's."""
     problems = _Problems()
+    problems.errors.extend(errors)
     parsed_settings = _parse_settings(problems, settings)
     if not isinstance(clusters, dict) or not clusters:
         problems.add("inventory", "no clusters: put the clusters in the inventory group meshfed_clusters")
         clusters = {}
     parsed = {name: _parse_cluster(problems, name, raw, parsed_settings) for name, raw in sorted(clusters.items())}
-    _check_cross_references(problems, parsed)
+    parsed_peers = _parse_peers(problems, peers or [], parsed_settings, parsed)
+    resolved, skipped = _check_cross_references(problems, parsed, parsed_peers, parsed_settings)
     if problems.errors:
         raise FederationModelError(problems.errors)
-    return Federation(parsed_settings, parsed)
+    return Federation(parsed_settings, resolved, parsed_peers, tuple(skipped))
+
+
+def _parse_peers(problems, raw_peers, settings, clusters):
+    peers = {}
+    for raw in raw_peers:
+        name, where = raw.get("name"), "peer %s" % raw.get("name")
+        if name in peers:
+            problems.add(raw.get("where", where), "duplicate peer '%s'" % name)
+            continue
+        if name == settings.party:
+            problems.add(raw.get("where", where), "peer '%s' is this inventory's own party (meshfed_party)" % name)
+        body = raw.get("bundle")
+        remote = {}
+        cas = ()
+        if body is not None:
+            cas = tuple(body.get("cas") or ())
+            raw_clusters = body.get("clusters")
+            if not isinstance(raw_clusters, list):
+                problems.add(where, "bundle field body.clusters must be a list")
+                raw_clusters = []
+            for index, raw_cluster in enumerate(raw_clusters):
+                cluster = _parse_remote_cluster(problems, "%s: bundle field body.clusters[%d]" % (where, index),
+                                                name, raw_cluster, settings, clusters)
+                if cluster is not None:
+                    remote[cluster.name] = cluster
+        peers[name] = Peer(name, cas, remote, body, raw.get("signer"))
+    return peers
+
+
+def _parse_remote_cluster(problems, where, peer, raw, settings, clusters):
+    """One cluster of a peer's bundle, named ``<peer>/<cluster>``, with the exports it grants to our clusters."""
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping")
+        return None
+    _check_unknown_keys(problems, where, raw, ("name", "identity", "gateway_address", "consumer", "exports"))
+    if not _check_dns_label(problems, where, "name", raw.get("name")):
+        return None
+    identity = raw.get("identity")
+    if not is_dns_name(identity):
+        problems.add(where, "identity %r is not a lowercase DNS name" % (identity,))
+    address = raw.get("gateway_address")
+    if address is not None:
+        address = _parse_gateway_address(problems, where + ": gateway_address", address, settings)
+    exports = []
+    for index, raw_export in enumerate(raw.get("exports") or []):
+        export = _parse_remote_export(problems, "%s.exports[%d]" % (where, index), raw_export, clusters)
+        if export is not None:
+            exports.append(export)
+    if exports and not isinstance(address, GatewayAddress):
+        problems.add(where, "gateway_address is required with exports: where consumers dial them")
+    return Cluster(peer + PEER_SEPARATOR + raw["name"], identity, address, tuple(exports), (), peer,
+                   (settings.party,) if raw.get("consumer") else ())
+
+
+def _parse_remote_export(problems, where, raw, clusters):
+    """An export of a peer's cluster as its bundle grants it: to which of our clusters, under which host."""
+    if not isinstance(raw, dict):
+        problems.add(where, "must be a mapping")
+        return None
+    _check_unknown_keys(problems, where, raw, ("name", "protocol", "host", "port", "path_prefix", "consumers"))
+    _check_dns_label(problems, where, "name", raw.get("name"))
+    protocol = raw.get("protocol")
+    if protocol not in PROTOCOLS:
+        problems.add(where, "protocol %r must be one of %s" % (protocol, ", ".join(PROTOCOLS)))
+    host = raw.get("host")
+    if not is_dns_name(host):
+        problems.add(where, "host %r is not a lowercase DNS name" % (host,))
+    if raw.get("port") is not None:
+        _check_port(problems, where, "port", raw.get("port"))
+    grants = []
+    for c_index, consumer in enumerate(raw.get("consumers") or []):
+        name = consumer.get("cluster") if isinstance(consumer, dict) else None
+        if not isinstance(name, str):
+            problems.add("%s.consumers[%d]" % (where, c_index), "cluster is required")
+            continue
+        if name in clusters:  # grants to clusters this inventory does not have are not ours to use
+            grants.append(Grant(name, clusters[name].identity, host, None, None))
+    return Export(raw.get("name"), None, None, protocol, raw.get("path_prefix"), None,
+                  tuple(g.consumer for g in grants), None, tuple(grants))
 
 
 def find_export(federation, cluster_name, export_name):
-    return next(e for e in federation.clusters[cluster_name].exports if e.name == export_name)
+    return next(e for e in cluster_of(federation, cluster_name).exports if e.name == export_name)
 
 
 def clusters_needing_address(federation):
-    """Names of exporting clusters some peer imports from: their gateway address must be known."""
-    return sorted({s.cluster for c in federation.clusters.values() for i in c.imports for s in i.sources})
+    """Names of this inventory's clusters whose gateway address must be known: some cluster imports from them, or
+    a peer party is granted one of their exports (its bundle carries the address)."""
+    needed = {s.cluster for c in federation.clusters.values() for i in c.imports for s in i.sources}
+    needed.update(c.name for c in federation.clusters.values() if any(peer_parties(federation, c)))
+    return sorted(name for name in needed if name in federation.clusters)
 
 
 # --- the validated model as plain data: what federation_model hands on, so no module validates it again ---
 
-MODEL_TYPES = dict((t.__name__, t) for t in (Settings, ServiceRef, Subset, GatewayAddress, Export, RemoteSource,
-                                             LocalSource, Retries, Import, Cluster, Federation))
+MODEL_TYPES = dict((t.__name__, t) for t in (Settings, ServiceRef, Subset, GatewayAddress, Grant, Export, RemoteSource,
+                                             LocalSource, Retries, Import, Cluster, Peer, Federation))
 # a namedtuple is {TYPE_KEY: its type, VALUES_KEY: its fields in order}: neither key can be a label key or a
 # cluster name (those start with a letter, a digit or '_')
 TYPE_KEY = "@type"

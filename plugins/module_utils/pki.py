@@ -18,6 +18,8 @@ import datetime
 import os
 import stat
 
+from ansible_collections.meshfed.federation.plugins.module_utils.model import gateway_principal
+
 try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
@@ -38,7 +40,6 @@ DEFAULT_RENEWAL_DAYS = 30
 DEFAULT_CA_VALIDITY_DAYS = 3650
 DEFAULT_CA_RENEWAL_DAYS = 90
 BACKDATE = datetime.timedelta(minutes=5)
-SPIFFE_PATH = "meshfed-gateway"
 
 KEY_MODE = 0o600
 CERT_MODE = 0o644
@@ -137,7 +138,7 @@ def load_cert(pem):
 
 
 def leaf_sans(identity):
-    return [x509.DNSName(identity), x509.UniformResourceIdentifier("spiffe://%s/%s" % (identity, SPIFFE_PATH))]
+    return [x509.DNSName(identity), x509.UniformResourceIdentifier("spiffe://" + gateway_principal(identity))]
 
 
 def _ca_name(common_name, organization):
@@ -240,7 +241,7 @@ def san_strings(cert):
 
 
 def expected_san_strings(identity):
-    return ["DNS:%s" % identity, "URI:spiffe://%s/%s" % (identity, SPIFFE_PATH)]
+    return ["DNS:%s" % identity, "URI:spiffe://" + gateway_principal(identity)]
 
 
 def signed_by(cert, ca_cert):

@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.meshfed.federation.plugins.module_utils.discovery import DISCOVERED_ADDRESS_FACT
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
 
@@ -52,7 +54,27 @@ def present_vars(host, names):
     return values
 
 
+def peers_of(host):
+    """The meshfed_peers of ``host``, a relative bundle path taken from the inventory's directory."""
+    peers = plain(host.get("meshfed_peers"))
+    if not isinstance(peers, list):
+        return peers
+    base = host.get("inventory_dir") or "."
+    resolved = []
+    for peer in peers:
+        if isinstance(peer, dict) and isinstance(peer.get("bundle"), str) and peer["bundle"]:
+            path = os.path.expanduser(peer["bundle"])
+            peer = dict(peer, bundle=path if os.path.isabs(path) else os.path.join(str(base), path))
+        resolved.append(peer)
+    return resolved
+
+
 def federation_description(hostvars, clusters, current):
-    """{clusters, settings}: every cluster's meshfed_* variables and the federation-wide settings of ``current``."""
-    return {"clusters": {name: present_vars(hostvars[name], CLUSTER_VARS) for name in clusters},
-            "settings": present_vars(hostvars[current], {key: "meshfed_" + key for key in DEFAULT_SETTINGS})}
+    """{clusters, settings, peers}: every cluster's meshfed_* variables, the federation-wide settings of ``current``
+    and its meshfed_peers (when it has any)."""
+    description = {"clusters": {name: present_vars(hostvars[name], CLUSTER_VARS) for name in clusters},
+                   "settings": present_vars(hostvars[current], {key: "meshfed_" + key for key in DEFAULT_SETTINGS})}
+    peers = peers_of(hostvars[current])
+    if peers is not None:
+        description["peers"] = peers
+    return description

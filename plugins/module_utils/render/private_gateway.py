@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
 
 INGRESS = "ingress"
@@ -38,24 +39,36 @@ def gateway_service_fqdn(direction, settings):
     return "%s.%s.svc.%s" % (gateway_name(direction), settings.gateway_namespace, settings.cluster_domain)
 
 
-def credential_secret_name(cluster):
-    """The TLS Secret holding the cluster's gateway certificate, key and the CA (blog: c1-example-com-certs)."""
-    return "%s-certs" % cluster.identity.replace(".", "-")
+def credential_secret_name(cluster, party=None):
+    """The TLS Secret holding the cluster's gateway certificate and key with the CA it trusts: its own party's
+    (the blog's c1-example-com-certs), or one peer party's (c1-example-com-<party>-certs): a server or an
+    origination trusts one party's CA only. Never a name ending in -cacert, which istiod would take for the CA of
+    another credential."""
+    if party is None or party == cluster.party:
+        return "%s-certs" % cluster.identity.replace(".", "-")
+    return "%s-%s-certs" % (cluster.identity.replace(".", "-"), party)
 
 
-def credential_mount_path(cluster):
-    """Where the credential is mounted with cert_delivery=file (the blog's /etc/istio/<identity>/certs)."""
-    return "/etc/istio/%s/certs" % cluster.identity
+def credential_mount_path(cluster, party=None):
+    """Where a credential is mounted with cert_delivery=file (the blog's /etc/istio/<identity>/certs)."""
+    if party is None or party == cluster.party:
+        return "/etc/istio/%s/certs" % cluster.identity
+    return "/etc/istio/%s/%s/certs" % (cluster.identity, party)
 
 
-def credential_tls(cluster, settings, certificate_field):
-    """Where a gateway's TLS settings find the cluster's credential: its Secret by credentialName (SDS), or the
-    mounted files, the certificate under ``certificate_field`` (serverCertificate for a server, clientCertificate
-    for origination)."""
+def credential_tls(cluster, settings, certificate_field, party=None):
+    """Where a gateway's TLS settings find the cluster's credential trusting ``party``'s CA (default: its own): its
+    Secret by credentialName (SDS), or the mounted files, the certificate under ``certificate_field``
+    (serverCertificate for a server, clientCertificate for origination)."""
     if settings.cert_delivery == "sds":
-        return {"credentialName": credential_secret_name(cluster)}
-    path = credential_mount_path(cluster)
+        return {"credentialName": credential_secret_name(cluster, party)}
+    path = credential_mount_path(cluster, party)
     return {certificate_field: path + "/tls.crt", "privateKey": path + "/tls.key", "caCertificates": path + "/ca.crt"}
+
+
+def credential_parties(federation, cluster):
+    """The parties whose CA one cluster's gateways trust: its own, then each peer party it deals with."""
+    return [None] + peer_parties(federation, cluster)
 
 
 def gateway_directions(cluster):
@@ -74,7 +87,7 @@ def _listen_ports(direction, settings):
     return [(IN_MESH_PORT_NAME, IN_MESH_PORT_NAME, settings.egress_port)]
 
 
-def _gateway_container(direction, cluster, settings):
+def _gateway_container(direction, cluster, settings, parties):
     container = {
         "name": "istio-proxy",
         "image": settings.gateway_image,
@@ -83,12 +96,16 @@ def _gateway_container(direction, cluster, settings):
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
     }
     if settings.cert_delivery == "file":
-        container["volumeMounts"] = [{"name": "federation-credential", "mountPath": credential_mount_path(cluster),
-                                      "readOnly": True}]
+        container["volumeMounts"] = [{"name": _volume_name(party), "mountPath": credential_mount_path(cluster, party),
+                                      "readOnly": True} for party in parties]
     return container
 
 
-def render_gateway_workload(cluster, settings, federation_name, direction):
+def _volume_name(party):
+    return "federation-credential" + ("-" + party if party else "")
+
+
+def render_gateway_workload(cluster, settings, federation_name, direction, parties=(None,)):
     """ServiceAccount, Role/RoleBinding, Deployment, Service, HPA and PDB of one private gateway."""
     ns = settings.gateway_namespace
     name = gateway_name(direction)
@@ -97,7 +114,8 @@ def render_gateway_workload(cluster, settings, federation_name, direction):
     pod_annotations = {"inject.istio.io/templates": "gateway"}
     volumes = None
     if settings.cert_delivery == "file":
-        volumes = [{"name": "federation-credential", "secret": {"secretName": credential_secret_name(cluster)}}]
+        volumes = [{"name": _volume_name(party), "secret": {"secretName": credential_secret_name(cluster, party)}}
+                   for party in parties]
     service_type = settings.ingress_service_type if direction == INGRESS else "ClusterIP"
     ports = [kube.service_port(service_name, port, port)
              for service_name, dummy, port in _listen_ports(direction, settings)]
@@ -107,7 +125,7 @@ def render_gateway_workload(cluster, settings, federation_name, direction):
         kube.secret_reader_role(sds_role, ns, labels),
         kube.role_binding(sds_role, ns, labels, sds_role, name),
         kube.deployment(name, ns, labels, pod_labels, injection_labels(settings), pod_annotations,
-                        name, _gateway_container(direction, cluster, settings), volumes),
+                        name, _gateway_container(direction, cluster, settings, parties), volumes),
         kube.service(name, ns, labels, ports, selector=pod_labels, service_type=service_type),
         kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,
                                        settings.autoscale_cpu_percent),
@@ -119,7 +137,8 @@ def render_gateways(federation, cluster_name, credential):
     """Every object of the gateway role of one cluster.
 
     ``credential`` holds the PEM texts ``cert``, ``key`` and ``ca`` of the cluster's gateway certificate;
-    it becomes the one Secret both gateways read (credentialName or file mount). Without it (None) the Secret
+    it becomes the Secret both gateways read (credentialName or file mount) and, with the CAs of a peer party's
+    bundle in place of ``ca``, one Secret per peer party. Without it (None) the Secret
     is left out, for objects rendered to be applied by other means.
     """
     settings = federation.settings
@@ -129,9 +148,12 @@ def render_gateways(federation, cluster_name, credential):
         return []
     labels = owned_labels(settings.federation_name, "gateway")
     objects = [kube.namespace(settings.gateway_namespace, labels)]
+    parties = credential_parties(federation, cluster)
     if credential is not None:
-        objects.append(kube.tls_secret(credential_secret_name(cluster), settings.gateway_namespace, labels,
-                                       credential["cert"], credential["key"], credential["ca"]))
+        for party in parties:
+            ca = credential["ca"] if party is None else "".join(federation.peers[party].cas)
+            objects.append(kube.tls_secret(credential_secret_name(cluster, party), settings.gateway_namespace, labels,
+                                           credential["cert"], credential["key"], ca))
     for direction in directions:
-        objects.extend(render_gateway_workload(cluster, settings, settings.federation_name, direction))
+        objects.extend(render_gateway_workload(cluster, settings, settings.federation_name, direction, parties))
     return objects

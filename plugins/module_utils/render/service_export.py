@@ -3,17 +3,21 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Exports of one cluster: what its private ingress gateway serves, and to whom.
 
-Each export gets its own Gateway server, selected by SNI ``<export>.<identity>``, whose
-``tls.subjectAltNames`` lists only the consumers granted the export: the TLS handshake itself refuses
-every other certificate, even one signed by the federation's CA.
+Each export gets its own Gateway with one server per consumer party, selected by SNI (``<export>.<identity>`` for
+the exporter's own party, ``<export>.<party>.<identity>`` for a peer party), trusting that party's CA only, whose
+``tls.subjectAltNames`` lists only the consumers granted the export: the TLS handshake itself refuses every other
+certificate. An AuthorizationPolicy per export then allows each consumer's certificate principal on its server's SNI,
+and for http only the methods and paths granted to it.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.model import export_host, service_fqdn, short_name
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    gateway_principal, known_grants, peer_of, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     INGRESS, credential_tls, gateway_selector)
@@ -23,28 +27,59 @@ def export_object_name(export):
     return short_name("meshfed-export", export.name, limit=253)
 
 
-def export_server_tls(federation, cluster, export):
-    """Mutual TLS of an export's Gateway server: this cluster's certificate, only the granted consumers accepted."""
-    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, federation.settings, "serverCertificate"))
-    identities = consumer_identities(federation, export)
-    if identities:
-        tls["subjectAltNames"] = identities
+def export_server_tls(federation, cluster, party, identities):
+    """Mutual TLS of one server of an export: this cluster's certificate, the CA of one consumer party only, and
+    only the identities granted the export within that party."""
+    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, federation.settings, "serverCertificate", party))
+    tls["subjectAltNames"] = identities
     return tls
 
 
-def consumer_identities(federation, export):
-    return [federation.clusters[name].identity for name in export.consumers]
+def export_servers(export):
+    """host -> (consumer party or None for the exporter's own, identities) of the export's known grants."""
+    servers = {}
+    for grant in known_grants(export):
+        servers.setdefault(grant.host, (peer_of(grant.consumer), []))[1].append(grant.identity)
+    return servers
 
 
 def render_export_gateway(federation, cluster, export):
+    """One Gateway per export, one server per consumer party (selected by SNI): each trusts that party's CA only,
+    so no party's CA can mint a certificate another party's server accepts."""
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "export", export=export.name)
     protocol = "HTTPS" if export.protocol == "http" else "TLS"
-    server = istio.gateway_server(
-        settings.ingress_port, short_name("export", export.name), protocol, [export_host(export, cluster)],
-        export_server_tls(federation, cluster, export))
+    servers = [istio.gateway_server(settings.ingress_port, short_name("export", export.name, party), protocol, [host],
+                                    export_server_tls(federation, cluster, party, identities))
+               for host, (party, identities) in sorted(export_servers(export).items())]
     return istio.gateway(settings.istio_api_version, export_object_name(export), settings.gateway_namespace, labels,
-                         gateway_selector(INGRESS), [server])
+                         gateway_selector(INGRESS), servers)
+
+
+def render_export_policy(federation, export):
+    """Who may use the export, enforced by the ingress gateway's RBAC filter: per consumer, its certificate's
+    principal on the SNI host of its party's server, and for http the methods and paths granted to it.
+
+    ALLOW policies add up, and once one selects the gateway a request no rule allows is refused (403, or the
+    connection closed for tcp and tls): an export reaches no one its policy does not name. For tcp and tls Istio
+    drops a rule with HTTP fields, so those rules carry only the principal and the SNI."""
+    settings = federation.settings
+    rules = []
+    for grant in known_grants(export):
+        rule = {"from": [{"source": {"principals": [gateway_principal(grant.identity)]}}],
+                "when": [{"key": "connection.sni", "values": [grant.host]}]}
+        operation = {}
+        if grant.methods:
+            operation["methods"] = list(grant.methods)
+        if grant.paths:
+            operation["paths"] = list(grant.paths)
+        if operation:
+            rule["to"] = [{"operation": operation}]
+        rules.append(rule)
+    return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
+                                      export_object_name(export), settings.gateway_namespace,
+                                      owned_labels(settings.federation_name, "export", export=export.name),
+                                      gateway_selector(INGRESS), rules)
 
 
 def render_export_route(federation, cluster, export):
@@ -53,7 +88,7 @@ def render_export_route(federation, cluster, export):
     local_host = service_fqdn(export.service.namespace, export.service.name, settings)
     target = istio.destination(local_host, export.service.port, export.subset.name if export.subset else None)
     name = export_object_name(export)
-    common = dict(hosts=[export_host(export, cluster)], gateways=[name], export_to=["."])
+    common = dict(hosts=sorted(export_servers(export)), gateways=[name], export_to=["."])
     if export.protocol == "http":
         rewrite = {"authority": local_host}
         if export.rewrite_prefix != export.path_prefix:
@@ -103,8 +138,11 @@ def render_exports(federation, cluster_name):
     """Every object of the export role of one cluster."""
     cluster = federation.clusters[cluster_name]
     objects = []
-    for export in cluster.exports:
+    served = [export for export in cluster.exports if known_grants(export)]
+    for export in served:
+        # the policy before the Gateway: a server never serves without it
+        objects.append(render_export_policy(federation, export))
         objects.append(render_export_gateway(federation, cluster, export))
         objects.append(render_export_route(federation, cluster, export))
-    objects.extend(render_local_service_rules(federation, cluster))
+    objects.extend(render_local_service_rules(federation, cluster._replace(exports=tuple(served))))
     return objects

@@ -18,7 +18,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.hosts import Ho
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    binding_id, export_host, find_export, is_ip_address, service_fqdn, short_name)
+    binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, peer_of, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     EGRESS, credential_tls, gateway_selector, gateway_service_fqdn)
@@ -27,7 +27,7 @@ EGRESS_RULE_NAME = "meshfed-egress-gateway"
 
 
 def peer_object_name(peer_name):
-    return short_name("meshfed-peer", peer_name, limit=253)
+    return short_name("meshfed-peer", name_part(peer_name), limit=253)
 
 
 def binding_object_name(imported, source):
@@ -47,7 +47,7 @@ def binding_host(imported, source, settings):
 def render_peer(federation, cluster, peer_name, exports, address):
     """ServiceEntry and DestinationRule that reach one peer's ingress gateway with mutual TLS."""
     settings = federation.settings
-    peer = federation.clusters[peer_name]
+    peer = cluster_of(federation, peer_name)
     labels = owned_labels(settings.federation_name, "import")
     name = peer_object_name(peer_name)
     resolution = "STATIC" if is_ip_address(address.address) else "DNS"
@@ -56,7 +56,7 @@ def render_peer(federation, cluster, peer_name, exports, address):
         [{"number": address.port, "name": "tls-federation", "protocol": "TLS"}], resolution,
         [{"address": address.address}], export_to=["."])
     subsets = [{"name": export.name,
-                "trafficPolicy": {"tls": _origination_tls(cluster, settings, export_host(export, peer), peer)}}
+                "trafficPolicy": {"tls": _origination_tls(cluster, settings, grant_for(export, cluster.name).host, peer)}}
                for export in sorted(exports, key=lambda e: e.name)]
     rule = istio.destination_rule(
         settings.istio_api_version, name, settings.gateway_namespace, labels, peer.identity,
@@ -66,8 +66,9 @@ def render_peer(federation, cluster, peer_name, exports, address):
 
 
 def _origination_tls(cluster, settings, sni, peer):
-    """Mutual TLS from the egress gateway to a peer: this cluster's certificate, the peer's identity pinned."""
-    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, settings, "clientCertificate"))
+    """Mutual TLS from the egress gateway to a peer: this cluster's certificate, the CA of the peer's party only,
+    the peer's identity pinned."""
+    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, settings, "clientCertificate", peer_of(peer.name)))
     tls.update(subjectAltNames=[peer.identity], sni=sni)
     return tls
 
@@ -83,7 +84,7 @@ def render_binding(federation, imported, source, address):
                                   {"mode": "ISTIO_MUTUAL"})
     gateway = istio.gateway(settings.istio_api_version, name, settings.gateway_namespace, labels,
                             gateway_selector(EGRESS), [server])
-    peer = federation.clusters[source.cluster]
+    peer = cluster_of(federation, source.cluster)
     route = [{"match": [{"port": settings.egress_port}],
               "route": [{"destination": istio.destination(peer.identity, address.port, source.export)}]}]
     forward = istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, [host],
@@ -185,14 +186,13 @@ def _alias_destinations(federation, cluster, imported):
         routes.append(_weighted(istio.destination(service_fqdn(imported.namespace, imported.name, settings),
                                                   imported.port, subset), imported.local.weight))
     for source in imported.sources:
-        peer = federation.clusters[source.cluster]
         route = _weighted(istio.destination(gateway_service_fqdn(EGRESS, settings), settings.egress_port,
                                             binding_subset(imported, source)), source.weight)
         if imported.protocol == "http":
             # Per destination, so the local copy keeps its own authority: Istio turns this into the weighted
             # cluster's host_rewrite_literal. The peer's ingress routes on it.
             export = find_export(federation, source.cluster, source.export)
-            route["headers"] = {"request": {"set": {":authority": export_host(export, peer)}}}
+            route["headers"] = {"request": {"set": {":authority": grant_for(export, cluster.name).host}}}
         routes.append(route)
     if len(routes) == 1:
         routes[0].pop("weight", None)

@@ -55,7 +55,7 @@ def test_a_local_task_runs_the_module_code_in_process():
     plugin = action()
     result = plugin.run(task_vars={})
     assert ran_in_process(plugin, result)
-    assert result["invocation"] == {"module_args": {"federation": FEDERATION}}
+    assert result["invocation"] == {"module_args": {"federation": FEDERATION, "peer_state_dir": None}}
 
 
 @pytest.mark.parametrize("transport", ["local", "ansible.builtin.local"])

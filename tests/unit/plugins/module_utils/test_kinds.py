@@ -27,7 +27,7 @@ def test_istio_kinds_follow_the_networking_version_and_core_kinds_keep_theirs():
 def test_a_namespace_is_shared_and_never_pruned():
     assert is_shared("Namespace") and not is_shared("Service") and not is_shared("ConfigMap")
     assert "Namespace" not in prunable_kinds("gateway") and "Secret" in prunable_kinds("gateway")
-    assert prunable_kinds("export") == {"Gateway", "VirtualService", "DestinationRule"}
+    assert prunable_kinds("export") == {"AuthorizationPolicy", "Gateway", "VirtualService", "DestinationRule"}
 
 
 def test_every_rendered_kind_is_in_the_table_under_its_role_and_version():

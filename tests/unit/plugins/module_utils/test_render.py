@@ -201,7 +201,7 @@ def test_file_mounted_certificates_and_v1beta1():
     pod = deployment["spec"]["template"]["spec"]
     assert pod["volumes"] == [{"name": "federation-credential", "secret": {"secretName": "c2-example-com-certs"}}]
     assert pod["containers"][0]["volumeMounts"][0]["mountPath"] == "/etc/istio/c2.example.com/certs"
-    server_tls = render_exports(federation, "cluster2")[0]["spec"]["servers"][0]["tls"]
+    server_tls = find(render_exports(federation, "cluster2"), "Gateway", "meshfed-export-reviews-v2")["spec"]["servers"][0]["tls"]
     assert server_tls["serverCertificate"] == "/etc/istio/c2.example.com/certs/tls.crt"
     assert server_tls["caCertificates"] == "/etc/istio/c2.example.com/certs/ca.crt"
     assert "credentialName" not in server_tls

@@ -62,8 +62,8 @@ def test_arguments_are_checked_like_ansible_module(tmp_path):
     expected = module_as_process(tmp_path, "federation_model", args)
     assert got["failed"] and expected["failed"]
     assert got["msg"] == ("Unsupported parameters for (meshfed.federation.federation_model) module: colour. "
-                          "Supported parameters include: federation.")
-    assert expected["msg"].endswith(" module: colour. Supported parameters include: federation.")
+                          "Supported parameters include: federation, peer_state_dir.")
+    assert expected["msg"].endswith(" module: colour. Supported parameters include: federation, peer_state_dir.")
     missing = run_in_process(FEDERATION_MODEL_MODULE, run_federation_model, {}, check_mode=False, diff=False)
     assert missing["failed"] and "federation" in missing["msg"]
 
