@@ -21,11 +21,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
-    FEDERATION_INFO_MODULE, FEDERATION_MODEL_MODULE, FEDERATION_PKI_MODULE, PRIVATE_GATEWAY_MODULE,
-    SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
+    FEDERATION_INFO_MODULE, FEDERATION_MODEL_MODULE, FEDERATION_PKI_MODULE, PEERING_BUNDLE_MODULE,
+    PRIVATE_GATEWAY_MODULE, SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation import run_federation_model
 from ansible_collections.meshfed.federation.plugins.module_utils.info import run_federation_info
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import HAS_KUBERNETES
+from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import run_peering_bundle
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import HAS_CRYPTOGRAPHY
 from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import run_federation_pki
 from ansible_collections.meshfed.federation.plugins.module_utils.runner import (
@@ -44,6 +45,7 @@ MODULES = {
         FEDERATION_INFO_MODULE, run_federation_info, HAS_KUBERNETES and HAS_CRYPTOGRAPHY),
     "meshfed.federation.federation_model": ModuleEntry(FEDERATION_MODEL_MODULE, run_federation_model, True),
     "meshfed.federation.federation_pki": ModuleEntry(FEDERATION_PKI_MODULE, run_federation_pki, HAS_CRYPTOGRAPHY),
+    "meshfed.federation.peering_bundle": ModuleEntry(PEERING_BUNDLE_MODULE, run_peering_bundle, HAS_CRYPTOGRAPHY),
     "meshfed.federation.private_gateway": ModuleEntry(PRIVATE_GATEWAY_MODULE, run_private_gateway, HAS_KUBERNETES),
     "meshfed.federation.service_export": ModuleEntry(SERVICE_EXPORT_MODULE, run_service_export, HAS_KUBERNETES),
     "meshfed.federation.service_import": ModuleEntry(SERVICE_IMPORT_MODULE, run_service_import, HAS_KUBERNETES),

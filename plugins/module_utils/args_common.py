@@ -106,3 +106,18 @@ FEDERATION_MODEL_MODULE = dict(argument_spec=dict(federation=dict(type="dict", r
                                                   peer_state_dir=dict(type="path")),
                                supports_check_mode=True)
 FEDERATION_PKI_MODULE = dict(argument_spec=FEDERATION_PKI_ARG_SPEC, supports_check_mode=True)
+PEERING_BUNDLE_MODULE = dict(
+    argument_spec=argument_spec(dict(
+        federation=dict(type="dict", required=True),
+        state=dict(type="str", choices=["issued", "recorded"], default="issued"),
+        recipients=dict(type="list", elements="str", default=[]),
+        dest=dict(type="path"),
+        signer_cert_path=dict(type="path"),
+        signer_key_path=dict(type="path", no_log=False),
+        ca_paths=dict(type="list", elements="path", default=[]),
+        validity_days=dict(type="int", default=30),
+        renewal_days=dict(type="int", default=10),
+        peer_state_dir=dict(type="path"),
+    ), PEER_ARG_SPEC),
+    required_if=[("state", "recorded", ["peer_state_dir"])],
+    supports_check_mode=True)

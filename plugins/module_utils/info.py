@@ -22,7 +22,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kinds import ki
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
-from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, cluster_of, find_export, grant_for
+from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, cluster_of, find_export, grant_for, peer_of, peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
     Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.query import HAS_JMESPATH, QueryError, run_query
@@ -110,7 +110,7 @@ def link_targets(federation, cluster, discovered):
                     "export": export.name, "protocol": export.protocol, "sni": grant_for(export, cluster.name).host,
                     "address": address.address if known else None, "port": address.port if known else None}
             target = Target(address.address, address.port, link["sni"], peer.identity,
-                            export.probe_path) if known else address
+                            export.probe_path, peer_of(peer.name)) if known else address
             links.append((link, target))
     return links
 
@@ -122,13 +122,16 @@ def probe_cluster_links(module, federation, cluster):
     if described:
         credential = params["credential"]
         try:
-            context = client_context(credential["cert_path"], credential["key_path"], credential["ca_path"])
+            contexts = dict((party, client_context(credential["cert_path"], credential["key_path"], credential["ca_path"],
+                                                   "".join(federation.peers[party].cas) if party else None))
+                            for party in [None] + peer_parties(federation, cluster))
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
             module.fail_json(msg="cluster %s: cannot probe its links with the credential %s, %s, %s: %s"
                              % (cluster.name, credential["cert_path"], credential["key_path"], credential["ca_path"],
                                 getattr(error, "strerror", None) or error))
         targets = [target for dummy, target in described if isinstance(target, Target)]
-        probed = iter(probe_links(targets, context, params["probe_timeout"], params["probe_expiry_days"]))
+        probed = iter(probe_links(targets, lambda target: contexts[target.trust], params["probe_timeout"],
+                                  params["probe_expiry_days"]))
     links = []
     for link, target in described:
         if isinstance(target, Target):

@@ -65,8 +65,9 @@ Import = namedtuple("Import", "name namespace port protocol sources local timeou
 # party: the organization whose CA signs the cluster's certificate; consumes_from: the peer parties it imports from
 Cluster = namedtuple("Cluster", "name identity gateway_address exports imports party consumes_from")
 # a peer party: its CA certificates, its clusters (named <peer>/<cluster>) as its peering bundle describes them, the
-# bundle's body and signer fingerprint; bundle None while the peer has not handed one yet (pending)
-Peer = namedtuple("Peer", "name cas clusters bundle signer")
+# bundle's body and signer fingerprint; bundle None while the peer has not handed one yet (pending); withdrawn: the
+# "<peer>/<cluster>/<export>" its bundle last applied granted and this one no longer does
+Peer = namedtuple("Peer", "name cas clusters bundle signer withdrawn")
 # peers: name -> Peer; skipped: what waits for a pending peer's bundle, one sentence each
 Federation = namedtuple("Federation", "settings clusters peers skipped")
 
@@ -576,8 +577,8 @@ def _check_cross_references(problems, clusters, peers, settings):
         for index, imported in enumerate(cluster.imports):
             waiting = _check_import_sources(problems, clusters, peers, cluster, index, imported)
             if waiting:
-                skipped.append("%s: meshfed_imports[%d] (%s) waits for the peering bundle of %s (meshfed_peers)"
-                               % (cluster.name, index, imported.name, ", ".join(waiting)))
+                skipped.append("%s: meshfed_imports[%d] (%s) is left out: it waits for a peering bundle that grants "
+                               "it (%s)" % (cluster.name, index, imported.name, ", ".join(waiting)))
             else:
                 imports.append(imported)
         resolved[cluster.name] = cluster._replace(exports=exports, imports=tuple(imports))
@@ -633,7 +634,7 @@ def _check_import_sources(problems, clusters, peers, cluster, index, imported):
     """The pending peers the import waits for (it is left out until their bundles are in place)."""
     where = "%s: meshfed_imports[%d] (%s)" % (cluster.name, index, imported.name)
     _check_unique(problems, where, "source (cluster/export) in from", ["%s/%s" % (s.cluster, s.export) for s in imported.sources])
-    waiting = set()
+    waiting, withdrawn = set(), set()
     for s_index, source in enumerate(imported.sources):
         s_where = "%s: from[%d]" % (where, s_index)
         peer_name = peer_of(source.cluster)
@@ -660,7 +661,11 @@ def _check_import_sources(problems, clusters, peers, cluster, index, imported):
                 problems.add(s_where, "the peering bundle of %s has no cluster '%s' (bundle field body.clusters: %s)"
                              % (peer_name, source.cluster.split(PEER_SEPARATOR, 1)[1], _remote_names(peer)))
                 continue
+        if peer_name is not None and PEER_SEPARATOR.join((source.cluster, source.export)) in peer.withdrawn:
+            withdrawn.add("%s (%s withdrew export %s)" % (peer_name, source.cluster, source.export))
+            continue
         _check_source_export(problems, s_where, what, cluster, imported, source, exporter)
+    waiting.update(withdrawn)
     if not waiting:
         _check_weights(problems, where, imported)
     return sorted(waiting)
@@ -742,8 +747,20 @@ def _parse_peers(problems, raw_peers, settings, clusters):
                                                 name, raw_cluster, settings, clusters)
                 if cluster is not None:
                     remote[cluster.name] = cluster
-        peers[name] = Peer(name, cas, remote, body, raw.get("signer"))
+        withdrawn = sorted(_granted(raw.get("previous"), name, clusters) - _granted(body, name, clusters))
+        peers[name] = Peer(name, cas, remote, body, raw.get("signer"), tuple(withdrawn) if body is not None else ())
     return peers
+
+
+def _granted(body, peer, clusters):
+    """``<peer>/<cluster>/<export>`` of each export a bundle body grants to one of ``clusters``."""
+    granted = set()
+    for cluster in (body or {}).get("clusters") or []:
+        for export in (cluster.get("exports") or []) if isinstance(cluster, dict) else []:
+            consumers = [c.get("cluster") for c in export.get("consumers") or [] if isinstance(c, dict)]
+            if any(c in clusters for c in consumers):
+                granted.add(PEER_SEPARATOR.join((peer, str(cluster.get("name")), str(export.get("name")))))
+    return granted
 
 
 def _parse_remote_cluster(problems, where, peer, raw, settings, clusters):

@@ -77,7 +77,8 @@ def read_peers(raw_peers, party, state_dir=None, now=None):
 def _read_peer(where, raw, party, recorded, now):
     """({name, where, bundle, signer}, None) or (None, problem)."""
     name = raw["name"]
-    entry = {"name": name, "where": where, "bundle": None, "signer": None}
+    entry = {"name": name, "where": where, "bundle": None, "signer": None,
+             "previous": recorded.get("body") if recorded else None}
     path = raw.get("bundle")
     if path is None:
         return entry, None

@@ -45,10 +45,12 @@ CLOSED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, Connect
 
 # One link to probe: where (address, port), as whom it must answer (sni, peer_identity), and how (probe_path: the
 # path of one GET on an http export, or None for a handshake and a short read).
-Target = namedtuple("Target", "address port sni peer_identity probe_path")
+# trust: the peer party whose CA the peer's certificate is checked against (None: this party's own CA)
+Target = namedtuple("Target", "address port sni peer_identity probe_path trust")
+Target.__new__.__defaults__ = (None,)
 
 
-def client_context(cert_path, key_path, ca_path):
+def client_context(cert_path, key_path, ca_path, cadata=None):
     """The TLS client of every probe: this cluster's certificate, the federation's CA as the only trust anchor.
     Host name checking is off because the peer's identity is checked after the handshake (a certificate of the CA
     with another identity is reported as such, not as an untrusted one)."""
@@ -56,7 +58,10 @@ def client_context(cert_path, key_path, ca_path):
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
     context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(cafile=ca_path)
+    if cadata is not None:
+        context.load_verify_locations(cadata=cadata)  # a peer party's CAs, from its bundle
+    else:
+        context.load_verify_locations(cafile=ca_path)
     context.load_cert_chain(cert_path, key_path)
     return context
 
@@ -262,11 +267,13 @@ def probe_link(target, context, timeout, expiry_days, connect=socket.create_conn
 
 
 def probe_links(targets, context, timeout, expiry_days, connect=socket.create_connection):
-    """``probe_link`` of every target, up to CONCURRENCY at once; the results in the targets' order."""
+    """``probe_link`` of every target, up to CONCURRENCY at once; the results in the targets' order. ``context``
+    is the SSLContext, or a function of a target giving its SSLContext."""
     if not targets:
         return []
+    context_of = context if callable(context) else (lambda target: context)
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(targets))) as pool:
-        return list(pool.map(lambda t: probe_link(t, context, timeout, expiry_days, connect), targets))
+        return list(pool.map(lambda t: probe_link(t, context_of(t), timeout, expiry_days, connect), targets))
 
 
 def is_down(link):

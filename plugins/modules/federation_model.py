@@ -24,10 +24,21 @@ extends_documentation_fragment:
 options:
   federation:
     description:
-      - The federation's description, C({clusters, settings}), usually read from the inventory with the
+      - The federation's description, C({clusters, settings, peers}), usually read from the inventory with the
         P(meshfed.federation.federation_description#filter) filter.
+      - C(peers) lists the peer parties (C(meshfed_peers)), each C({name, bundle, signer_fingerprint,
+        trust_on_first_use}). Their peering bundles are read here and verified (signature, pinned signer, issuer,
+        recipient = this party, times, CA certificates), then checked against the inventory with the rest; a
+        problem names the peer, the bundle field and the inventory item. A peer whose bundle file is not there yet
+        is pending - what needs it (imports from it, exports granted to it) waits, listed in RV(skipped).
     type: dict
     required: true
+  peer_state_dir:
+    description:
+      - Directory of the records of the peers' bundles that the last run applied
+        (M(meshfed.federation.peering_bundle) with C(state=recorded)). A peer's bundle is compared with its
+        record (RV(peer_changes)), and a peer trusted on first use is pinned to the signer recorded.
+    type: path
 attributes:
   diff_mode:
     support: none
@@ -70,8 +81,30 @@ clusters:
       exports: [{"name": "reviews-v2", "protocol": "http", "service": "bookinfo/myreviews:9080", "subset": "v2",
                  "consumers": ["cluster1"], "probe_path": null}]
       imports: []
+peers:
+  description: Per peer party, whether its bundle is C(verified) or C(pending), its signer's fingerprint, its expiry
+    and the clusters it describes.
+  returned: success
+  type: dict
+  sample: {"org-b": {"name": "org-b", "bundle": "verified", "signer_fingerprint": "sha256:4f0c...e1",
+                     "expires_at": "2027-01-01T03:00:00Z",
+                     "clusters": {"org-b/cluster2": {"identity": "c2.example.com",
+                                                     "gateway_address": {"address": "203.0.113.10", "port": 15443},
+                                                     "exports": ["reviews-v2"]}}}}
+peer_changes:
+  description: Per peer, what its bundle changed since the one recorded in O(peer_state_dir) (new or removed
+    export, new CA, new address, ...); peers without a change are left out.
+  returned: success
+  type: dict
+  sample: {"org-b": ["cluster2: export details removed", "cluster2: gateway address 203.0.113.10:15443 -> 203.0.113.11:15443"]}
+skipped:
+  description: What waits for a pending peer's bundle, one sentence each (also given as warnings).
+  returned: success
+  type: list
+  elements: str
 needs_address_discovery:
-  description: Exporting clusters some peer imports from whose gateway address is C(discover).
+  description: Clusters of this inventory whose gateway address is C(discover) and must be known (some cluster
+    imports from them, or a peer is granted one of their exports).
   returned: success
   type: list
   elements: str
