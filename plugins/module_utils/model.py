@@ -823,7 +823,8 @@ def clusters_needing_address(federation):
     """Names of this inventory's clusters whose gateway address must be known: some cluster imports from them, or
     a peer party is granted one of their exports (its bundle carries the address)."""
     needed = {s.cluster for c in federation.clusters.values() for i in c.imports for s in i.sources}
-    needed.update(c.name for c in federation.clusters.values() if any(peer_parties(federation, c)))
+    needed.update(c.name for c in federation.clusters.values()
+                  if any(peer_of(g.consumer) for e in c.exports for g in e.grants))
     return sorted(name for name in needed if name in federation.clusters)
 
 

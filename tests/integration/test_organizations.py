@@ -1,0 +1,329 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Three organizations, three inventories, on the lab's real mesh: org-a runs cluster1, org-b cluster2, org-c
+cluster3, each with a kubeconfig holding only its own cluster's context and its own CA. org-b exports details
+(to org-a: GET /details/0 only) and reviews v2 (to org-a and org-c). The parties exchange only their signed
+peering bundles, as files; each runs federate.yml on its own clusters."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import ssl
+
+import pytest
+import yaml
+
+from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
+from ansible_collections.meshfed.federation.tests.integration.mesh import (
+    Mesh, mutual_tls_handshake, sample_app, until, via_sidecar)
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
+    OUR_KINDS, REPO, run_playbook, settle_namespace)
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+GATEWAYS = "istio-private-gateways"
+FEDERATION = "xorg"
+CLUSTERS = {"org-a": "cluster1", "org-b": "cluster2", "org-c": "cluster3"}
+IDENTITIES = {"org-a": "c1.example.com", "org-b": "c2.example.com", "org-c": "c3.example.com"}
+PEERS = {"org-a": ["org-b"], "org-b": ["org-a", "org-c"], "org-c": ["org-b"]}
+SHOP = "shop"
+
+
+def exports_of_b(reviews_consumers=("org-a/cluster1", "org-c/cluster3")):
+    return [
+        {"name": "details", "service": {"namespace": "bookinfo", "name": "details", "port": 9080},
+         "path_prefix": "/details",
+         "consumers": [{"cluster": "org-a/cluster1", "methods": ["GET"], "paths": ["/details/0"]}]},
+        {"name": "reviews-v2", "service": {"namespace": "bookinfo", "name": "myreviews", "port": 9080},
+         "subset": {"name": "v2", "labels": {"version": "v2"}}, "consumers": list(reviews_consumers)},
+    ]
+
+
+def cluster_vars(org, reviews_consumers=("org-a/cluster1", "org-c/cluster3")):
+    host = {"meshfed_identity": IDENTITIES[org]}
+    if org == "org-a":
+        host["meshfed_imports"] = [
+            {"name": "details", "namespace": "default", "port": 9080,
+             "from": [{"cluster": "org-b/cluster2", "export": "details"}]},
+            {"name": "remote-reviews", "namespace": "default", "port": 9080,
+             "from": [{"cluster": "org-b/cluster2", "export": "reviews-v2"}]}]
+    elif org == "org-b":
+        host["meshfed_exports"] = exports_of_b(reviews_consumers)
+    else:
+        host["meshfed_imports"] = [{"name": "reviews", "namespace": SHOP, "port": 9080,
+                                    "from": [{"cluster": "org-b/cluster2", "export": "reviews-v2"}]}]
+    return host
+
+
+class Party(object):
+    """One organization's files: its inventory, its own kubeconfig (one context), PKI, peer records, the bundles
+    it received (incoming) and wrote (outgoing). Only the bundles pass between parties."""
+
+    def __init__(self, root, org, lab):
+        self.org = org
+        self.cluster = CLUSTERS[org]
+        self.root = os.path.join(root, org)
+        self.inventory = os.path.join(self.root, "inventory")
+        self.kubeconfig = os.path.join(self.root, "kubeconfig")
+        self.pki = os.path.join(self.root, "pki")
+        self.state = os.path.join(self.root, "peers")
+        self.incoming = os.path.join(self.root, "incoming")
+        self.outgoing = os.path.join(self.root, "outgoing")
+        self.lab = lab
+        for path in (self.inventory, self.incoming):
+            os.makedirs(os.path.join(path, "group_vars"), exist_ok=True)
+        own = lab.kubectl(self.cluster, "config", "view", "--minify", "--flatten")
+        with open(self.kubeconfig, "w") as out:
+            out.write(own)
+        os.chmod(self.kubeconfig, 0o600)
+
+    def incoming_bundle(self, peer):
+        return os.path.join(self.incoming, "%s-for-%s.json" % (peer, self.org))
+
+    def write(self, fingerprints=None, host=None, peers=None):
+        group_vars = {
+            "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "meshfed_federation_name": FEDERATION, "meshfed_party": self.org,
+            "meshfed_kubeconfig": self.kubeconfig, "meshfed_context": self.cluster, "meshfed_pki_dir": self.pki,
+            "meshfed_peer_state_dir": self.state, "meshfed_bundle_dir": self.outgoing,
+            "meshfed_gateway_image": "docker.io/istio/proxyv2:1.28.0",
+            "meshfed_peers": peers if peers is not None else [
+                dict({"name": peer, "bundle": self.incoming_bundle(peer)},
+                     **({"signer_fingerprint": fingerprints[peer]} if fingerprints else {}))
+                for peer in PEERS[self.org]],
+        }
+        with open(os.path.join(self.inventory, "group_vars", "meshfed_clusters.yml"), "w") as out:
+            yaml.safe_dump(group_vars, out)
+        hosts = {"all": {"children": {"meshfed_clusters": {"hosts": {self.cluster: host or cluster_vars(self.org)}}}}}
+        with open(os.path.join(self.inventory, "hosts.yml"), "w") as out:
+            yaml.safe_dump(hosts, out)
+
+    def fingerprint(self):
+        with open(os.path.join(self.pki, "ca.crt"), "rb") as f:
+            return bundle.fingerprint(f.read())
+
+    def play(self, playbook, *extra, **kwargs):
+        # the lab's own kubeconfig is not in the environment: each party reaches only its own cluster
+        env = {"MESHFED_LAB_DIR": self.lab.dir, "KUBECONFIG": self.kubeconfig}
+        run = run_playbook(playbook, self.inventory, *extra, env=env, timeout=900)
+        if kwargs.get("check", True):
+            assert run.rc == 0, "%s %s: %s\n%s" % (self.org, playbook, first_failure(run), run.stderr[-3000:])
+        return run
+
+    def owned(self):
+        """kind/namespace/name -> resourceVersion of every object of the federation in this party's cluster."""
+        out = self.lab.kubectl(self.cluster, "get", OUR_KINDS, "-A", "-l", "meshfed.io/federation=" + FEDERATION,
+                               "-o", "json")
+        return dict(("%s/%s/%s" % (i["kind"], i["metadata"].get("namespace", ""), i["metadata"]["name"]),
+                     i["metadata"]["resourceVersion"]) for i in json.loads(out)["items"])
+
+
+def hand_over(parties, sender, recipient):
+    """The one file that passes from one party to another."""
+    shutil.copy(os.path.join(parties[sender].outgoing, "%s-for-%s.json" % (sender, recipient)),
+                parties[recipient].incoming_bundle(sender))
+
+
+def first_failure(run):
+    for name, host, result in run.task_results():
+        if result.get("failed"):
+            return result.get("msg", "")
+    return run.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def parties(lab, tmp_path_factory):
+    mesh = Mesh(lab)
+    if not mesh.state or not mesh.state.get("operator_netns"):
+        pytest.fail("the lab runs without its mesh (tools/lab/lab up --no-mesh); run tools/lab/lab up 3", pytrace=False)
+    lab_inventory = os.path.join(REPO, "inventories", "lab")
+    samples = run_playbook("lab-sample-apps.yml", lab_inventory, "--limit", "cluster1,cluster2",
+                           env={"MESHFED_LAB_DIR": lab.dir}, timeout=900)
+    assert samples.rc == 0, samples.stdout[-3000:]
+    settle_namespace(lab, "cluster3", SHOP)  # the last run's may still be going away
+    lab.kubectl("cluster3", "apply", "-f", "-", input=sample_app(SHOP, "shopper"))
+    for context in CLUSTERS.values():
+        settle_namespace(lab, context, GATEWAYS)
+    root = str(tmp_path_factory.mktemp("organizations"))
+    parties = dict((org, Party(root, org, lab)) for org in CLUSTERS)
+    # each party federates on its own: the peers are pending (no bundle yet), their gateways come up
+    for party in parties.values():
+        party.write()
+        party.play("federate.yml")
+    # the fingerprints of the CAs are given out of band; then the bundles are written and handed over
+    fingerprints = dict((org, party.fingerprint()) for org, party in parties.items())
+    for party in parties.values():
+        party.write(fingerprints)
+        party.play("peering-bundle.yml")
+    for sender, recipients in PEERS.items():
+        for recipient in recipients:
+            hand_over(parties, sender, recipient)
+    for org in ("org-b", "org-a", "org-c"):
+        parties[org].play("federate.yml")
+    proxies = {
+        "productpage": mesh.wait_ready("cluster1", "default", "productpage-v1"),
+        "shopper": mesh.wait_ready("cluster3", SHOP, "shopper"),
+        "ingress": mesh.wait_ready("cluster2", GATEWAYS, "istio-private-ingressgateway"),
+    }
+    for prefix in ("details-v1", "reviews-v2"):
+        mesh.wait_ready("cluster2", "bookinfo", prefix)
+    until(lambda: via_sidecar(proxies["productpage"], "details.default.svc.cluster.local", 9080,
+                              "/details/0")[0] == 200, timeout=150)
+    yield parties, fingerprints, mesh, proxies
+    for party in parties.values():
+        party.play("unfederate.yml", check=False)
+    lab.kubectl_run("cluster3", "delete", "namespace", SHOP, "--wait=false")
+
+
+def test_each_party_holds_only_its_own_cluster_and_its_own_keys(parties):
+    parties, fingerprints, dummy, dummy = parties
+    for org, party in parties.items():
+        with open(party.kubeconfig) as f:
+            config = yaml.safe_load(f)
+        assert [c["name"] for c in config["contexts"]] == [party.cluster]
+        keys = sorted(name for name in os.listdir(party.pki) if name.endswith(".key"))
+        assert keys == ["ca.key", "%s.key" % party.cluster], (org, keys)
+        for name in keys:
+            assert os.stat(os.path.join(party.pki, name)).st_mode & 0o777 == 0o600
+    assert len(set(fingerprints.values())) == 3  # one CA per party
+    for sender, recipients in PEERS.items():
+        for recipient in recipients:
+            with open(parties[recipient].incoming_bundle(sender)) as f:
+                text = f.read()
+            assert "PRIVATE KEY" not in text
+            body, signer = bundle.verify(bundle.load(text), pinned=fingerprints[sender], recipient=recipient)
+            assert signer == fingerprints[sender] and body["issuer"] == sender
+
+
+def test_requests_flow_across_organizations(parties):
+    dummy, dummy, dummy, proxies = parties
+    status, body = via_sidecar(proxies["productpage"], "details.default.svc.cluster.local", 9080, "/details/0")
+    assert status == 200 and body["namespace"] == "bookinfo", body
+    for name, proxy, host in (("org-a", proxies["productpage"], "remote-reviews.default.svc.cluster.local"),
+                              ("org-c", proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP)):
+        answers = [until(lambda: via_sidecar(proxy, host, 9080, "/reviews/%d" % i), timeout=90) for i in range(5)]
+        assert all(status == 200 for status, dummy in answers), (name, answers)
+        assert {b["version"] for dummy, b in answers} == {"v2"}, (name, answers)
+
+
+def test_granted_method_and_path_only(parties):
+    dummy, dummy, dummy, proxies = parties
+    host = "details.default.svc.cluster.local"
+    assert via_sidecar(proxies["productpage"], host, 9080, "/details/0")[0] == 200
+    assert via_sidecar(proxies["productpage"], host, 9080, "/details/0", method="POST")[0] == 403
+    assert via_sidecar(proxies["productpage"], host, 9080, "/details/1")[0] == 403
+
+
+def ingress_address(lab):
+    service = json.loads(lab.kubectl("cluster2", "get", "service", "-n", GATEWAYS, "istio-private-ingressgateway",
+                                     "-o", "json"))
+    return service["status"]["loadBalancer"]["ingress"][0]["ip"]
+
+
+def forged(tmp_path, ca_dir, identity):
+    """A certificate for ``identity`` minted by the CA in ``ca_dir``, as its key and certificate files."""
+    with open(os.path.join(ca_dir, "ca.crt"), "rb") as f:
+        ca_cert = pki.load_cert(f.read())
+    with open(os.path.join(ca_dir, "ca.key"), "rb") as f:
+        ca_key = pki.load_key(f.read())
+    key = pki.generate_key()
+    cert_path, key_path = str(tmp_path / ("forged-%s.crt" % identity)), str(tmp_path / ("forged-%s.key" % identity))
+    with open(cert_path, "wb") as f:
+        f.write(pki.cert_to_pem(pki.build_leaf(key, identity, ca_cert, ca_key)))
+    with open(key_path, "wb") as f:
+        f.write(pki.key_to_pem(key))
+    return cert_path, key_path
+
+
+def test_one_party_ca_cannot_impersonate_another_party(parties, lab, tmp_path):
+    parties, dummy, mesh, dummy = parties
+    operator, address = mesh.state["operator_netns"], ingress_address(lab)
+    org_b_ca = os.path.join(parties["org-b"].pki, "ca.crt")
+    sni_c = "reviews-v2.org-c.c2.example.com"
+    c_cert = os.path.join(parties["org-c"].pki, "cluster3.crt")
+    c_key = os.path.join(parties["org-c"].pki, "cluster3.key")
+    # org-c's own certificate passes on org-c's server
+    assert mutual_tls_handshake(operator, address, 15443, sni_c, c_cert, c_key, org_b_ca)
+    cert, key = forged(tmp_path, parties["org-a"].pki, "c3.example.com")
+    for sni in (sni_c, "reviews-v2.org-a.c2.example.com"):
+        with pytest.raises((ssl.SSLError, OSError)):
+            mutual_tls_handshake(operator, address, 15443, sni, cert, key, org_b_ca)
+
+
+def refused_without_change(party, mutate_bundle, tmp_path, words):
+    """federate.yml with the bundle from org-b changed by ``mutate_bundle``: refused naming the peer and ``words``,
+    nothing in the cluster changed; the original bundle back, a run changes nothing."""
+    path = party.incoming_bundle("org-b")
+    with open(path) as f:
+        original = f.read()
+    before = party.owned()
+    with open(path, "w") as f:
+        f.write(mutate_bundle(original))
+    try:
+        run = party.play("federate.yml", check=False)
+        assert run.rc != 0
+        message = first_failure(run)
+        for word in ["peer org-b", "meshfed_peers[0]"] + list(words):
+            assert word in message, message
+        assert party.owned() == before
+    finally:
+        with open(path, "w") as f:
+            f.write(original)
+
+
+def org_b_key(parties):
+    with open(os.path.join(parties["org-b"].pki, "ca.crt")) as f:
+        cert = f.read()
+    with open(os.path.join(parties["org-b"].pki, "ca.key")) as f:
+        key = f.read()
+    return cert, key
+
+
+def test_a_tampered_expired_or_misaddressed_bundle_is_refused_with_nothing_changed(parties, tmp_path):
+    parties_, dummy, dummy, dummy = parties
+    party = parties_["org-a"]
+    cert, key = org_b_key(parties_)
+
+    def tampered(text):
+        return text.replace("details.org-a.c2.example.com", "details.org-x.c2.example.com")
+
+    def expired(text):
+        body = bundle.load(text)["body"]
+        body.update(issued_at="2026-01-01T00:00:00Z", expires_at="2026-02-01T00:00:00Z")
+        return bundle.dump(bundle.sign(body, cert, key))
+
+    def misaddressed(text):
+        with open(os.path.join(parties_["org-b"].outgoing, "org-b-for-org-c.json")) as f:
+            return f.read()
+
+    refused_without_change(party, tampered, tmp_path, ["signature.value"])
+    refused_without_change(party, expired, tmp_path, ["body.expires_at", "expired"])
+    refused_without_change(party, misaddressed, tmp_path, ["body.recipient", "org-c"])
+    assert not party.play("federate.yml").changed_tasks()
+
+
+def test_a_withdrawn_export_shows_in_the_check_run_and_is_pruned(parties):
+    parties_, dummy, dummy, proxies = parties
+    org_a, org_b = parties_["org-a"], parties_["org-b"]
+    org_b.write(host=cluster_vars("org-b", reviews_consumers=("org-c/cluster3",)),
+                fingerprints=dict((org, p.fingerprint()) for org, p in parties_.items()))
+    org_b.play("federate.yml")
+    org_b.play("peering-bundle.yml", "-e", "meshfed_bundle_for=org-a")
+    hand_over(parties_, "org-b", "org-a")
+    check = org_a.play("federate.yml", "--check")
+    model = [res for dummy, dummy, res in check.task_results("federation_model")][0]
+    assert "cluster2: export reviews-v2 removed" in model["peer_changes"]["org-b"], model["peer_changes"]
+    imports = [res for dummy, dummy, res in check.task_results("service_import")][0]
+    assert imports["changed"] and any("remote-reviews" in name for name in imports.get("deleted", [])), imports
+    assert "VirtualService/default/remote-reviews" in org_a.owned()  # the check changed nothing
+    org_a.play("federate.yml")
+    owned = org_a.owned()
+    assert "VirtualService/default/remote-reviews" not in owned and "VirtualService/default/details" in owned
+    assert via_sidecar(proxies["productpage"], "details.default.svc.cluster.local", 9080, "/details/0")[0] == 200
+    # org-c keeps its grant
+    assert via_sidecar(proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP, 9080, "/reviews/1")[0] == 200
