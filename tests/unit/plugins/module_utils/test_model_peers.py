@@ -256,6 +256,17 @@ def test_a_cluster_that_only_consumes_from_a_peer_needs_no_gateway_address(three
     assert clusters_needing_address(full["org-a"]) == []
 
 
+@pytest.mark.xfail(strict=True, reason="BUG: model.clusters_needing_address leaves out a cluster whose exports are "
+                                       "granted only to a pending peer (peer_parties counts known grants), though "
+                                       "the first bundle it hands that peer must carry its gateway address")
+def test_a_cluster_exporting_to_a_pending_peer_needs_its_gateway_address_for_the_first_bundle():
+    clusters = copy.deepcopy(ORG_A)
+    del clusters["cluster1"]["imports"]
+    clusters["cluster1"]["gateway_address"] = "discover"
+    pending = build_model(clusters, {"party": "org-a"}, [verified("org-b", None)])
+    assert clusters_needing_address(pending) == ["cluster1"]
+
+
 @pytest.mark.xfail(strict=True, reason="BUG: model._check_cross_references numbers the bundle's clusters by their "
                                        "place among the parsed ones, not in body.clusters")
 def test_an_identity_collision_names_the_bundle_entry_it_is_in(two):
