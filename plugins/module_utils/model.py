@@ -199,7 +199,7 @@ def _parse_settings(problems, raw):
         merged["istio_revision"] = None
     if merged["istio_revision"] is not None:
         _check_dns_label(problems, "settings", "istio_revision (meshfed_istio_revision)", merged["istio_revision"])
-    allow_local = _as_bool(merged["allow_local_gateway_addresses"])
+    allow_local = as_bool(merged["allow_local_gateway_addresses"])
     if allow_local is None:
         problems.add("settings", "allow_local_gateway_addresses (meshfed_allow_local_gateway_addresses) %r must be true or false"
                      % (merged["allow_local_gateway_addresses"],))
@@ -207,7 +207,7 @@ def _parse_settings(problems, raw):
     return Settings(**merged)
 
 
-def _as_bool(value):
+def as_bool(value):
     """True/False for a boolean or the strings Ansible reads as one (``-e name=true`` gives a string); else None."""
     if isinstance(value, bool):
         return value
@@ -373,7 +373,8 @@ def _parse_consumer(problems, where, raw, protocol):
 def _is_policy_path(path):
     """An AuthorizationPolicy path: exact, prefix (``/a/*``), suffix (``*.json``) or any (``*``)."""
     return (isinstance(path, str) and bool(path) and not any(c.isspace() for c in path)
-            and (path.startswith("/") or path.startswith("*")) and "*" not in path[1:-1])
+            and (path.startswith("/") or path.startswith("*")) and "*" not in path[1:-1]
+            and not (len(path) > 1 and path.startswith("*") and path.endswith("*")))
 
 
 def path_is_under(path, prefix):
@@ -559,12 +560,6 @@ def _check_cross_references(problems, clusters, peers, settings):
         if cluster.identity in identities:
             problems.add(cluster.name, "meshfed_identity '%s' is also used by %s" % (cluster.identity, identities[cluster.identity]))
         identities.setdefault(cluster.identity, cluster.name)
-    for peer in peers.values():
-        for index, remote in enumerate(peer.clusters.values()):
-            if remote.identity in identities:
-                problems.add("peer %s" % peer.name, "bundle field body.clusters[%d].identity '%s' is also the identity of "
-                             "%s in this inventory (meshfed_identity): one certificate identity, two parties"
-                             % (index, remote.identity, identities[remote.identity]))
     skipped = []
     resolved = {}
     for cluster in clusters.values():
@@ -725,6 +720,8 @@ def build_model(clusters, settings=None, peers=None, errors=()):
 
 
 def _parse_peers(problems, raw_peers, settings, clusters):
+    # identity -> who holds it: a certificate identity belongs to one party
+    claimed = dict((c.identity, "%s in this inventory (meshfed_identity)" % c.name) for c in clusters.values())
     peers = {}
     for raw in raw_peers:
         name, where = raw.get("name"), "peer %s" % raw.get("name")
@@ -743,10 +740,18 @@ def _parse_peers(problems, raw_peers, settings, clusters):
                 problems.add(where, "bundle field body.clusters must be a list")
                 raw_clusters = []
             for index, raw_cluster in enumerate(raw_clusters):
-                cluster = _parse_remote_cluster(problems, "%s: bundle field body.clusters[%d]" % (where, index),
-                                                name, raw_cluster, settings, clusters)
-                if cluster is not None:
-                    remote[cluster.name] = cluster
+                c_where = "%s: bundle field body.clusters[%d]" % (where, index)
+                cluster = _parse_remote_cluster(problems, c_where, name, raw_cluster, settings, clusters)
+                if cluster is None:
+                    continue
+                if cluster.name in remote:
+                    problems.add(c_where, "duplicate cluster name '%s'" % raw_cluster["name"])
+                    continue
+                if cluster.identity in claimed:
+                    problems.add(c_where, "identity '%s' is also the identity of %s: one certificate identity, two "
+                                 "parties" % (cluster.identity, claimed[cluster.identity]))
+                claimed.setdefault(cluster.identity, "%s of peer %s" % (raw_cluster["name"], name))
+                remote[cluster.name] = cluster
         withdrawn = sorted(_granted(raw.get("previous"), name, clusters) - _granted(body, name, clusters))
         peers[name] = Peer(name, cas, remote, body, raw.get("signer"), tuple(withdrawn) if body is not None else ())
     return peers

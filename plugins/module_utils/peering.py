@@ -15,9 +15,9 @@ import os
 
 from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DNS1123_LABEL, PEER_SEPARATOR, peer_of)
+    DNS1123_LABEL, PEER_SEPARATOR, as_bool, peer_of)
 
-PEER_FIELDS = ("name", "bundle", "signer_fingerprint", "trust_on_first_use")
+PEER_FIELDS = ("name", "bundle", "document", "signer_fingerprint", "trust_on_first_use")
 RECORD_MODE = 0o644
 
 
@@ -67,6 +67,8 @@ def read_peers(raw_peers, party, state_dir=None, now=None):
         entry, problem = _read_peer(where, raw, party, recorded, now)
         if problem:
             problems.append(problem)
+            # still a peer (without a bundle): what names it is not reported as naming an unknown peer
+            peers.append({"name": name, "where": where, "bundle": None, "signer": None, "previous": None})
             continue
         peers.append(entry)
         if entry["bundle"] is not None and recorded:
@@ -79,27 +81,37 @@ def _read_peer(where, raw, party, recorded, now):
     name = raw["name"]
     entry = {"name": name, "where": where, "bundle": None, "signer": None,
              "previous": recorded.get("body") if recorded else None}
-    path = raw.get("bundle")
-    if path is None:
+    path, document = raw.get("bundle"), raw.get("document")
+    if path is not None and document is not None:
+        return None, _peer_problem(where, "give the peer's bundle as a file (bundle) or as its content (document), "
+                                          "not both")
+    if document is not None:
+        # the bundle's content itself, from an extra var or a survey (AWX): a mapping or its JSON/YAML text
+        text, path = document if isinstance(document, str) else bundle.dump(document), "(document)"
+    elif path is None:
         return entry, None
-    if not isinstance(path, str) or not path:
+    elif not isinstance(path, str) or not path:
         return None, _peer_problem(where, "bundle must be the path of the peer's bundle file")
-    try:
-        with open(os.path.expanduser(path), "rb") as handle:
-            text = handle.read()
-    except (IOError, OSError) as error:
-        if not os.path.exists(os.path.expanduser(path)):
-            return entry, None  # not handed yet: pending
-        return None, _peer_problem(where, "bundle %s cannot be read: %s" % (path, error.strerror))
+    else:
+        try:
+            with open(os.path.expanduser(path), "rb") as handle:
+                text = handle.read()
+        except (IOError, OSError) as error:
+            if not os.path.exists(os.path.expanduser(path)):
+                return entry, None  # not handed yet: pending
+            return None, _peer_problem(where, "bundle %s cannot be read: %s" % (path, error.strerror))
     pinned = raw.get("signer_fingerprint")
-    tofu = raw.get("trust_on_first_use") is True
+    tofu = as_bool(raw.get("trust_on_first_use", False))
+    if tofu is None:
+        return None, _peer_problem(where, "trust_on_first_use %r must be true or false" % (raw["trust_on_first_use"],))
     if pinned is None and tofu and recorded:
         pinned = recorded.get("signer")  # trusted on first use: pinned from then on
     try:
         body, signer = bundle.verify(bundle.load(text), pinned=pinned, trust_on_first_use=tofu, recipient=party,
                                      issuer=name, now=now)
     except bundle.BundleError as error:
-        return None, _peer_problem("peer %s (%s.bundle %s)" % (name, where, path),
+        return None, _peer_problem("peer %s (%s.%s %s)" % (name, where, "document" if document is not None else "bundle",
+                                                          path),
                                    "bundle field %s: %s" % (error.field, error.message))
     except pki.PKIError as error:
         return None, _peer_problem("peer %s (%s.bundle %s)" % (name, where, path), str(error))

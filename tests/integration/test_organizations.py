@@ -151,11 +151,31 @@ def parties(lab, tmp_path_factory):
         settle_namespace(lab, context, GATEWAYS)
     root = str(tmp_path_factory.mktemp("organizations"))
     parties = dict((org, Party(root, org, lab)) for org in CLUSTERS)
+    try:
+        fingerprints = exchange(parties)
+        proxies = {
+            "productpage": mesh.wait_ready("cluster1", "default", "productpage-v1"),
+            "shopper": mesh.wait_ready("cluster3", SHOP, "shopper"),
+            "ingress": mesh.wait_ready("cluster2", GATEWAYS, "istio-private-ingressgateway"),
+        }
+        for prefix in ("details-v1", "reviews-v2"):
+            mesh.wait_ready("cluster2", "bookinfo", prefix)
+        until(lambda: via_sidecar(proxies["productpage"], "details.default.svc.cluster.local", 9080,
+                                  "/details/0")[0] == 200, timeout=150)
+        yield parties, fingerprints, mesh, proxies
+    finally:
+        # the other tests' federations use the same gateway namespace: leave nothing of this one behind
+        for party in parties.values():
+            party.play("unfederate.yml", check=False)
+        lab.kubectl_run("cluster3", "delete", "namespace", SHOP, "--wait=false")
+
+
+def exchange(parties):
+    """The whole peering, as the parties do it; the CAs' fingerprints (given out of band)."""
     # each party federates on its own: the peers are pending (no bundle yet), their gateways come up
     for party in parties.values():
         party.write()
         party.play("federate.yml")
-    # the fingerprints of the CAs are given out of band; then the bundles are written and handed over
     fingerprints = dict((org, party.fingerprint()) for org, party in parties.items())
     for party in parties.values():
         party.write(fingerprints)
@@ -165,19 +185,7 @@ def parties(lab, tmp_path_factory):
             hand_over(parties, sender, recipient)
     for org in ("org-b", "org-a", "org-c"):
         parties[org].play("federate.yml")
-    proxies = {
-        "productpage": mesh.wait_ready("cluster1", "default", "productpage-v1"),
-        "shopper": mesh.wait_ready("cluster3", SHOP, "shopper"),
-        "ingress": mesh.wait_ready("cluster2", GATEWAYS, "istio-private-ingressgateway"),
-    }
-    for prefix in ("details-v1", "reviews-v2"):
-        mesh.wait_ready("cluster2", "bookinfo", prefix)
-    until(lambda: via_sidecar(proxies["productpage"], "details.default.svc.cluster.local", 9080,
-                              "/details/0")[0] == 200, timeout=150)
-    yield parties, fingerprints, mesh, proxies
-    for party in parties.values():
-        party.play("unfederate.yml", check=False)
-    lab.kubectl_run("cluster3", "delete", "namespace", SHOP, "--wait=false")
+    return fingerprints
 
 
 def test_each_party_holds_only_its_own_cluster_and_its_own_keys(parties):
