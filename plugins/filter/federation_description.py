@@ -18,7 +18,9 @@ description:
     C(meshfed_cert_delivery), C(meshfed_cluster_domain), C(meshfed_ingress_port), C(meshfed_egress_port),
     C(meshfed_ingress_service_type), C(meshfed_autoscale_min), C(meshfed_autoscale_max),
     C(meshfed_autoscale_cpu_percent), C(meshfed_gateway_image), C(meshfed_istio_revision) and
-    C(meshfed_allow_local_gateway_addresses) when defined.
+    C(meshfed_allow_local_gateway_addresses) and C(meshfed_party) when defined.
+  - Across organizations, the current host's C(meshfed_peers) (the peer parties, each with its peering bundle and
+    pinned signer fingerprint) become C(peers); a relative C(bundle) path is taken from the inventory's directory.
 options:
   _input:
     description: The C(hostvars) of the play.
@@ -46,8 +48,9 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C({clusters, settings}) where C(clusters) maps each cluster name to its identity, gateway address, exports and
-      imports, and C(settings) holds the federation-wide settings that are defined.
+    - C({clusters, settings, peers}) where C(clusters) maps each cluster name to its identity, gateway address, exports
+      and imports, C(settings) holds the federation-wide settings that are defined, and C(peers) (only with
+      C(meshfed_peers)) lists the peer parties.
   type: dict
 """
 
