@@ -18,7 +18,7 @@ description:
     C(meshfed_cert_delivery), C(meshfed_cluster_domain), C(meshfed_ingress_port), C(meshfed_egress_port),
     C(meshfed_ingress_service_type), C(meshfed_autoscale_min), C(meshfed_autoscale_max),
     C(meshfed_autoscale_cpu_percent), C(meshfed_gateway_image), C(meshfed_istio_revision) and
-    C(meshfed_allow_local_gateway_addresses) and C(meshfed_party) when defined.
+    C(meshfed_allow_local_gateway_addresses), C(meshfed_party) and C(meshfed_ca_scope) when defined.
   - Across organizations, the current host's C(meshfed_peers) (the peer parties, each with its peering bundle and
     pinned signer fingerprint) become C(peers); a relative C(bundle) path is taken from the inventory's directory.
 options:

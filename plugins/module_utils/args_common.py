@@ -39,6 +39,7 @@ CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
     cert_path=dict(type="path", required=True),
     key_path=dict(type="path", required=True, no_log=False),
     ca_path=dict(type="path", required=True),
+    party_ca_paths=dict(type="dict", default={}),
 )))
 
 # cluster name -> {address, port} of the peers' gateways found by discovery (discovered_gateway_addresses filter)
@@ -74,6 +75,7 @@ FEDERATION_PKI_ARG_SPEC = dict(
     renewal_days=dict(type="int", default=pki.DEFAULT_RENEWAL_DAYS),
     force=dict(type="bool", default=False),
     rotate_ca=dict(type="bool", default=False),
+    ca_scope=dict(type="str", choices=["federation", "cluster"], default="federation"),
 )
 
 

@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
     DEFAULT_SETTINGS, DISCOVER, FederationModelError, build_model, clusters_needing_address, model_data,
     model_from_data)
@@ -41,7 +43,8 @@ def read_federation(value, peer_state_dir=None):
                              "unchanged, or the description ({clusters, settings, peers}) to validate")
     settings = value.get("settings") or {}
     party = settings.get("party") or settings.get("federation_name") or DEFAULT_SETTINGS["federation_name"]
-    peers, problems, changes = read_peers(value.get("peers"), party, peer_state_dir)
+    state_dir = peer_state_dir or value.get("peer_state_dir")
+    peers, problems, changes = read_peers(value.get("peers"), party, os.path.expanduser(state_dir) if state_dir else None)
     return build_model(value.get("clusters"), settings, peers, problems), changes
 
 
@@ -103,8 +106,8 @@ def peer_summary(peer):
 
 def run_federation_model(module):
     """Validate the federation and summarize it per cluster (module.exit_json); every problem at once."""
-    federation, changes = load_federation(module, peer_state_dir=module.params.get("peer_state_dir"),
-                                          with_changes=True)
+    state_dir = module.params.get("peer_state_dir") or module.params["federation"].get("peer_state_dir")
+    federation, changes = load_federation(module, peer_state_dir=state_dir, with_changes=True)
     for skipped in federation.skipped:
         module.warn(skipped)
     module.exit_json(
@@ -113,6 +116,7 @@ def run_federation_model(module):
         clusters=dict((name, cluster_summary(c)) for name, c in federation.clusters.items()),
         peers=dict((name, peer_summary(p)) for name, p in federation.peers.items()),
         peer_changes=dict((name, lines) for name, lines in changes.items() if lines),
+        peer_state_dir=state_dir,
         skipped=list(federation.skipped),
         needs_address_discovery=[name for name in clusters_needing_address(federation)
                                  if federation.clusters[name].gateway_address == DISCOVER],

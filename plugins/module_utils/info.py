@@ -22,7 +22,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kinds import ki
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
-from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, cluster_of, find_export, grant_for, peer_of, peer_parties
+from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, cluster_of, find_export, grant_for, peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
     Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.query import HAS_JMESPATH, QueryError, run_query
@@ -110,9 +110,19 @@ def link_targets(federation, cluster, discovered):
                     "export": export.name, "protocol": export.protocol, "sni": grant_for(export, cluster.name).host,
                     "address": address.address if known else None, "port": address.port if known else None}
             target = Target(address.address, address.port, link["sni"], peer.identity,
-                            export.probe_path, peer_of(peer.name)) if known else address
+                            export.probe_path, None if peer.party == cluster.party else peer.party) if known else address
             links.append((link, target))
     return links
+
+
+def trusted_cas(federation, party, credential):
+    """The CAs a probe of ``party``'s gateways trusts (PEM text), None for the cluster's own CA file."""
+    if party is None:
+        return None
+    if party in federation.peers:
+        return "".join(federation.peers[party].cas)
+    with open(credential["party_ca_paths"][party]) as pem:
+        return pem.read()
 
 
 def probe_cluster_links(module, federation, cluster):
@@ -123,7 +133,7 @@ def probe_cluster_links(module, federation, cluster):
         credential = params["credential"]
         try:
             contexts = dict((party, client_context(credential["cert_path"], credential["key_path"], credential["ca_path"],
-                                                   "".join(federation.peers[party].cas) if party else None))
+                                                   trusted_cas(federation, party, credential)))
                             for party in [None] + peer_parties(federation, cluster))
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
             module.fail_json(msg="cluster %s: cannot probe its links with the credential %s, %s, %s: %s"

@@ -28,6 +28,8 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CON
 # a cluster of a peer party is named <peer>/<cluster> in this inventory: the peer's name, then its own name for it
 PEER_SEPARATOR = "/"
 CERT_DELIVERIES = ("sds", "file")
+# federation: one CA for the inventory, one party; cluster: a CA per cluster, each cluster a party of its own
+CA_SCOPES = ("federation", "cluster")
 ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1")
 DISCOVER = "discover"
 BOOLEAN_STRINGS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
@@ -35,6 +37,7 @@ BOOLEAN_STRINGS = {"true": True, "yes": True, "on": True, "1": True, "false": Fa
 DEFAULT_SETTINGS = {
     "federation_name": "meshfed",
     "party": None,
+    "ca_scope": "federation",
     "gateway_namespace": "istio-private-gateways",
     "istio_api_version": "networking.istio.io/v1",
     "cert_delivery": "sds",
@@ -56,7 +59,7 @@ Subset = namedtuple("Subset", "name labels")
 GatewayAddress = namedtuple("GatewayAddress", "address port")
 # what one consumer may use of an export: the SNI host it dials (one per consumer party), the identity its
 # certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths
-Grant = namedtuple("Grant", "consumer identity host methods paths")
+Grant = namedtuple("Grant", "consumer identity host methods paths party")
 Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path grants")
 RemoteSource = namedtuple("RemoteSource", "cluster export weight")
 LocalSource = namedtuple("LocalSource", "subset weight")
@@ -181,6 +184,9 @@ def _parse_settings(problems, raw):
     _check_dns_label(problems, "settings", "gateway_namespace", merged["gateway_namespace"])
     merged["party"] = merged["party"] or merged["federation_name"]
     _check_dns_label(problems, "settings", "party (meshfed_party)", merged["party"])
+    if merged["ca_scope"] not in CA_SCOPES:
+        problems.add("settings", "ca_scope (meshfed_ca_scope) %r must be one of %s"
+                     % (merged["ca_scope"], ", ".join(CA_SCOPES)))
     if merged["istio_api_version"] not in ISTIO_API_VERSIONS:
         problems.add("settings", "istio_api_version '%s' must be one of %s"
                      % (merged["istio_api_version"], ", ".join(ISTIO_API_VERSIONS)))
@@ -335,7 +341,7 @@ def _parse_export(problems, cluster, index, raw):
         consumers=tuple(name for name, dummy, dummy in access),
         probe_path=probe_path,
         # hosts and identities come with the cross-references, once every party is known
-        grants=tuple(Grant(name, None, None, methods, paths) for name, methods, paths in access),
+        grants=tuple(Grant(name, None, None, methods, paths, None) for name, methods, paths in access),
     )
 
 
@@ -491,7 +497,7 @@ def _parse_cluster(problems, name, raw, settings):
         gateway_address=_parse_gateway_address(problems, where, raw.get("gateway_address"), settings),
         exports=tuple(e for e in exports if e is not None),
         imports=tuple(i for i in imports if i is not None),
-        party=settings.party,
+        party=settings.party if settings.ca_scope == "federation" else name,
         consumes_from=tuple(sorted({peer_of(s.cluster) for i in imports if i is not None for s in i.sources
                                     if peer_of(s.cluster)})),
     )
@@ -546,9 +552,9 @@ def known_grants(export):
 def peer_parties(federation, cluster):
     """The peer parties one cluster of this inventory deals with: consumers of its exports (known ones) and
     sources of its imports, each needing its own trust bundle."""
-    parties = {peer_of(g.consumer) for e in cluster.exports for g in known_grants(e)}
-    parties.update(peer_of(s.cluster) for i in cluster.imports for s in i.sources)
-    parties.discard(None)
+    parties = {g.party for e in cluster.exports for g in known_grants(e)}
+    parties.update(cluster_of(federation, s.cluster).party for i in cluster.imports for s in i.sources)
+    parties.discard(cluster.party)
     return sorted(parties)
 
 
@@ -595,7 +601,7 @@ def _check_consumers(problems, clusters, peers, cluster, index, export):
     for c_index, grant in enumerate(export.grants):
         consumer = grant.consumer
         peer = peer_of(consumer)
-        identity = None
+        identity, party = None, cluster.party
         if consumer is None:
             continue
         if consumer == cluster.name:
@@ -604,7 +610,7 @@ def _check_consumers(problems, clusters, peers, cluster, index, export):
             problems.add(where, "consumers[%d]: unknown cluster '%s' (known: %s)"
                          % (c_index, consumer, ", ".join(sorted(clusters))))
         elif peer is None:
-            identity = clusters[consumer].identity
+            identity, party = clusters[consumer].identity, clusters[consumer].party
         elif peer not in peers:
             problems.add(where, "consumers[%d]: '%s' names peer '%s', which meshfed_peers does not list (peers: %s)"
                          % (c_index, consumer, peer, ", ".join(sorted(peers)) or "none"))
@@ -616,8 +622,8 @@ def _check_consumers(problems, clusters, peers, cluster, index, export):
                                                      _remote_names(peers[peer])))
             else:
                 identity = remote.identity
-        party = peer or cluster.party
-        grants.append(grant._replace(identity=identity, host=grant_host(export.name, cluster, party)))
+        party = peer or party
+        grants.append(grant._replace(identity=identity, party=party, host=grant_host(export.name, cluster, party)))
     return export._replace(grants=tuple(grants))
 
 
@@ -730,6 +736,9 @@ def _parse_peers(problems, raw_peers, settings, clusters):
             continue
         if name == settings.party:
             problems.add(raw.get("where", where), "peer '%s' is this inventory's own party (meshfed_party)" % name)
+        if settings.ca_scope != "federation":
+            problems.add(raw.get("where", where), "peers need meshfed_ca_scope: federation (the inventory is one "
+                         "party, with one CA, that signs its bundles), not %s" % settings.ca_scope)
         body = raw.get("bundle")
         remote = {}
         cas = ()
@@ -752,7 +761,9 @@ def _parse_peers(problems, raw_peers, settings, clusters):
                                  "parties" % (cluster.identity, claimed[cluster.identity]))
                 claimed.setdefault(cluster.identity, "%s of peer %s" % (raw_cluster["name"], name))
                 remote[cluster.name] = cluster
-        withdrawn = sorted(_granted(raw.get("previous"), name, clusters) - _granted(body, name, clusters))
+        # once withdrawn, until granted again: the import stays left out, run after run, until the inventory drops it
+        withdrawn = sorted((_granted(raw.get("previous"), name, clusters) | set(raw.get("withdrawn") or ()))
+                           - _granted(body, name, clusters))
         peers[name] = Peer(name, cas, remote, body, raw.get("signer"), tuple(withdrawn) if body is not None else ())
     return peers
 
@@ -815,7 +826,7 @@ def _parse_remote_export(problems, where, raw, clusters):
             problems.add("%s.consumers[%d]" % (where, c_index), "cluster is required")
             continue
         if name in clusters:  # grants to clusters this inventory does not have are not ours to use
-            grants.append(Grant(name, clusters[name].identity, host, None, None))
+            grants.append(Grant(name, clusters[name].identity, host, None, None, clusters[name].party))
     return Export(raw.get("name"), None, None, protocol, raw.get("path_prefix"), None,
                   tuple(g.consumer for g in grants), None, tuple(grants))
 

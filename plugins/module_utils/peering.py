@@ -26,7 +26,8 @@ def record_path(state_dir, peer):
 
 
 def read_record(state_dir, peer):
-    """{signer, body} of the bundle of ``peer`` the last run applied, or None."""
+    """{signer, body, withdrawn} of the bundle of ``peer`` the last run applied (withdrawn: the exports some bundle
+    granted and a later one took back), or None."""
     if not state_dir:
         return None
     try:
@@ -80,7 +81,8 @@ def _read_peer(where, raw, party, recorded, now):
     """({name, where, bundle, signer}, None) or (None, problem)."""
     name = raw["name"]
     entry = {"name": name, "where": where, "bundle": None, "signer": None,
-             "previous": recorded.get("body") if recorded else None}
+             "previous": recorded.get("body") if recorded else None,
+             "withdrawn": recorded.get("withdrawn") or [] if recorded else []}
     path, document = raw.get("bundle"), raw.get("document")
     if path is not None and document is not None:
         return None, _peer_problem(where, "give the peer's bundle as a file (bundle) or as its content (document), "
@@ -164,7 +166,8 @@ def record(state_dir, peers, check_mode=False):
     for peer in peers.values():
         if peer.bundle is None:
             continue
-        data = json.dumps({"signer": peer.signer, "body": peer.bundle}, indent=2, sort_keys=True) + "\n"
+        data = json.dumps({"signer": peer.signer, "body": peer.bundle, "withdrawn": list(peer.withdrawn)},
+                          indent=2, sort_keys=True) + "\n"
         path = record_path(state_dir, peer.name)
         try:
             with open(path) as handle:

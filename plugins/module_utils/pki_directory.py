@@ -34,6 +34,9 @@ def validate(params):
         if renewal < 0 or renewal >= validity:
             errors.append("%srenewal_days (%d) must be between 0 and %svalidity_days (%d) exclusive, else every "
                           "run would regenerate" % (prefix, renewal, prefix, validity))
+    if ca["cert_path"] and params["ca_scope"] == "cluster":
+        errors.append("ca.cert_path (a user-supplied CA) is one CA for every cluster; with ca_scope=cluster each "
+                      "cluster gets a CA of its own")
     if ca["cert_path"] and params["rotate_ca"]:
         errors.append("rotate_ca cannot rotate a user-supplied CA; point ca.cert_path/ca.key_path at the new CA")
     seen = set()
@@ -80,12 +83,15 @@ def metadata_or_none(pem):
 
 
 class Run(object):
-    def __init__(self, module):
+    """One CA and the certificates it issues, in one directory: ``path`` (default the path option), for
+    ``clusters`` (default the clusters option)."""
+
+    def __init__(self, module, path=None, clusters=None):
         self.module = module
-        self.params = module.params
+        self.params = dict(module.params, clusters=clusters if clusters is not None else module.params["clusters"])
         self.check = module.check_mode
         self.now = pki.utcnow()
-        self.path = self.params["path"]
+        self.path = path or self.params["path"]
         self.changed = False
         self.before = {"ca": None, "clusters": {}}
         self.after = {"ca": None, "clusters": {}}
@@ -218,6 +224,26 @@ class Run(object):
         return result
 
 
+def run_per_cluster(module):
+    """A CA per cluster (ca_scope=cluster), each with its cluster's certificate, in ``<path>/<cluster>``."""
+    if not os.path.isdir(module.params["path"]) and not module.check_mode:
+        pki.ensure_dir(module.params["path"])
+    result = dict(changed=False, ca=None, cas={}, clusters={}, permissions_fixed=[])
+    diff = dict(before={}, after={})
+    for cluster in module.params["clusters"]:
+        one = Run(module, cluster_pki_dir(module.params["path"], cluster["name"], "cluster"), [cluster]).run()
+        result["changed"] = result["changed"] or one["changed"]
+        result["cas"][cluster["name"]] = one["ca"]
+        result["clusters"].update(one["clusters"])
+        result["permissions_fixed"].extend(one["permissions_fixed"])
+        for side in ("before", "after"):
+            if "diff" in one:
+                diff[side][cluster["name"]] = one["diff"][side]
+    if module._diff:
+        result["diff"] = diff
+    return result
+
+
 def run_federation_pki(module):
     """Issue, keep or renew the certificates of ``module.params['path']`` (module.exit_json/fail_json)."""
     if not pki.HAS_CRYPTOGRAPHY:
@@ -226,7 +252,26 @@ def run_federation_pki(module):
     if errors:
         module.fail_json(msg="invalid federation_pki parameters: %s" % "; ".join(errors), errors=errors)
     try:
-        result = Run(module).run()
+        if module.params["ca_scope"] == "federation":
+            result = Run(module).run()
+        else:
+            result = run_per_cluster(module)
     except (pki.PKIError, OSError) as error:
         module.fail_json(msg="federation_pki: %s" % error, exception=traceback.format_exc())
     module.exit_json(**result)
+
+
+def cluster_pki_dir(pki_dir, cluster, ca_scope):
+    """The directory of one cluster's CA and certificate: the PKI directory itself, or with a CA per cluster
+    (meshfed_ca_scope: cluster) its subdirectory named after the cluster."""
+    return pki_dir if ca_scope == "federation" else os.path.join(pki_dir, cluster)
+
+
+def credential_paths(pki_dir, cluster, clusters, ca_scope):
+    """The credential option of a cluster's modules: its certificate, key and CA in the PKI directory and, with a
+    CA per cluster, the CA of every other cluster of the inventory (a party of its own) by name."""
+    own = cluster_pki_dir(pki_dir, cluster, ca_scope)
+    others = [] if ca_scope == "federation" else [c for c in clusters if c != cluster]
+    return {"cert_path": os.path.join(own, "%s.crt" % cluster), "key_path": os.path.join(own, "%s.key" % cluster),
+            "ca_path": os.path.join(own, "ca.crt"),
+            "party_ca_paths": dict((c, os.path.join(cluster_pki_dir(pki_dir, c, ca_scope), "ca.crt")) for c in others)}

@@ -28,6 +28,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kinds import ki
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import DuplicateObjectError, is_blocked, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.progress import progress_line
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
@@ -89,27 +90,39 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
                          api_requests=client.requests if client else {})
 
 
+def _read_pem(module, path, what):
+    try:
+        with open(path) as pem:
+            return pem.read()
+    except (IOError, OSError) as error:
+        if module.check_mode and error.errno == errno.ENOENT:
+            # a check run before the first real one: the PKI's check mode wrote no files yet
+            return "not issued yet: %s" % path
+        module.fail_json(msg="cluster %s: cannot read %s %s: %s" % (module.params["cluster"], what, path, error.strerror))
+
+
 def read_credential(module, paths):
-    credential = {}
-    for field, path_key in (("cert", "cert_path"), ("key", "key_path"), ("ca", "ca_path")):
-        try:
-            with open(paths[path_key]) as pem:
-                credential[field] = pem.read()
-        except (IOError, OSError) as error:
-            if module.check_mode and error.errno == errno.ENOENT:
-                # a check run before the first real one: the PKI's check mode wrote no files yet
-                credential[field] = "not issued yet: %s" % paths[path_key]
-                continue
-            module.fail_json(msg="cluster %s: cannot read %s %s: %s"
-                             % (module.params["cluster"], path_key, paths[path_key], error.strerror))
+    """The PEM texts of the cluster's certificate, key and CA, and ``party_cas``: party -> CA of the other parties
+    of this inventory (a CA per cluster)."""
+    credential = dict((field, _read_pem(module, paths[path_key], path_key))
+                      for field, path_key in (("cert", "cert_path"), ("key", "key_path"), ("ca", "ca_path")))
+    credential["party_cas"] = dict((party, _read_pem(module, path, "party_ca_paths[%s]" % party))
+                                   for party, path in (paths.get("party_ca_paths") or {}).items())
     return credential
 
 
-def gateway_credential(module):
-    """The PEM texts of the gateway Secret, or None where no Secret is to be written (rendered without secrets)."""
+def gateway_credential(module, federation):
+    """The PEM texts of the gateway Secrets, or None where no Secret is to be written (rendered without secrets)."""
     state = module.params["state"]
     if state == "absent" or (state == RENDERED and not module.params["render_secrets"]):
         return None
+    cluster = federation.clusters[module.params["cluster"]]
+    missing = [party for party in peer_parties(federation, cluster)
+               if party not in federation.peers and party not in (module.params["credential"].get("party_ca_paths") or {})]
+    if missing:
+        module.fail_json(msg="cluster %s: credential.party_ca_paths has no CA certificate for %s, whose CA this "
+                             "cluster's gateways must trust (meshfed_ca_scope: cluster)"
+                             % (cluster.name, ", ".join(missing)))
     return read_credential(module, module.params["credential"])
 
 
@@ -137,7 +150,7 @@ def run_private_gateway(module):
         return extra
 
     converge_role(module, "gateway", lambda federation, cluster: render_gateways(
-        federation, cluster, gateway_credential(module)), namespace_and_discovery)
+        federation, cluster, gateway_credential(module, federation)), namespace_and_discovery)
 
 
 def run_service_export(module):

@@ -37,7 +37,10 @@ options:
     description:
       - Directory of the records of the peers' bundles that the last run applied
         (M(meshfed.federation.peering_bundle) with C(state=recorded)). A peer's bundle is compared with its
-        record (RV(peer_changes)), and a peer trusted on first use is pinned to the signer recorded.
+        record (RV(peer_changes)), a peer trusted on first use is pinned to the signer recorded, and an export a
+        peer withdrew keeps the import that uses it left out (instead of refused) until the inventory drops it.
+      - Defaults to the description's C(peer_state_dir) (C(meshfed_peer_state_dir), else
+        C(~/.meshfed/peers/<federation name>)).
     type: path
 attributes:
   diff_mode:
@@ -97,6 +100,10 @@ peer_changes:
   returned: success
   type: dict
   sample: {"org-b": ["cluster2: export details removed", "cluster2: gateway address 203.0.113.10:15443 -> 203.0.113.11:15443"]}
+peer_state_dir:
+  description: The directory of the records of the peers' bundles that was read (null without peers).
+  returned: success
+  type: str
 skipped:
   description: What waits for a pending peer's bundle, one sentence each (also given as warnings).
   returned: success

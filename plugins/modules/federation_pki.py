@@ -115,6 +115,16 @@ options:
       - Regenerate the CA too, hence every gateway certificate. Not possible with a user-supplied CA.
     type: bool
     default: false
+  ca_scope:
+    description:
+      - V(federation) keeps one CA in O(path) for every cluster.
+      - V(cluster) keeps a CA per cluster, each in C(<path>/<cluster>/) with that cluster's certificate
+        (C(ca.crt), C(ca.key), C(<cluster>.crt), C(<cluster>.key)), so that every cluster is a party of its own
+        whose CA no other cluster's gateway trusts for anything but that cluster (C(meshfed_ca_scope)). Not
+        possible with a user-supplied CA.
+    type: str
+    choices: [federation, cluster]
+    default: federation
 attributes:
   check_mode:
     details: Reports what would be (re)generated and why; writes nothing.
@@ -162,8 +172,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+cas:
+  description: With O(ca_scope=cluster), per cluster name its CA, each as RV(ca) describes it.
+  returned: success and O(ca_scope=cluster)
+  type: dict
 ca:
-  description: The root CA (what it is after the run; in check mode, what it would be).
+  description: The root CA (what it is after the run; in check mode, what it would be); null with O(ca_scope=cluster).
   returned: success
   type: dict
   contains:

@@ -70,11 +70,19 @@ def peers_of(host):
 
 
 def federation_description(hostvars, clusters, current):
-    """{clusters, settings, peers}: every cluster's meshfed_* variables, the federation-wide settings of ``current``
-    and its meshfed_peers (when it has any)."""
+    """{clusters, settings, peers, peer_state_dir}: every cluster's meshfed_* variables, the federation-wide settings
+    of ``current`` and, when it has meshfed_peers, the peers and where their bundles' records are kept."""
     description = {"clusters": {name: present_vars(hostvars[name], CLUSTER_VARS) for name in clusters},
                    "settings": present_vars(hostvars[current], {key: "meshfed_" + key for key in DEFAULT_SETTINGS})}
     peers = peers_of(hostvars[current])
     if peers is not None:
         description["peers"] = peers
+        description["peer_state_dir"] = peer_state_dir(hostvars[current], description["settings"])
     return description
+
+
+def peer_state_dir(host, settings):
+    """Where the records of the peers' bundles are kept: meshfed_peer_state_dir, else
+    ~/.meshfed/peers/<federation name>."""
+    return plain(host.get("meshfed_peer_state_dir")) or "~/.meshfed/peers/%s" % settings.get(
+        "federation_name", DEFAULT_SETTINGS["federation_name"])

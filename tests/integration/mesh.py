@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.meshfed.federation.plugins.module_utils import pki
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tools", "lab"))
 
@@ -148,6 +150,21 @@ def mutual_tls_handshake(ns, address, port, sni, cert_file, key_file, ca_file, t
         if not first:
             raise ssl.SSLError("connection closed by the server after the handshake")
         return tls.getpeercert(binary_form=True)
+
+
+def forged(tmp_path, ca_dir, identity):
+    """A certificate for ``identity`` minted by the CA in ``ca_dir``, as its key and certificate files."""
+    with open(os.path.join(ca_dir, "ca.crt"), "rb") as f:
+        ca_cert = pki.load_cert(f.read())
+    with open(os.path.join(ca_dir, "ca.key"), "rb") as f:
+        ca_key = pki.load_key(f.read())
+    key = pki.generate_key()
+    cert_path, key_path = str(tmp_path / ("forged-%s.crt" % identity)), str(tmp_path / ("forged-%s.key" % identity))
+    with open(cert_path, "wb") as f:
+        f.write(pki.cert_to_pem(pki.build_leaf(key, identity, ca_cert, ca_key)))
+    with open(key_path, "wb") as f:
+        f.write(pki.key_to_pem(key))
+    return cert_path, key_path
 
 
 GRPC_CLIENT = r"""

@@ -18,9 +18,9 @@ import ssl
 import pytest
 import yaml
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
+from ansible_collections.meshfed.federation.plugins.module_utils import bundle
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    Mesh, mutual_tls_handshake, sample_app, until, via_sidecar)
+    Mesh, forged, mutual_tls_handshake, sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     OUR_KINDS, REPO, run_playbook, settle_namespace)
 
@@ -116,11 +116,13 @@ class Party(object):
         return run
 
     def owned(self):
-        """kind/namespace/name -> resourceVersion of every object of the federation in this party's cluster."""
+        """kind/namespace/name -> resourceVersion of every object of the federation in this party's cluster (not
+        those being deleted: a Namespace goes away some time after its DELETE)."""
         out = self.lab.kubectl(self.cluster, "get", OUR_KINDS, "-A", "-l", "meshfed.io/federation=" + FEDERATION,
                                "-o", "json")
         return dict(("%s/%s/%s" % (i["kind"], i["metadata"].get("namespace", ""), i["metadata"]["name"]),
-                     i["metadata"]["resourceVersion"]) for i in json.loads(out)["items"])
+                     i["metadata"]["resourceVersion"]) for i in json.loads(out)["items"]
+                    if not i["metadata"].get("deletionTimestamp"))
 
 
 def hand_over(parties, sender, recipient):
@@ -160,14 +162,21 @@ def parties(lab, tmp_path_factory):
         }
         for prefix in ("details-v1", "reviews-v2"):
             mesh.wait_ready("cluster2", "bookinfo", prefix)
-        until(lambda: via_sidecar(proxies["productpage"], "details.default.svc.cluster.local", 9080,
-                                  "/details/0")[0] == 200, timeout=150)
+        # converged: every link answers, five times in a row (a gateway replaced by the previous run may still go)
+        links = [(proxies["productpage"], "details.default.svc.cluster.local", "/details/0"),
+                 (proxies["productpage"], "remote-reviews.default.svc.cluster.local", "/reviews/0"),
+                 (proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP, "/reviews/0")]
+        assert until(lambda: all(via_sidecar(proxy, host, 9080, path)[0] == 200
+                                 for dummy in range(5) for proxy, host, path in links), timeout=180, interval=2)
         yield parties, fingerprints, mesh, proxies
     finally:
         # the other tests' federations use the same gateway namespace: leave nothing of this one behind
-        for party in parties.values():
-            party.play("unfederate.yml", check=False)
+        failed = dict((org, first_failure(run)) for org, run in
+                      ((org, party.play("unfederate.yml", check=False)) for org, party in parties.items()) if run.rc)
         lab.kubectl_run("cluster3", "delete", "namespace", SHOP, "--wait=false")
+        assert not failed, failed
+        for org, party in parties.items():
+            assert not party.owned(), (org, party.owned())
 
 
 def exchange(parties):
@@ -214,7 +223,7 @@ def test_requests_flow_across_organizations(parties):
     assert status == 200 and body["namespace"] == "bookinfo", body
     for name, proxy, host in (("org-a", proxies["productpage"], "remote-reviews.default.svc.cluster.local"),
                               ("org-c", proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP)):
-        answers = [until(lambda: via_sidecar(proxy, host, 9080, "/reviews/%d" % i), timeout=90) for i in range(5)]
+        answers = [via_sidecar(proxy, host, 9080, "/reviews/%d" % i) for i in range(5)]
         assert all(status == 200 for status, dummy in answers), (name, answers)
         assert {b["version"] for dummy, b in answers} == {"v2"}, (name, answers)
 
@@ -231,21 +240,6 @@ def ingress_address(lab):
     service = json.loads(lab.kubectl("cluster2", "get", "service", "-n", GATEWAYS, "istio-private-ingressgateway",
                                      "-o", "json"))
     return service["status"]["loadBalancer"]["ingress"][0]["ip"]
-
-
-def forged(tmp_path, ca_dir, identity):
-    """A certificate for ``identity`` minted by the CA in ``ca_dir``, as its key and certificate files."""
-    with open(os.path.join(ca_dir, "ca.crt"), "rb") as f:
-        ca_cert = pki.load_cert(f.read())
-    with open(os.path.join(ca_dir, "ca.key"), "rb") as f:
-        ca_key = pki.load_key(f.read())
-    key = pki.generate_key()
-    cert_path, key_path = str(tmp_path / ("forged-%s.crt" % identity)), str(tmp_path / ("forged-%s.key" % identity))
-    with open(cert_path, "wb") as f:
-        f.write(pki.cert_to_pem(pki.build_leaf(key, identity, ca_cert, ca_key)))
-    with open(key_path, "wb") as f:
-        f.write(pki.key_to_pem(key))
-    return cert_path, key_path
 
 
 def test_one_party_ca_cannot_impersonate_another_party(parties, lab, tmp_path):

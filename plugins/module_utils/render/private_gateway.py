@@ -66,6 +66,16 @@ def credential_tls(cluster, settings, certificate_field, party=None):
     return {certificate_field: path + "/tls.crt", "privateKey": path + "/tls.key", "caCertificates": path + "/ca.crt"}
 
 
+def party_ca(federation, party, credential):
+    """The CA certificates a credential trusting ``party`` holds: the cluster's own (None), a peer party's from its
+    bundle, or another cluster's of this inventory (a CA per cluster) as the PKI directory holds it."""
+    if party is None:
+        return credential["ca"]
+    if party in federation.peers:
+        return "".join(federation.peers[party].cas)
+    return credential["party_cas"][party]
+
+
 def credential_parties(federation, cluster):
     """The parties whose CA one cluster's gateways trust: its own, then each peer party it deals with."""
     return [None] + peer_parties(federation, cluster)
@@ -151,7 +161,7 @@ def render_gateways(federation, cluster_name, credential):
     parties = credential_parties(federation, cluster)
     if credential is not None:
         for party in parties:
-            ca = credential["ca"] if party is None else "".join(federation.peers[party].cas)
+            ca = party_ca(federation, party, credential)
             objects.append(kube.tls_secret(credential_secret_name(cluster, party), settings.gateway_namespace, labels,
                                            credential["cert"], credential["key"], ca))
     for direction in directions:

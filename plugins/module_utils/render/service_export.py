@@ -17,7 +17,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    gateway_principal, known_grants, peer_of, service_fqdn, short_name)
+    gateway_principal, known_grants, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     INGRESS, credential_tls, gateway_selector)
@@ -36,10 +36,10 @@ def export_server_tls(federation, cluster, party, identities):
 
 
 def export_servers(export):
-    """host -> (consumer party or None for the exporter's own, identities) of the export's known grants."""
+    """host -> (consumer party, identities) of the export's known grants."""
     servers = {}
     for grant in known_grants(export):
-        servers.setdefault(grant.host, (peer_of(grant.consumer), []))[1].append(grant.identity)
+        servers.setdefault(grant.host, (grant.party, []))[1].append(grant.identity)
     return servers
 
 
@@ -49,7 +49,9 @@ def render_export_gateway(federation, cluster, export):
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "export", export=export.name)
     protocol = "HTTPS" if export.protocol == "http" else "TLS"
-    servers = [istio.gateway_server(settings.ingress_port, short_name("export", export.name, party), protocol, [host],
+    servers = [istio.gateway_server(settings.ingress_port, short_name("export", export.name,
+                                                                      None if party == cluster.party else party),
+                                    protocol, [host],
                                     export_server_tls(federation, cluster, party, identities))
                for host, (party, identities) in sorted(export_servers(export).items())]
     return istio.gateway(settings.istio_api_version, export_object_name(export), settings.gateway_namespace, labels,

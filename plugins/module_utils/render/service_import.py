@@ -18,7 +18,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.hosts import Ho
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, peer_of, service_fqdn, short_name)
+    binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     EGRESS, credential_tls, gateway_selector, gateway_service_fqdn)
@@ -68,7 +68,7 @@ def render_peer(federation, cluster, peer_name, exports, address):
 def _origination_tls(cluster, settings, sni, peer):
     """Mutual TLS from the egress gateway to a peer: this cluster's certificate, the CA of the peer's party only,
     the peer's identity pinned."""
-    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, settings, "clientCertificate", peer_of(peer.name)))
+    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, settings, "clientCertificate", peer.party))
     tls.update(subjectAltNames=[peer.identity], sni=sni)
     return tls
 

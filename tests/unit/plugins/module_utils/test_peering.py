@@ -63,7 +63,7 @@ def test_a_bundle_file_not_handed_yet_leaves_the_peer_pending(tmp_path, cas):
     a, b = Party("org-a", ORG_A, cas["org-a"]), Party("org-b", ORG_B, cas["org-b"])
     entry = peer_entry(b, str(tmp_path / "not-yet.json"))
     assert a.read([entry]) == ([{"name": "org-b", "where": "meshfed_peers[0] (org-b)", "bundle": None,
-                                 "signer": None, "previous": None}], [], {})
+                                 "signer": None, "previous": None, "withdrawn": []}], [], {})
 
 
 def test_a_verified_bundle_gives_its_body_and_the_signer_fingerprint(tmp_path, two):
@@ -174,7 +174,7 @@ def test_record_writes_each_verified_bundle_with_its_signer_once(tmp_path, two):
     assert record(state, fed_a.peers, check_mode=True) == ["org-b"] and not os.path.exists(state)
     assert record(state, fed_a.peers) == ["org-b"]
     with open(record_path(state, "org-b")) as handle:
-        assert json.load(handle) == {"signer": b.fingerprint, "body": fed_a.peers["org-b"].bundle}
+        assert json.load(handle) == {"signer": b.fingerprint, "body": fed_a.peers["org-b"].bundle, "withdrawn": []}
     assert record(state, fed_a.peers) == []
 
 
