@@ -108,15 +108,14 @@ def _read_peer(where, raw, party, recorded, now):
         return None, _peer_problem(where, "trust_on_first_use %r must be true or false" % (raw["trust_on_first_use"],))
     if pinned is None and tofu and recorded:
         pinned = recorded.get("signer")  # trusted on first use: pinned from then on
+    origin = "peer %s (%s.%s %s)" % (name, where, "document" if document is not None else "bundle", path)
     try:
         body, signer = bundle.verify(bundle.load(text), pinned=pinned, trust_on_first_use=tofu, recipient=party,
                                      issuer=name, now=now)
     except bundle.BundleError as error:
-        return None, _peer_problem("peer %s (%s.%s %s)" % (name, where, "document" if document is not None else "bundle",
-                                                          path),
-                                   "bundle field %s: %s" % (error.field, error.message))
+        return None, _peer_problem(origin, "bundle field %s: %s" % (error.field, error.message))
     except pki.PKIError as error:
-        return None, _peer_problem("peer %s (%s.bundle %s)" % (name, where, path), str(error))
+        return None, _peer_problem(origin, str(error))
     entry.update(bundle=body, signer=signer)
     return entry, None
 

@@ -114,8 +114,8 @@ def refused_bundle(tmp_path, two, cas, case):
                                        "and pin it (signer_fingerprint: {b}), or allow trust on first use"),
     ("another issuer", "body.issuer", "bundle is from org-c, not from org-b"),
 ])
-def test_a_refused_bundle_names_the_meshfed_peers_entry_the_peer_and_the_bundle_field(tmp_path, two, cas, case,
-                                                                                        field, message):
+def test_a_refused_bundle_names_the_meshfed_peers_entry_the_peer_and_the_bundle_field(
+        tmp_path, two, cas, case, field, message):
     raw_peers, now = refused_bundle(tmp_path, two, cas, case)
     peers, problem = only_problem(two[0], raw_peers, now=now)
     assert [(p["name"], p["bundle"]) for p in peers] == [("org-b", None)]  # kept, without a bundle
