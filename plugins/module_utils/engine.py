@@ -13,7 +13,8 @@ from collections import namedtuple
 
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import host_conflict_message, host_conflict_report
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import is_shared
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import FEDERATION, MANAGED_BY, owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import (
+    FEDERATION, MANAGED_BY, owner_selector, owning_federation)
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe, object_key
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import (
     is_blocked, plan_changes, plan_summary, write_waves, writes)
@@ -106,15 +107,22 @@ def read_live(client, desired, role_kinds, owner_selector, concurrency=8, places
 
 
 def conflict_message(cluster, conflicts, host_conflicts=()):
-    """Why nothing was changed: objects in the way of our names, then objects of someone else for our hosts."""
+    """Why nothing was changed: objects in the way of our names (someone else's, or another federation's), then
+    objects of someone else for our hosts."""
     parts = []
-    if conflicts:
-        names = ", ".join(describe(c.desired) for c in conflicts)
-        if len(conflicts) == 1:
-            parts.append("%s exists and is not managed by meshfed; remove it or set force=true to adopt it." % names)
-        else:
-            parts.append("%s exist and are not managed by meshfed; remove them or set force=true to adopt them."
-                         % names)
+    by_owner = {}
+    for change in conflicts:
+        by_owner.setdefault(owning_federation(change.live), []).append(describe(change.desired))
+    foreign = by_owner.pop(None, [])
+    if len(foreign) == 1:
+        parts.append("%s exists and is not managed by meshfed; remove it or set force=true to adopt it." % foreign[0])
+    elif foreign:
+        parts.append("%s exist and are not managed by meshfed; remove them or set force=true to adopt them."
+                     % ", ".join(foreign))
+    for owner, names in sorted(by_owner.items()):
+        parts.append("%s %s to the meshfed federation '%s' (another inventory, or another meshfed_federation_name): "
+                     "federations that share a cluster each need their own meshfed_gateway_namespace, and their "
+                     "imports their own names." % (", ".join(names), "belongs" if len(names) == 1 else "belong", owner))
     if host_conflicts:
         parts.append(host_conflict_message(host_conflicts))
     return "cluster %s: %s Nothing was changed." % (cluster, " ".join(parts))

@@ -33,3 +33,11 @@ def owned_labels(federation_name, role, export=None, import_name=None, binding=N
         if value:
             labels[key] = value
     return labels
+
+
+def owning_federation(obj):
+    """The meshfed federation an object belongs to (another inventory's, seen from ours), None if not meshfed's."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if labels.get(MANAGED_BY) == MANAGED_BY_VALUE:
+        return labels.get(FEDERATION)
+    return None

@@ -175,40 +175,49 @@ def _check_labels(problems, where, field, labels):
     return dict(labels)
 
 
+def setting_var(key):
+    """The inventory variable of a federation-wide setting, as users write it."""
+    return "meshfed_" + key
+
+
 def _parse_settings(problems, raw):
+    """The settings, each problem naming the variable (meshfed_<setting>) the user wrote."""
     merged = dict(DEFAULT_SETTINGS)
     raw = raw or {}
-    _check_unknown_keys(problems, "settings", raw, sorted(DEFAULT_SETTINGS))
+    where = "settings"
+    _check_unknown_keys(problems, where, raw, sorted(DEFAULT_SETTINGS))
     merged.update({k: v for k, v in raw.items() if k in DEFAULT_SETTINGS and v is not None})
-    _check_dns_label(problems, "settings", "federation_name", merged["federation_name"])
-    _check_dns_label(problems, "settings", "gateway_namespace", merged["gateway_namespace"])
-    merged["party"] = merged["party"] or merged["federation_name"]
-    _check_dns_label(problems, "settings", "party (meshfed_party)", merged["party"])
-    if merged["ca_scope"] not in CA_SCOPES:
-        problems.add("settings", "ca_scope (meshfed_ca_scope) %r must be one of %s"
-                     % (merged["ca_scope"], ", ".join(CA_SCOPES)))
-    if merged["istio_api_version"] not in ISTIO_API_VERSIONS:
-        problems.add("settings", "istio_api_version '%s' must be one of %s"
-                     % (merged["istio_api_version"], ", ".join(ISTIO_API_VERSIONS)))
-    if merged["cert_delivery"] not in CERT_DELIVERIES:
-        problems.add("settings", "cert_delivery '%s' must be one of %s" % (merged["cert_delivery"], ", ".join(CERT_DELIVERIES)))
+    for key in ("federation_name", "gateway_namespace"):
+        _check_dns_label(problems, where, setting_var(key), merged[key])
+    if merged["party"]:
+        _check_dns_label(problems, where, setting_var("party"), merged["party"])
+    merged["party"] = merged["party"] or merged["federation_name"]  # checked as meshfed_federation_name then
+    for key, allowed in (("ca_scope", CA_SCOPES), ("istio_api_version", ISTIO_API_VERSIONS),
+                         ("cert_delivery", CERT_DELIVERIES),
+                         ("ingress_service_type", ("LoadBalancer", "NodePort", "ClusterIP"))):
+        if merged[key] not in allowed:
+            problems.add(where, "%s %r must be one of %s" % (setting_var(key), merged[key], ", ".join(allowed)))
     for port_field in ("ingress_port", "egress_port"):
-        _check_port(problems, "settings", port_field, merged[port_field])
-    if merged["ingress_service_type"] not in ("LoadBalancer", "NodePort", "ClusterIP"):
-        problems.add("settings", "ingress_service_type '%s' must be LoadBalancer, NodePort or ClusterIP" % merged["ingress_service_type"])
-    counts = [merged[k] for k in ("autoscale_min", "autoscale_max", "autoscale_cpu_percent")]
-    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in counts):
-        problems.add("settings", "autoscale_min, autoscale_max and autoscale_cpu_percent must be positive integers")
-    elif merged["autoscale_min"] > merged["autoscale_max"]:
-        problems.add("settings", "autoscale_min (%d) is greater than autoscale_max (%d)" % (merged["autoscale_min"], merged["autoscale_max"]))
+        _check_port(problems, where, setting_var(port_field), merged[port_field])
+    counts = ("autoscale_min", "autoscale_max", "autoscale_cpu_percent")
+    bad_counts = [key for key in counts if isinstance(merged[key], bool) or not isinstance(merged[key], int)
+                  or merged[key] < 1]
+    for key in bad_counts:
+        problems.add(where, "%s %r must be a positive integer" % (setting_var(key), merged[key]))
+    if not bad_counts and merged["autoscale_min"] > merged["autoscale_max"]:
+        problems.add(where, "%s (%d) is greater than %s (%d)" % (setting_var("autoscale_min"), merged["autoscale_min"],
+                                                                 setting_var("autoscale_max"), merged["autoscale_max"]))
+    for key in ("gateway_image", "cluster_domain"):
+        if not isinstance(merged[key], str) or not merged[key]:
+            problems.add(where, "%s %r must be a non-empty string" % (setting_var(key), merged[key]))
     if merged["istio_revision"] == "":
         merged["istio_revision"] = None
     if merged["istio_revision"] is not None:
-        _check_dns_label(problems, "settings", "istio_revision (meshfed_istio_revision)", merged["istio_revision"])
+        _check_dns_label(problems, where, setting_var("istio_revision"), merged["istio_revision"])
     allow_local = as_bool(merged["allow_local_gateway_addresses"])
     if allow_local is None:
-        problems.add("settings", "allow_local_gateway_addresses (meshfed_allow_local_gateway_addresses) %r must be true or false"
-                     % (merged["allow_local_gateway_addresses"],))
+        problems.add(where, "%s %r must be true or false" % (setting_var("allow_local_gateway_addresses"),
+                                                             merged["allow_local_gateway_addresses"]))
     merged["allow_local_gateway_addresses"] = bool(allow_local)
     return Settings(**merged)
 

@@ -29,6 +29,7 @@ from collections import namedtuple
 
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import host_conflicts
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import is_shared, kind_rank
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import owning_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import (
     describe, has_labels, normalise, object_key)
 
@@ -145,7 +146,9 @@ def plan_changes(desired, live_owned, live_names, owner_selector, force=False, p
             # someone else's namespace (the user's, another federation's): used as it is, never claimed
             unchanged.append(Change(obj, foreign[key]))
         elif key in foreign:
-            (update if force else conflict).append(Change(obj, foreign[key]))
+            # force adopts what is no federation's; another federation's objects stay its own
+            adopt = force and owning_federation(foreign[key]) is None
+            (update if adopt else conflict).append(Change(obj, foreign[key]))
         else:
             create.append(Change(obj, None))
 

@@ -83,4 +83,4 @@ def test_peers_need_one_party_per_inventory_and_the_scope_is_checked():
     assert any("meshfed_peers[0] (org-b): peers need meshfed_ca_scope: federation" in e for e in caught.value.errors)
     with pytest.raises(FederationModelError) as caught:
         build_model(seed(), settings(ca_scope="per-cluster"))
-    assert caught.value.errors == ["settings: ca_scope (meshfed_ca_scope) 'per-cluster' must be one of federation, cluster"]
+    assert caught.value.errors == ["settings: meshfed_ca_scope 'per-cluster' must be one of federation, cluster"]

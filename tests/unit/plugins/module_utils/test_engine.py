@@ -51,6 +51,23 @@ def test_host_conflicts_stop_the_run_unless_forced_and_read_well():
     assert message.endswith("force=true applies anyway and leaves them as they are. Nothing was changed.")
 
 
+def test_an_object_of_another_federation_in_the_way_names_that_federation_and_what_to_do():
+    theirs = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "payments", "meshfed.io/role": "export"}
+    result = plan_changes([vs("a"), vs("b")], [], [vs("a", labels=theirs), vs("b", labels={"team": "x"})], OWNER)
+    assert is_blocked(result, force=False)
+    message = conflict_message("cluster1", result.conflict)
+    assert ("VirtualService %s/b exists and is not managed by meshfed; remove it or set force=true to adopt it." % NS
+            in message)
+    assert ("VirtualService %s/a belongs to the meshfed federation 'payments' (another inventory, or another "
+            "meshfed_federation_name): federations that share a cluster each need their own meshfed_gateway_namespace"
+            % NS) in message
+    assert "adopt" not in message.split("payments")[1]  # never suggested for another federation's objects
+    forced = plan_changes([vs("a"), vs("b")], [], [vs("a", labels=theirs), vs("b", labels={"team": "x"})], OWNER,
+                          force=True)
+    assert [c.live["metadata"]["name"] for c in forced.conflict] == ["a"]  # force adopts only what no federation owns
+    assert [c.live["metadata"]["name"] for c in forced.update] == ["b"]
+
+
 class NamespaceClient(object):
     """A cluster holding our gateway namespace with ``content`` in it."""
 

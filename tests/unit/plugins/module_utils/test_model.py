@@ -235,9 +235,22 @@ def test_all_errors_are_reported_at_once():
 def test_settings_are_validated():
     errors = errors_of(seed(), {"istio_api_version": "networking.istio.io/v1alpha3", "cert_delivery": "vault",
                                 "autoscale_min": 6})
-    assert any("istio_api_version 'networking.istio.io/v1alpha3' must be one of" in e for e in errors)
-    assert any("cert_delivery 'vault' must be one of sds, file" in e for e in errors)
-    assert "settings: autoscale_min (6) is greater than autoscale_max (5)" in errors
+    # each names the variable the user wrote
+    assert "settings: meshfed_istio_api_version 'networking.istio.io/v1alpha3' must be one of networking.istio.io/v1, " \
+           "networking.istio.io/v1beta1" in errors
+    assert "settings: meshfed_cert_delivery 'vault' must be one of sds, file" in errors
+    assert "settings: meshfed_autoscale_min (6) is greater than meshfed_autoscale_max (5)" in errors
+
+
+def test_a_settings_error_names_the_variable_not_an_internal_key():
+    errors = errors_of(seed(), {"federation_name": "Bookinfo Lab", "ingress_port": "15443", "autoscale_max": None,
+                                "autoscale_cpu_percent": 0, "gateway_image": ""})
+    assert errors == [
+        "settings: meshfed_federation_name 'Bookinfo Lab' is not a valid DNS-1123 label (lowercase alphanumerics and "
+        "'-', at most 63 characters)",
+        "settings: meshfed_ingress_port '15443' is not a port number (1-65535)",
+        "settings: meshfed_autoscale_cpu_percent 0 must be a positive integer",
+        "settings: meshfed_gateway_image '' must be a non-empty string"]
 
 
 def test_empty_inventory_is_an_error():
@@ -269,7 +282,7 @@ def test_local_gateway_addresses_are_refused_by_default_and_the_setting_takes_an
     assert build_model(seed(), settings()).settings.istio_revision is None
     with pytest.raises(FederationModelError, match="cluster3: meshfed_gateway_address.address 127.0.0.3 is a loopback"):
         build_model(three_clusters())
-    assert any("allow_local_gateway_addresses (meshfed_allow_local_gateway_addresses) 'maybe' must be true or false"
+    assert any("settings: meshfed_allow_local_gateway_addresses 'maybe' must be true or false"
                in e for e in errors_of(seed(), {"allow_local_gateway_addresses": "maybe"}))
 
 
@@ -277,5 +290,5 @@ def test_the_istio_revision_is_a_dns_label():
     assert build_model(seed(), settings(istio_revision="1-28-0")).settings.istio_revision == "1-28-0"
     assert build_model(seed(), settings(istio_revision="")).settings.istio_revision is None
     assert only_error(seed(), {"istio_revision": "1.28"}) == (
-        "settings: istio_revision (meshfed_istio_revision) '1.28' is not a valid DNS-1123 label (lowercase "
+        "settings: meshfed_istio_revision '1.28' is not a valid DNS-1123 label (lowercase "
         "alphanumerics and '-', at most 63 characters)")
