@@ -12,7 +12,7 @@ __metaclass__ = type
 from collections import namedtuple
 
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import host_conflict_message, host_conflict_report
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import is_shared
+from ansible_collections.meshfed.federation.plugins.module_utils.kinds import NAMESPACE_CONTENT_KINDS, is_shared
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import (
     FEDERATION, MANAGED_BY, owner_selector, owning_federation)
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe, object_key
@@ -27,8 +27,6 @@ WRITE_CONCURRENCY = 8
 # and what istiod's namespace controller writes into every namespace it serves (its root certificate and CRL).
 NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default"),
                       ("ConfigMap", "istio-ca-root-cert"), ("ConfigMap", "istio-ca-crl")}
-NAMESPACE_CONTENT_KINDS = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Service"),
-                           ("apps/v1", "Deployment"), ("v1", "Pod")]
 
 # Host claims of a role (hosts.HostClaim), the (apiVersion, kind, namespace) to LIST for them, and the cluster
 # domain that completes short host names.

@@ -9,6 +9,8 @@ __metaclass__ = type
 
 from collections import namedtuple
 
+from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group
+
 NETWORKING = "networking.istio.io"
 SECURITY = "security.istio.io"
 
@@ -17,25 +19,26 @@ SECURITY = "security.istio.io"
 # roles: the roles whose objects may be of this kind (prune lists it for them even when none is wanted)
 # shared: created when missing, used as it is when someone else's, never pruned: a Namespace (deleting it
 #      deletes whatever else lives in it; the engine deletes ours only once it is empty)
-Kind = namedtuple("Kind", "name api roles shared")
+# plural: the resource name in the API (RBAC rules, the least-privilege ClusterRole)
+Kind = namedtuple("Kind", "name api roles shared plural")
 
 # In creation order: what others refer to first (a Namespace before what lives in it, a ServiceAccount before
 # the Deployment that uses it, an AuthorizationPolicy before the Gateway server it guards). Deletes go in reverse.
 KINDS = (
-    Kind("Namespace", "v1", ("gateway",), True),
-    Kind("ServiceAccount", "v1", ("gateway",), False),
-    Kind("Secret", "v1", ("gateway",), False),
-    Kind("Role", "rbac.authorization.k8s.io/v1", ("gateway",), False),
-    Kind("RoleBinding", "rbac.authorization.k8s.io/v1", ("gateway",), False),
-    Kind("Service", "v1", ("gateway", "import"), False),
-    Kind("Deployment", "apps/v1", ("gateway",), False),
-    Kind("HorizontalPodAutoscaler", "autoscaling/v2", ("gateway",), False),
-    Kind("PodDisruptionBudget", "policy/v1", ("gateway",), False),
-    Kind("ServiceEntry", NETWORKING, ("import",), False),
-    Kind("DestinationRule", NETWORKING, ("export", "import"), False),
-    Kind("AuthorizationPolicy", SECURITY, ("export", "import"), False),
-    Kind("Gateway", NETWORKING, ("export", "import"), False),
-    Kind("VirtualService", NETWORKING, ("export", "import"), False),
+    Kind("Namespace", "v1", ("gateway",), True, "namespaces"),
+    Kind("ServiceAccount", "v1", ("gateway",), False, "serviceaccounts"),
+    Kind("Secret", "v1", ("gateway",), False, "secrets"),
+    Kind("Role", "rbac.authorization.k8s.io/v1", ("gateway",), False, "roles"),
+    Kind("RoleBinding", "rbac.authorization.k8s.io/v1", ("gateway",), False, "rolebindings"),
+    Kind("Service", "v1", ("gateway", "import"), False, "services"),
+    Kind("Deployment", "apps/v1", ("gateway",), False, "deployments"),
+    Kind("HorizontalPodAutoscaler", "autoscaling/v2", ("gateway",), False, "horizontalpodautoscalers"),
+    Kind("PodDisruptionBudget", "policy/v1", ("gateway",), False, "poddisruptionbudgets"),
+    Kind("ServiceEntry", NETWORKING, ("import",), False, "serviceentries"),
+    Kind("DestinationRule", NETWORKING, ("export", "import"), False, "destinationrules"),
+    Kind("AuthorizationPolicy", SECURITY, ("export", "import"), False, "authorizationpolicies"),
+    Kind("Gateway", NETWORKING, ("export", "import"), False, "gateways"),
+    Kind("VirtualService", NETWORKING, ("export", "import"), False, "virtualservices"),
 )
 BY_NAME = dict((kind.name, kind) for kind in KINDS)
 
@@ -67,3 +70,39 @@ def is_shared(kind):
 def kind_rank(kind):
     """Position in the creation order; a kind meshfed does not write goes last."""
     return KINDS.index(BY_NAME[kind]) if kind in BY_NAME else len(KINDS)
+
+
+# what else may live in the gateway namespace, looked for (LIST) before meshfed deletes it: anyone's objects keep it
+NAMESPACE_CONTENT = (("v1", "ConfigMap", "configmaps"), ("v1", "Secret", "secrets"),
+                     ("v1", "ServiceAccount", "serviceaccounts"), ("v1", "Service", "services"),
+                     ("apps/v1", "Deployment", "deployments"), ("v1", "Pod", "pods"))
+NAMESPACE_CONTENT_KINDS = [(api_version, kind) for api_version, kind, dummy in NAMESPACE_CONTENT]
+
+# what apply, prune and the reports do: read (get, list), server-side apply (create for a new object, patch),
+# delete; watch on Secrets because the gateway Role meshfed writes grants it, and Kubernetes lets no one grant
+# what they do not hold (RBAC escalation prevention)
+VERBS = ("get", "list", "create", "patch", "delete")
+GRANTED_TO_GATEWAYS = {"secrets": ("watch",)}
+
+
+def cluster_role_rules():
+    """The rules of the least-privilege ClusterRole: exactly the kinds meshfed writes and reads, per API group."""
+    rules = []
+    written = set(k.plural for k in KINDS)
+    for group in sorted(set(api_group_of(kind) for kind in KINDS)):
+        resources = sorted(k.plural for k in KINDS if api_group_of(k) == group)
+        rules.append({"apiGroups": [group], "resources": resources, "verbs": list(VERBS)})
+        extra = sorted(set(v for r in resources for v in GRANTED_TO_GATEWAYS.get(r, ())))
+        if extra:
+            rules.append({"apiGroups": [group], "resources": sorted(r for r in resources if r in GRANTED_TO_GATEWAYS),
+                          "verbs": extra})
+        looked_at = sorted(plural for api_version, dummy, plural in NAMESPACE_CONTENT
+                           if api_group(api_version) == group and plural not in written)
+        if looked_at:
+            rules.append({"apiGroups": [group], "resources": looked_at, "verbs": ["list"]})
+    return rules
+
+
+def api_group_of(kind):
+    """The API group of a kind ('' for the core group), whatever the version of the Istio APIs."""
+    return api_group(kind_api_version(kind.name, "networking.istio.io/v1"))

@@ -47,3 +47,17 @@ def test_the_creation_order_puts_what_others_refer_to_first():
     assert kind_rank("ServiceAccount") < kind_rank("Deployment")
     assert kind_rank("AuthorizationPolicy") < kind_rank("Gateway")
     assert kind_rank("ConfigMap") == len(KINDS)  # not ours: last
+
+
+def test_the_shipped_least_privilege_cluster_role_is_the_kind_table():
+    import os
+    import yaml
+    from ansible_collections.meshfed.federation.plugins.module_utils.kinds import KINDS, cluster_role_rules
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    with open(os.path.join(repo, "docs", "rbac", "meshfed-cluster-role.yaml")) as f:
+        role = yaml.safe_load(f)
+    assert role["kind"] == "ClusterRole" and role["rules"] == cluster_role_rules()
+    granted = set((group, resource) for rule in role["rules"] for group in rule["apiGroups"]
+                  for resource in rule["resources"] if "patch" in rule["verbs"] and "delete" in rule["verbs"])
+    assert len(granted) == len(KINDS)  # every kind meshfed writes, nothing else
+    assert not [r for r in role["rules"] if "*" in r["verbs"] or "*" in r["resources"] or "escalate" in r["verbs"]]
