@@ -26,6 +26,16 @@ def gateway_selector(direction):
     return {"istio": "private-%sgateway" % direction}
 
 
+GATEWAY_NAMESPACE_LABEL = "meshfed.io/gateway-namespace"
+
+
+def gateway_workload_selector(direction, settings):
+    """What a Gateway of ours selects: our gateway's pods in our gateway namespace only. Istio applies a Gateway's
+    selector to the gateway pods of every namespace (unless PILOT_SCOPE_GATEWAY_TO_NAMESPACE), so without the
+    namespace label a second federation's gateways, in their own namespace, would get this one's servers."""
+    return dict(gateway_selector(direction), **{GATEWAY_NAMESPACE_LABEL: settings.gateway_namespace})
+
+
 def injection_labels(settings):
     """The pod labels that have Istio inject the gateway: ``istio.io/rev: <revision>`` selects a revisioned
     control plane (its webhook selects the pods with that label, and the default injector skips pods that
@@ -134,7 +144,8 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
         kube.service_account(name, ns, labels),
         kube.secret_reader_role(sds_role, ns, labels),
         kube.role_binding(sds_role, ns, labels, sds_role, name),
-        kube.deployment(name, ns, labels, pod_labels, injection_labels(settings), pod_annotations,
+        kube.deployment(name, ns, labels, pod_labels,
+                        dict(injection_labels(settings), **{GATEWAY_NAMESPACE_LABEL: ns}), pod_annotations,
                         name, _gateway_container(direction, cluster, settings, parties), volumes),
         kube.service(name, ns, labels, ports, selector=pod_labels, service_type=service_type),
         kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,

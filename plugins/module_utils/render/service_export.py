@@ -20,7 +20,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model import (
     gateway_principal, known_grants, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    INGRESS, credential_tls, gateway_selector)
+    INGRESS, credential_tls, gateway_workload_selector)
 
 
 def export_object_name(export):
@@ -55,7 +55,7 @@ def render_export_gateway(federation, cluster, export):
                                     export_server_tls(federation, cluster, party, identities))
                for host, (party, identities) in sorted(export_servers(export).items())]
     return istio.gateway(settings.istio_api_version, export_object_name(export), settings.gateway_namespace, labels,
-                         gateway_selector(INGRESS), servers)
+                         gateway_workload_selector(INGRESS, settings), servers)
 
 
 def render_export_policy(federation, export):
@@ -81,7 +81,7 @@ def render_export_policy(federation, export):
     return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
                                       export_object_name(export), settings.gateway_namespace,
                                       owned_labels(settings.federation_name, "export", export=export.name),
-                                      gateway_selector(INGRESS), rules)
+                                      gateway_workload_selector(INGRESS, settings), rules)
 
 
 def render_export_route(federation, cluster, export):

@@ -21,7 +21,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model import (
     binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, credential_tls, gateway_selector, gateway_service_fqdn)
+    EGRESS, credential_tls, gateway_service_fqdn, gateway_workload_selector)
 
 EGRESS_RULE_NAME = "meshfed-egress-gateway"
 
@@ -83,7 +83,7 @@ def render_binding(federation, imported, source, address):
     server = istio.gateway_server(settings.egress_port, short_name("import", binding), "TLS", [host],
                                   {"mode": "ISTIO_MUTUAL"})
     gateway = istio.gateway(settings.istio_api_version, name, settings.gateway_namespace, labels,
-                            gateway_selector(EGRESS), [server])
+                            gateway_workload_selector(EGRESS, settings), [server])
     peer = cluster_of(federation, source.cluster)
     route = [{"match": [{"port": settings.egress_port}],
               "route": [{"destination": istio.destination(peer.identity, address.port, source.export)}]}]
@@ -107,7 +107,7 @@ def render_binding_policy(federation, imported, source):
               "when": [{"key": "connection.sni", "values": [binding_host(imported, source, settings)]}]}]
     return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
                                       binding_object_name(imported, source), settings.gateway_namespace, labels,
-                                      gateway_selector(EGRESS), rules)
+                                      gateway_workload_selector(EGRESS, settings), rules)
 
 
 def render_egress_rule(federation, cluster):

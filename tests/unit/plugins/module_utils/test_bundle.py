@@ -122,7 +122,7 @@ def test_dump_is_sorted_indented_json_with_a_trailing_newline(ca):
 def test_yaml_document_verifies(ca):
     document = signed(ca)
     received = bundle.load(yaml.safe_dump(document))
-    got, _ = bundle.verify(received, pinned=der_fingerprint(ca[2]), now=NOW)
+    got, dummy = bundle.verify(received, pinned=der_fingerprint(ca[2]), now=NOW)
     assert got["issued_at"] == bundle.format_time(NOW - HOUR)
 
 
@@ -159,7 +159,7 @@ def test_unpinned_signer_refused_without_trust_on_first_use(ca):
 
 
 def test_trust_on_first_use_returns_the_fingerprint_to_pin(ca):
-    _, fingerprint = bundle.verify(signed(ca), trust_on_first_use=True, now=NOW)
+    dummy, fingerprint = bundle.verify(signed(ca), trust_on_first_use=True, now=NOW)
     assert fingerprint == der_fingerprint(ca[2])
     # the pin wins over trust on first use
     error = refused(signed(ca), pinned="sha256:" + "0" * 64, trust_on_first_use=True)
@@ -207,7 +207,7 @@ def test_issued_in_the_future(ca):
 
 def test_issued_slightly_ahead_of_our_clock_accepted(ca):
     document = signed(ca, issued_at=NOW + 4 * datetime.timedelta(minutes=1))
-    got, _ = bundle.verify(document, pinned=der_fingerprint(ca[2]), now=NOW)
+    got, dummy = bundle.verify(document, pinned=der_fingerprint(ca[2]), now=NOW)
     assert got["issued_at"] == "2026-12-10T03:04:00Z"
 
 

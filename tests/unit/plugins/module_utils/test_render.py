@@ -136,7 +136,12 @@ def test_seed_import_chain_is_consistent_hop_by_hop():
     assert tls["mode"] == "ISTIO_MUTUAL"
     # hop 1: the SNI the sidecar sends selects the binding's egress Gateway server
     egress_gateway = find(imports, "Gateway", "meshfed-import-default-reviews-cluster2-reviews-v2")["spec"]
-    assert egress_gateway["selector"] == {"istio": "private-egressgateway"}
+    # our egress gateway's pods, in our gateway namespace only (Istio applies a selector to every namespace's)
+    assert egress_gateway["selector"] == {"istio": "private-egressgateway",
+                                          "meshfed.io/gateway-namespace": "istio-private-gateways"}
+    egress_pods = find(render_gateways(federation, "cluster1", CREDENTIAL), "Deployment",
+                       "istio-private-egressgateway")["spec"]["template"]["metadata"]["labels"]
+    assert all(egress_pods.get(k) == v for k, v in egress_gateway["selector"].items()), egress_pods
     assert egress_gateway["servers"][0]["hosts"] == [tls["sni"]]
     assert egress_gateway["servers"][0]["tls"] == {"mode": "ISTIO_MUTUAL"}
     # hop 2: the egress VirtualService forwards to the peer's identity through the export's subset

@@ -106,7 +106,8 @@ def test_the_local_alias_sets_the_authority_to_the_host_the_exporter_routes(two)
 def test_the_policy_allows_the_peer_gateway_principal_on_its_sni_with_the_granted_methods_and_paths_only(two):
     dummy, dummy, full = two
     policy = spec(render_exports(full["org-a"], "cluster1"), "AuthorizationPolicy", "meshfed-export-ratings")
-    assert (policy["action"], policy["selector"]) == ("ALLOW", {"matchLabels": {"istio": "private-ingressgateway"}})
+    assert (policy["action"], policy["selector"]) == ("ALLOW", {"matchLabels": {
+        "istio": "private-ingressgateway", "meshfed.io/gateway-namespace": "istio-private-gateways"}})
     assert policy["rules"] == [{
         "from": [{"source": {"principals": ["c2.example.com/meshfed-gateway"]}}],
         "when": [{"key": "connection.sni", "values": ["ratings.org-b.c1.example.com"]}],
