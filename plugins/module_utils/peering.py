@@ -83,13 +83,16 @@ def _read_peer(where, raw, party, recorded, now):
     entry = {"name": name, "where": where, "bundle": None, "signer": None,
              "previous": recorded.get("body") if recorded else None,
              "withdrawn": recorded.get("withdrawn") or [] if recorded else []}
+    tofu = as_bool(raw.get("trust_on_first_use", False))
+    if tofu is None:
+        return None, _peer_problem(where, "trust_on_first_use %r must be true or false" % (raw["trust_on_first_use"],))
     path, document = raw.get("bundle"), raw.get("document")
     if path is not None and document is not None:
         return None, _peer_problem(where, "give the peer's bundle as a file (bundle) or as its content (document), "
                                           "not both")
     if document is not None:
         # the bundle's content itself, from an extra var or a survey (AWX): a mapping or its JSON/YAML text
-        text, path = document if isinstance(document, str) else bundle.dump(document), "(document)"
+        text = document if isinstance(document, str) else bundle.dump(document)
     elif path is None:
         return entry, None
     elif not isinstance(path, str) or not path:
@@ -103,12 +106,10 @@ def _read_peer(where, raw, party, recorded, now):
                 return entry, None  # not handed yet: pending
             return None, _peer_problem(where, "bundle %s cannot be read: %s" % (path, error.strerror))
     pinned = raw.get("signer_fingerprint")
-    tofu = as_bool(raw.get("trust_on_first_use", False))
-    if tofu is None:
-        return None, _peer_problem(where, "trust_on_first_use %r must be true or false" % (raw["trust_on_first_use"],))
     if pinned is None and tofu and recorded:
         pinned = recorded.get("signer")  # trusted on first use: pinned from then on
-    origin = "peer %s (%s.%s %s)" % (name, where, "document" if document is not None else "bundle", path)
+    origin = ("peer %s (%s.document)" % (name, where) if document is not None
+              else "peer %s (%s.bundle %s)" % (name, where, path))
     try:
         body, signer = bundle.verify(bundle.load(text), pinned=pinned, trust_on_first_use=tofu, recipient=party,
                                      issuer=name, now=now)
