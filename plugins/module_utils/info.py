@@ -27,7 +27,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
     Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.query import HAS_JMESPATH, QueryError, run_query
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, INGRESS, credential_secret_name, gateway_name)
+    EGRESS, INGRESS, credential_secret_name, gateway_name, party_ca)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import export_object_name
 
 
@@ -116,13 +116,15 @@ def link_targets(federation, cluster, discovered):
 
 
 def trusted_cas(federation, party, credential):
-    """The CAs a probe of ``party``'s gateways trusts (PEM text), None for the cluster's own CA file."""
+    """The CAs a probe of ``party``'s gateways trusts (PEM text), None for the cluster's own CA file: what the
+    gateway's own credential for that party holds (render/private_gateway.party_ca)."""
     if party is None:
         return None
-    if party in federation.peers:
-        return "".join(federation.peers[party].cas)
-    with open(credential["party_ca_paths"][party]) as pem:
-        return pem.read()
+    paths = credential.get("party_ca_paths") or {}
+    if party not in paths:
+        return party_ca(federation, party, {"party_cas": {}})
+    with open(paths[party]) as pem:
+        return party_ca(federation, party, {"party_cas": {party: pem.read()}})
 
 
 def probe_cluster_links(module, federation, cluster):

@@ -42,6 +42,13 @@ class PlaybookRun(object):
     def stats(self):
         return (self.result or {}).get("stats", {})
 
+    def failure(self):
+        """The message of the first task that failed ("" if none did)."""
+        for dummy, dummy, result in self.task_results():
+            if result.get("failed"):
+                return result.get("msg", "")
+        return ""
+
 
 def pki_dir_for(directory):
     """Where the certificates of the inventory in ``directory`` go: beside it, not in it (Ansible would try
@@ -114,3 +121,15 @@ def settle_namespace(lab, context, name, timeout=120):
         lab.kubectl(context, "wait", "--for=delete", "namespace/" + name, "--timeout=%ds" % timeout, timeout=timeout + 10)
         return None
     return namespace["metadata"].get("labels") or {}
+
+
+def write_marks(lab, context, selector=None):
+    """(kind, namespace, name) -> (generation, when meshfed last wrote it) of the objects of our kinds in one
+    cluster, with ``selector`` (a label selector) only those; objects being deleted are left out. Status updates
+    by controllers, such as the HPA's, change resourceVersion but neither of these."""
+    args = ["get", OUR_KINDS, "-A", "-o", "json"] + (["-l", selector] if selector else [])
+    items = json.loads(lab.kubectl(context, *args))["items"]
+    return dict(((i["kind"], i["metadata"].get("namespace"), i["metadata"]["name"]), (
+        i["metadata"].get("generation"),
+        sorted(f.get("time") for f in i["metadata"].get("managedFields", []) if f.get("manager") == "meshfed")))
+        for i in items if not i["metadata"].get("deletionTimestamp"))

@@ -9,14 +9,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    OUR_KINDS, pki_dir_for, run_playbook, settle_namespace, write_inventory)
+    pki_dir_for, run_playbook, settle_namespace, write_inventory, write_marks)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -212,24 +211,8 @@ def case_id(case):
 
 
 def snapshot(lab):
-    """Per object of ours in the lab's clusters: its generation and when meshfed last wrote it."""
-    found = {}
-    for cluster in CLUSTERS:
-        out = json.loads(lab.kubectl(cluster, "get", OUR_KINDS, "-A", "-l", "app.kubernetes.io/managed-by=meshfed",
-                                     "-o", "json"))
-        for item in out["items"]:
-            meta = item["metadata"]
-            found["%s/%s/%s/%s" % (cluster, item["kind"], meta.get("namespace", ""), meta["name"])] = (
-                meta.get("generation"), meta.get("deletionTimestamp"),
-                sorted(f.get("time") for f in meta.get("managedFields", []) if f.get("manager") == "meshfed"))
-    return found
-
-
-def failure_message(run):
-    for dummy, dummy, result in run.task_results():
-        if result.get("failed"):
-            return result.get("msg", "")
-    return ""
+    """Per cluster, the write marks of every meshfed object."""
+    return dict((cluster, write_marks(lab, cluster, "app.kubernetes.io/managed-by=meshfed")) for cluster in CLUSTERS)
 
 
 def run_case(lab, root, index, case):
@@ -270,7 +253,7 @@ def test_every_bad_input_is_refused_by_name_without_a_traceback_and_changes_noth
         runs = list(pool.map(lambda item: run_case(lab, federated, *item), enumerate(CASES)))
     problems = []
     for name, words, run in runs:
-        message = failure_message(run)
+        message = run.failure()
         output = run.stdout + run.stderr
         if run.rc == 0:
             problems.append("%s: the run succeeded" % name)

@@ -11,7 +11,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import re
 import stat
@@ -20,7 +19,7 @@ import uuid
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    OUR_KINDS, owned_objects, pki_dir_for, run_playbook, settle_namespace, write_inventory)
+    OUR_KINDS, owned_objects, pki_dir_for, run_playbook, settle_namespace, write_inventory, write_marks)
 
 pytestmark = pytest.mark.lab
 
@@ -43,16 +42,6 @@ def inventory(lab, tmp_path_factory):
     assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
     yield directory
     run_playbook("unfederate.yml", directory)
-
-
-def resource_versions(lab, context):
-    """Per object: its generation and when meshfed last wrote it (status updates by controllers, such as the
-    HPA's, change resourceVersion but neither of these)."""
-    out = json.loads(lab.kubectl(context, "get", OUR_KINDS, "-A", "-o", "json"))
-    return {(i["kind"], i["metadata"].get("namespace"), i["metadata"]["name"]): (
-        i["metadata"].get("generation"),
-        sorted(f.get("time") for f in i["metadata"].get("managedFields", []) if f.get("manager") == "meshfed"))
-        for i in out["items"]}
 
 
 def apply_results(run):
@@ -82,7 +71,7 @@ def test_converge(lab, inventory):
 
 
 def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
-    before = {c: resource_versions(lab, c) for c in CLUSTERS}
+    before = {c: write_marks(lab, c) for c in CLUSTERS}
     run = run_playbook("federate.yml", inventory)
     assert run.rc == 0, run.stdout[-5000:]
     assert run.changed_tasks() == []
@@ -90,7 +79,7 @@ def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
     for res in apply_results(run).values():
         requests = res["api_requests"]
         assert requests.get("apply", 0) + requests.get("delete", 0) == 0, requests
-    after = {c: resource_versions(lab, c) for c in CLUSTERS}
+    after = {c: write_marks(lab, c) for c in CLUSTERS}
     assert {(c, k) for c in CLUSTERS for k in after[c] if after[c][k] != before[c].get(k)} == set()
 
 
@@ -129,9 +118,9 @@ def test_check_mode_predicts_exactly_the_changes(lab, inventory, tmp_path):
             "consumers": ["cluster1"]})
     changed_inventory = write_inventory(str(tmp_path), lab.kubeconfig, FEDERATION, shift_weights,
                                         pki_dir=pki_dir_for(inventory))
-    before = {c: resource_versions(lab, c) for c in CLUSTERS}
+    before = {c: write_marks(lab, c) for c in CLUSTERS}
     predicted = apply_results(run_playbook("federate.yml", changed_inventory, "--check", "--diff"))
-    assert {c: resource_versions(lab, c) for c in CLUSTERS} == before, "check mode wrote to a cluster"
+    assert {c: write_marks(lab, c) for c in CLUSTERS} == before, "check mode wrote to a cluster"
     assert predicted[("cluster1", "service_import")]["updated"] == ["VirtualService default/reviews"]
     assert sorted(predicted[("cluster2", "service_export")]["created"]) == [
         "AuthorizationPolicy istio-private-gateways/meshfed-export-ratings",

@@ -112,7 +112,7 @@ class Party(object):
         env = {"MESHFED_LAB_DIR": self.lab.dir, "KUBECONFIG": self.kubeconfig}
         run = run_playbook(playbook, self.inventory, *extra, env=env, timeout=900)
         if kwargs.get("check", True):
-            assert run.rc == 0, "%s %s: %s\n%s" % (self.org, playbook, first_failure(run), run.stderr[-3000:])
+            assert run.rc == 0, "%s %s: %s\n%s" % (self.org, playbook, run.failure(), run.stderr[-3000:])
         return run
 
     def owned(self):
@@ -129,13 +129,6 @@ def hand_over(parties, sender, recipient):
     """The one file that passes from one party to another."""
     shutil.copy(os.path.join(parties[sender].outgoing, "%s-for-%s.json" % (sender, recipient)),
                 parties[recipient].incoming_bundle(sender))
-
-
-def first_failure(run):
-    for name, host, result in run.task_results():
-        if result.get("failed"):
-            return result.get("msg", "")
-    return run.stdout[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +164,7 @@ def parties(lab, tmp_path_factory):
         yield parties, fingerprints, mesh, proxies
     finally:
         # the other tests' federations use the same gateway namespace: leave nothing of this one behind
-        failed = dict((org, first_failure(run)) for org, run in
+        failed = dict((org, run.failure()) for org, run in
                       ((org, party.play("unfederate.yml", check=False)) for org, party in parties.items()) if run.rc)
         lab.kubectl_run("cluster3", "delete", "namespace", SHOP, "--wait=false")
         assert not failed, failed
@@ -269,7 +262,7 @@ def refused_without_change(party, mutate_bundle, tmp_path, words):
     try:
         run = party.play("federate.yml", check=False)
         assert run.rc != 0
-        message = first_failure(run)
+        message = run.failure()
         for word in ["peer org-b", "meshfed_peers[0]"] + list(words):
             assert word in message, message
         assert party.owned() == before

@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, until, via_sidecar
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    OUR_KINDS, run_playbook, settle_namespace, write_inventory)
+    run_playbook, settle_namespace, write_inventory, write_marks)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -43,19 +43,9 @@ def play(lab, inventory, playbook):
 
 
 def versions(lab, federation):
-    """kind/namespace/name -> (generation, when meshfed last wrote it) of one federation's objects in both clusters
-    (a controller's status update, the HPA's, changes resourceVersion but neither of these)."""
-    found = {}
-    for cluster in CLUSTERS:
-        out = json.loads(lab.kubectl(cluster, "get", OUR_KINDS, "-A", "-l", "meshfed.io/federation=" + federation,
-                                     "-o", "json"))
-        for item in out["items"]:
-            if not item["metadata"].get("deletionTimestamp"):
-                found["%s/%s/%s/%s" % (cluster, item["kind"], item["metadata"].get("namespace", ""),
-                                       item["metadata"]["name"])] = (
-                    item["metadata"].get("generation"),
-                    sorted(f.get("time") for f in item["metadata"].get("managedFields", []) if f.get("manager") == "meshfed"))
-    return found
+    """Per cluster, the write marks of one federation's objects."""
+    return dict((cluster, write_marks(lab, cluster, "meshfed.io/federation=" + federation)) for cluster in CLUSTERS
+                if write_marks(lab, cluster, "meshfed.io/federation=" + federation))
 
 
 @pytest.fixture(scope="module")
