@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import sys
 import time
@@ -39,10 +40,33 @@ def cache_dir() -> Path:
     return d
 
 
+LAB_PORTS = (20000, 32000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now, below the kernel's ephemeral range.
+
+    A port the kernel hands out for bind(0) is in the ephemeral range, where any outgoing connection (the
+    clusters' own clients) may take it before the process we pass it to binds it.
+    """
+    low = min(LAB_PORTS[1], ephemeral_low())
+    for port in random.sample(range(LAB_PORTS[0], low), min(200, max(0, low - LAB_PORTS[0]))):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def cluster_sort_key(name: str):

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from labkit import clusters, procs
-from labkit.common import LabError, free_port
+from labkit.common import LabError, free_port, log
 from labkit.istio_base import MESH_NETWORKS, mesh_config
 from labkit.kubeapi import Api, ApiError
 from labkit.state import Lab
@@ -62,6 +62,20 @@ def start(lab: Lab, bin_dir: Path, cluster: str) -> dict:
                HOME=str(d))
     proc = procs.spawn(cmd, lab.log_dir / f"istiod-{cluster}.log", env, lab.home, cwd=d)
     return {"pid": proc.pid, "ports": ports}
+
+
+def start_ready(lab: Lab, bin_dir: Path, cluster: str, attempts: int = 3) -> dict:
+    """Start istiod and wait until it is ready; again on new ports if another process took one first."""
+    for attempt in range(1, attempts + 1):
+        info = start(lab, bin_dir, cluster)
+        try:
+            wait_ready(lab, cluster, info)
+            return info
+        except LabError as e:
+            if "address already in use" not in str(e) or attempt == attempts:
+                raise
+            log(f"{cluster}: istiod found a port taken ({e.args[0].splitlines()[-1][-80:]}); new ports")
+    raise AssertionError("unreachable")
 
 
 def healthy(info: dict) -> bool:

@@ -67,9 +67,7 @@ def up(lab: Lab, bin_dir: Path, names: list[str], recreated: list[str]) -> dict:
             return info, False
         if info:
             procs.stop([info["pid"]], lab.home)
-        info = istiod.start(lab, bin_dir, name)
-        istiod.wait_ready(lab, name, info)
-        return info, True
+        return istiod.start_ready(lab, bin_dir, name), True
 
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         started = dict(zip(names, pool.map(ensure_istiod, names)))
