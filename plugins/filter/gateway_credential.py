@@ -13,10 +13,11 @@ version_added: 0.1.0
 description:
   - Returns the C(credential) option of M(meshfed.federation.private_gateway) and
     M(meshfed.federation.federation_info) for one cluster, in the layout of the meshfed.federation.pki role.
-  - With one CA for the inventory (C(meshfed_ca_scope=federation), the default) the files are C(<pki_dir>/ca.crt),
-    C(<pki_dir>/<cluster>.crt) and C(<pki_dir>/<cluster>.key).
+  - With one CA for the inventory (C(meshfed_ca_scope=federation), the default) the files are
+    C(<pki_dir>/trusted-cas.pem) (the CA, and during a CA rotation the other CA as well), C(<pki_dir>/<cluster>.crt)
+    and C(<pki_dir>/<cluster>.key).
   - With a CA per cluster (C(meshfed_ca_scope=cluster)) they are in C(<pki_dir>/<cluster>/), and C(party_ca_paths)
-    maps every other cluster to its CA certificate C(<pki_dir>/<other>/ca.crt). The gateway trusts that CA, and only
+    maps every other cluster to its CAs C(<pki_dir>/<other>/trusted-cas.pem). The gateway trusts that CA, and only
     that CA, for the servers and links of that cluster.
 options:
   _input:
@@ -36,6 +37,15 @@ options:
     description: V(federation) for one CA, V(cluster) for a CA per cluster (C(meshfed_ca_scope)).
     type: str
     default: federation
+  variant:
+    description:
+      - V(current) is the credential the gateways use.
+      - V(next) has the certificate and key the next CA of a rotation issued (stage trust), and V(issuing) trusts
+        only the CAs that issue certificates: probes with them prove that a stage of a CA rotation reached the
+        gateways (playbooks/rotate-certificates.yml).
+    type: str
+    choices: [current, next, issuing]
+    default: current
 """
 
 EXAMPLES = r"""
@@ -56,14 +66,17 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model import CA_SCOPES
-from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import credential_paths
+from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import CREDENTIAL_VARIANTS, credential_paths
 
 
-def gateway_credential(pki_dir, cluster, clusters, ca_scope="federation"):
+def gateway_credential(pki_dir, cluster, clusters, ca_scope="federation", variant="current"):
     if ca_scope not in CA_SCOPES:
         raise AnsibleFilterError("gateway_credential: meshfed_ca_scope %r must be one of %s"
                                  % (ca_scope, ", ".join(CA_SCOPES)))
-    return credential_paths(str(pki_dir), str(cluster), [str(c) for c in clusters], ca_scope)
+    if variant not in CREDENTIAL_VARIANTS:
+        raise AnsibleFilterError("gateway_credential: variant %r must be one of %s"
+                                 % (variant, ", ".join(CREDENTIAL_VARIANTS)))
+    return credential_paths(str(pki_dir), str(cluster), [str(c) for c in clusters], ca_scope, variant)
 
 
 class FilterModule(object):

@@ -75,6 +75,7 @@ FEDERATION_PKI_ARG_SPEC = dict(
     renewal_days=dict(type="int", default=pki.DEFAULT_RENEWAL_DAYS),
     force=dict(type="bool", default=False),
     rotate_ca=dict(type="bool", default=False),
+    ca_rotation_stage=dict(type="str", choices=["trust", "issue", "drop"]),
     ca_scope=dict(type="str", choices=["federation", "cluster"], default="federation"),
 )
 

@@ -240,13 +240,13 @@ def _check_pin(signer_fingerprint, pinned, trust_on_first_use):
         raise BundleError("signature.signer", "the signer %s is not pinned: check this fingerprint with the issuer out "
                                               "of band and pin it (signer_fingerprint: %s), or allow trust on first use"
                           % (signer_fingerprint, signer_fingerprint))
-    wanted = normalize_fingerprint(pinned)
-    if wanted is None:
+    wanted = [normalize_fingerprint(one) for one in (pinned if isinstance(pinned, list) else [pinned])]
+    if not wanted or None in wanted:
         raise BundleError("signature.signer", "the pinned fingerprint %r is not a SHA-256 fingerprint "
-                                              "(sha256:<64 hex digits>)" % (pinned,))
-    if wanted != signer_fingerprint:
+                                              "(sha256:<64 hex digits>), or a list of them" % (pinned,))
+    if signer_fingerprint not in wanted:
         raise BundleError("signature.signer", "signed by %s, but the pinned signer is %s"
-                          % (signer_fingerprint, wanted))
+                          % (signer_fingerprint, " or ".join(wanted)))
 
 
 def _check_party(body, field, wanted, preposition):

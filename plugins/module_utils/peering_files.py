@@ -38,6 +38,13 @@ def _read_text(module, path, what):
         module.fail_json(msg="cannot read the %s %s: %s" % (what, path, error.strerror))
 
 
+def split_pem(text):
+    """The certificates of a PEM file, one PEM text each (a file may hold several: trusted-cas.pem during a CA
+    rotation holds both CAs)."""
+    end = "-----END CERTIFICATE-----"
+    return [part.strip() + "\n" + end + "\n" for part in text.split(end)[:-1] if part.strip()]
+
+
 def _current(path, signer_fingerprint, now, renewal_days):
     """The body of the bundle already at ``path`` when it was signed by the same signer and is not due for
     renewal; None otherwise."""
@@ -66,7 +73,7 @@ def issue(module, federation):
                          % (params["renewal_days"], params["validity_days"]))
     signer_cert = _read_text(module, params["signer_cert_path"], "signer certificate")
     signer_key = _read_text(module, params["signer_key_path"], "signer key")
-    cas = [_read_text(module, path, "CA certificate").decode("utf-8") for path in params["ca_paths"]]
+    cas = [pem for path in params["ca_paths"] for pem in split_pem(_read_text(module, path, "CA certificate").decode("utf-8"))]
     try:
         signer_fingerprint = bundle.fingerprint(signer_cert)
     except pki.PKIError as error:

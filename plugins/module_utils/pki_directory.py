@@ -17,6 +17,7 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils import pki_rotation as rotation
 from ansible_collections.meshfed.federation.plugins.module_utils.model import is_dns_name
 
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -39,6 +40,10 @@ def validate(params):
                       "cluster gets a CA of its own")
     if ca["cert_path"] and params["rotate_ca"]:
         errors.append("rotate_ca cannot rotate a user-supplied CA; point ca.cert_path/ca.key_path at the new CA")
+    if ca["cert_path"] and params["ca_rotation_stage"]:
+        errors.append("ca_rotation_stage rotates the generated CA; a user-supplied CA is rotated where it is kept")
+    if params["rotate_ca"] and params["ca_rotation_stage"]:
+        errors.append("rotate_ca replaces the CA at once; ca_rotation_stage rotates it in stages: choose one")
     seen = set()
     for index, cluster in enumerate(params["clusters"]):
         name, identity = cluster["name"], cluster["identity"]
@@ -208,7 +213,8 @@ class Run(object):
         return dict(identity=identity, cert_path=cert_file, key_path=key_file, ca_path="%s/ca.crt" % self.path,
                     reasons=reasons, **summary(meta, self.now))
 
-    def run(self):
+    def issue(self):
+        """The CA and the gateway certificates of the directory, issued or renewed where needed."""
         if not os.path.isdir(self.path):
             self.changed = True
             if not self.check:
@@ -218,7 +224,52 @@ class Run(object):
         for cluster in self.params["clusters"]:
             clusters[cluster["name"]] = self.leaf(cluster, ca_cert, ca_key, ca_regenerated, ca_info["subject"],
                                                   ca_info["not_after"])
-        result = dict(changed=self.changed, ca=ca_info, clusters=clusters, permissions_fixed=self.permissions_fixed)
+        return ca_info, clusters
+
+    def rotate(self):
+        """Move the directory to the stage asked for (ca_rotation_stage); the stage it is in after."""
+        if pki.read_bytes("%s/ca.crt" % self.path) is None:
+            return None  # nothing to rotate: the CA this run makes is the new one
+        stage = rotation.stage_of(self.path)
+        try:
+            action = rotation.transition(stage, self.params["ca_rotation_stage"])
+        except rotation.RotationError as error:
+            raise rotation.RotationError("%s: %s" % (self.path, error))
+        if action:
+            self.changed = True
+        if not self.check:
+            if action == "promote" or (stage == "issue" and os.path.isdir(rotation.next_dir(self.path))):
+                rotation.promote(self.path)
+            elif action == "drop":
+                rotation.drop(self.path)
+        return rotation.stage_after(stage, action)
+
+    def trust(self, stage):
+        """Keep trusted-cas.pem, what the gateways trust: the CA, and during a rotation the other one too."""
+        path = rotation.trusted_cas_path(self.path)
+        if self.check:
+            return path
+        pem = rotation.trusted_cas(self.path, stage)
+        if pki.read_bytes(path) != pem:
+            self.write(path, pem, pki.CERT_MODE)
+        return path
+
+    def run(self):
+        stage = self.rotate()
+        ca_info, clusters = self.issue()
+        result = dict(ca=ca_info, clusters=clusters, permissions_fixed=self.permissions_fixed,
+                      rotation=dict(stage=stage or "none"))
+        if stage == "trust":
+            upcoming = Run(self.module, rotation.next_dir(self.path), self.params["clusters"])
+            result["rotation"]["next"] = dict(zip(("ca", "clusters"), upcoming.issue()))
+            self.changed = self.changed or upcoming.changed
+            self.permissions_fixed.extend(upcoming.permissions_fixed)
+            self.before["next"], self.after["next"] = upcoming.before, upcoming.after
+        elif stage == "issue":
+            result["rotation"]["previous"] = {"ca": summary(pki.cert_metadata(pki.load_cert(
+                pki.read_bytes(rotation.previous_ca_path(self.path)))), self.now)} if not self.check else {}
+        result["trusted_cas_path"] = self.trust(stage)
+        result["changed"] = self.changed
         if self.module._diff:
             result["diff"] = dict(before=self.before, after=self.after)
         return result
@@ -228,17 +279,20 @@ def run_per_cluster(module):
     """A CA per cluster (ca_scope=cluster), each with its cluster's certificate, in ``<path>/<cluster>``."""
     if not os.path.isdir(module.params["path"]) and not module.check_mode:
         pki.ensure_dir(module.params["path"])
-    result = dict(changed=False, ca=None, cas={}, clusters={}, permissions_fixed=[])
+    result = dict(changed=False, ca=None, cas={}, clusters={}, permissions_fixed=[], rotations={})
     diff = dict(before={}, after={})
     for cluster in module.params["clusters"]:
         one = Run(module, cluster_pki_dir(module.params["path"], cluster["name"], "cluster"), [cluster]).run()
         result["changed"] = result["changed"] or one["changed"]
         result["cas"][cluster["name"]] = one["ca"]
+        result["rotations"][cluster["name"]] = one["rotation"]
         result["clusters"].update(one["clusters"])
         result["permissions_fixed"].extend(one["permissions_fixed"])
         for side in ("before", "after"):
             if "diff" in one:
                 diff[side][cluster["name"]] = one["diff"][side]
+    stages = set(one["stage"] for one in result["rotations"].values())
+    result["rotation"] = dict(stage=stages.pop() if len(stages) == 1 else "mixed")
     if module._diff:
         result["diff"] = diff
     return result
@@ -256,6 +310,8 @@ def run_federation_pki(module):
             result = Run(module).run()
         else:
             result = run_per_cluster(module)
+    except rotation.RotationError as error:
+        module.fail_json(msg="federation_pki: ca_rotation_stage %s: %s" % (module.params["ca_rotation_stage"], error))
     except (pki.PKIError, OSError) as error:
         module.fail_json(msg="federation_pki: %s" % error, exception=traceback.format_exc())
     module.exit_json(**result)
@@ -267,11 +323,22 @@ def cluster_pki_dir(pki_dir, cluster, ca_scope):
     return pki_dir if ca_scope == "federation" else os.path.join(pki_dir, cluster)
 
 
-def credential_paths(pki_dir, cluster, clusters, ca_scope):
-    """The credential option of a cluster's modules: its certificate, key and CA in the PKI directory and, with a
-    CA per cluster, the CA of every other cluster of the inventory (a party of its own) by name."""
+CREDENTIAL_VARIANTS = ("current", "next", "issuing")
+
+
+def credential_paths(pki_dir, cluster, clusters, ca_scope, variant="current"):
+    """The credential option of a cluster's modules: its certificate and key, and the CAs its gateways trust (for
+    its own party, and with a CA per cluster for every other cluster of the inventory, a party of its own, by name).
+
+    ``variant`` "next" is the certificate a CA rotation's next CA issued (stage trust), "issuing" trusts the CAs
+    that issue certificates only, not the one a rotation keeps trusted until it drops it: the credentials that
+    prove a stage has reached the gateways."""
     own = cluster_pki_dir(pki_dir, cluster, ca_scope)
+    leaf_dir = rotation.next_dir(own) if variant == "next" else own
     others = [] if ca_scope == "federation" else [c for c in clusters if c != cluster]
-    return {"cert_path": os.path.join(own, "%s.crt" % cluster), "key_path": os.path.join(own, "%s.key" % cluster),
-            "ca_path": os.path.join(own, "ca.crt"),
-            "party_ca_paths": dict((c, os.path.join(cluster_pki_dir(pki_dir, c, ca_scope), "ca.crt")) for c in others)}
+
+    def trusted(directory):
+        return os.path.join(directory, "ca.crt") if variant == "issuing" else rotation.trusted_cas_path(directory)
+    return {"cert_path": os.path.join(leaf_dir, "%s.crt" % cluster), "key_path": os.path.join(leaf_dir, "%s.key" % cluster),
+            "ca_path": trusted(own),
+            "party_ca_paths": dict((c, trusted(cluster_pki_dir(pki_dir, c, ca_scope))) for c in others)}

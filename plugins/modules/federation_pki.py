@@ -112,9 +112,25 @@ options:
     default: false
   rotate_ca:
     description:
-      - Regenerate the CA too, hence every gateway certificate. Not possible with a user-supplied CA.
+      - Replace the CA at once, hence every gateway certificate. Every link is cut until each cluster has its new
+        certificate: for a compromised CA. O(ca_rotation_stage) rotates without breaking a link. Not possible with a
+        user-supplied CA.
     type: bool
     default: false
+  ca_rotation_stage:
+    description:
+      - Move a CA rotation in stages to this stage. Roll each stage out to every gateway (and peer) before asking for
+        the next one; then no link breaks.
+      - V(trust) makes the next CA and its gateway certificates in C(<path>/next/); C(trusted-cas.pem) holds both CAs.
+      - V(issue) puts the next CA and its certificates in the place of the old ones, keeping the old CA certificate
+        in C(<path>/previous/ca.crt), still trusted.
+      - V(drop) removes C(<path>/previous/); C(trusted-cas.pem) holds the new CA only.
+      - The stage is what the directory holds, so an interrupted rotation resumes where it stopped, and asking for
+        the stage the directory is in changes nothing. Asking for a stage out of order (V(issue) without V(trust),
+        V(drop) before V(issue), V(trust) during V(issue)) fails and changes nothing.
+      - Without it, the stage the directory is in is kept. Not possible with a user-supplied CA or O(rotate_ca).
+    type: str
+    choices: [trust, issue, drop]
   ca_scope:
     description:
       - V(federation) keeps one CA in O(path) for every cluster.
@@ -161,11 +177,11 @@ EXAMPLES = r"""
       - name: cluster1
         identity: c1.example.com
 
-- name: Rotate the CA and every gateway certificate
+- name: Rotate the CA and every gateway certificate, first stage (roll it out before the next)
   meshfed.federation.federation_pki:
     path: ~/.meshfed/pki/bookinfo-demo
     federation_name: bookinfo-demo
-    rotate_ca: true
+    ca_rotation_stage: trust
     clusters:
       - name: cluster1
         identity: c1.example.com
@@ -182,7 +198,7 @@ ca:
   type: dict
   contains:
     cert_path:
-      description: The CA certificate the gateways trust, C(<path>/ca.crt).
+      description: The CA certificate, C(<path>/ca.crt).
       type: str
     key_path:
       description: Its key (C(<path>/ca.key), or O(ca.key_path) for a user-supplied CA).
@@ -241,6 +257,35 @@ clusters:
       days_left: 364
       fingerprint_sha256: "12:34:..."
       reasons: []
+rotation:
+  description: The stage of a CA rotation the directory is in after the run (O(ca_rotation_stage)).
+  returned: success
+  type: dict
+  contains:
+    stage:
+      description: C(none), C(trust) or C(issue); with O(ca_scope=cluster) C(mixed) when the clusters' CAs are not
+        all in the same stage.
+      type: str
+    next:
+      description: In stage C(trust), the next CA and its gateway certificates, as RV(ca) and RV(clusters) describe
+        them.
+      type: dict
+      returned: stage trust
+    previous:
+      description: In stage C(issue), the old CA, still trusted (C(serial), C(not_after), C(days_left),
+        C(fingerprint_sha256)).
+      type: dict
+      returned: stage issue
+  sample: {"stage": "trust", "next": {"ca": {"fingerprint_sha256": "AB:CD:..."}, "clusters": {}}}
+rotations:
+  description: With O(ca_scope=cluster), per cluster name the RV(rotation) of its CA.
+  returned: success and O(ca_scope=cluster)
+  type: dict
+trusted_cas_path:
+  description: The file of the CA certificates the gateways trust, C(<path>/trusted-cas.pem) (both CAs during a
+    rotation).
+  returned: success and O(ca_scope=federation)
+  type: str
 permissions_fixed:
   description: Key files of kept keys whose mode was not C(0600) and was set to it.
   returned: success

@@ -62,7 +62,9 @@ options:
     type: path
   ca_paths:
     description:
-      - PEM files of the CA certificates the peer is to trust for this party's gateways. Required with O(state=issued).
+      - PEM files of the CA certificates the peer is to trust for this party's gateways, one or more certificates
+        each (the playbooks give C(trusted-cas.pem) of the PKI directory, which holds both CAs during a CA
+        rotation). Required with O(state=issued).
     type: list
     elements: path
     default: []

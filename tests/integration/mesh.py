@@ -10,12 +10,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import http.client
 import json
 import os
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
@@ -189,3 +191,46 @@ def grpc_calls(ns, address, port, authority, payload, count=5):
                            authority, payload, str(count)], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+class LoadLoop(object):
+    """Requests from beside a sidecar at ``rate`` per second in a thread, until stopped, ``max_count`` requests or
+    ``max_seconds``: what the mesh serves while something changes. ``statuses`` counts the answers (an exception
+    by its type), ``failures`` keeps the first failed ones."""
+
+    def __init__(self, w, host, port, path, rate=20, max_count=12000, max_seconds=900):
+        self.w, self.host, self.port, self.path = w, host, port, path
+        self.interval, self.max_count, self.max_seconds = 1.0 / rate, max_count, max_seconds
+        self.statuses = collections.Counter()
+        self.failures = []
+        self.seconds = 0.0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def run(self):
+        started = time.time()
+        for i in range(self.max_count):
+            if self.stopped.is_set() or time.time() - started > self.max_seconds:
+                break
+            sent = time.time()
+            try:
+                status, body = via_sidecar(self.w, self.host, self.port, "%s%d" % (self.path, i))
+            except (OSError, http.client.HTTPException) as error:
+                status, body = type(error).__name__, str(error)
+            self.statuses[status] += 1
+            if status != 200 and len(self.failures) < 20:
+                self.failures.append((round(sent - started, 2), status, str(body)[:200]))
+            self.stopped.wait(max(0.0, self.interval - (time.time() - sent)))
+        self.seconds = time.time() - started
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(timeout=30)
+        return self.statuses

@@ -401,3 +401,15 @@ def test_changes_cas_added_and_removed_by_short_fingerprint(previous, ca, other_
     assert changed(previous, lambda b: b["cas"].append(other_ca[0].decode())) == ["CA %s added" % new_short]
     assert changed(previous, lambda b: b.update(cas=[other_ca[0].decode()])) == [
         "CA %s added" % new_short, "CA %s removed" % old_short]
+
+
+def test_a_list_of_pins_accepts_either_signer_for_a_ca_rotation_s_overlap(ca, other_ca):
+    both = [der_fingerprint(ca[2]), der_fingerprint(other_ca[2])]
+    for signer in (ca, other_ca):
+        dummy, fingerprint = bundle.verify(signed(signer), pinned=both, now=NOW)
+        assert fingerprint == der_fingerprint(signer[2])
+    error = refused(signed(other_ca), pinned=[der_fingerprint(ca[2])])
+    assert error.field == "signature.signer" and der_fingerprint(other_ca[2]) in error.message
+    error = refused(signed(ca), pinned=[der_fingerprint(ca[2]), "sha1:1234"])
+    assert "not a SHA-256 fingerprint" in error.message
+    assert "not a SHA-256 fingerprint" in refused(signed(ca), pinned=[]).message

@@ -70,9 +70,9 @@ def test_the_consumer_dials_its_host_trusting_only_the_exporter_clusters_ca():
 def test_the_pki_layout_gives_each_cluster_its_directory_and_the_other_cas():
     assert credential_paths("/pki", "cluster1", ["cluster1", "cluster2"], "cluster") == {
         "cert_path": "/pki/cluster1/cluster1.crt", "key_path": "/pki/cluster1/cluster1.key",
-        "ca_path": "/pki/cluster1/ca.crt", "party_ca_paths": {"cluster2": "/pki/cluster2/ca.crt"}}
+        "ca_path": "/pki/cluster1/trusted-cas.pem", "party_ca_paths": {"cluster2": "/pki/cluster2/trusted-cas.pem"}}
     assert credential_paths("/pki", "cluster1", ["cluster1", "cluster2"], "federation") == {
-        "cert_path": "/pki/cluster1.crt", "key_path": "/pki/cluster1.key", "ca_path": "/pki/ca.crt",
+        "cert_path": "/pki/cluster1.crt", "key_path": "/pki/cluster1.key", "ca_path": "/pki/trusted-cas.pem",
         "party_ca_paths": {}}
 
 

@@ -18,7 +18,8 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
 from ansible_collections.meshfed.federation.plugins.module_utils import federation as handover
 from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError
-from ansible_collections.meshfed.federation.plugins.module_utils.peering import record, record_path
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import bundle_body, record, record_path
+from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import split_pem
 
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.parties import (
     DAY, NOW, ORG_A, ORG_B, Party, federate, hand_over, make_ca, peer_entry, peer_path, write)
@@ -241,3 +242,20 @@ def test_the_description_s_peers_are_read_verified_and_their_changes_reported(tm
     assert federation.peers["org-b"].signer == b.fingerprint
     assert federation.clusters["cluster1"].imports[0].sources[0].cluster == "org-b/cluster2"
     assert changes == {"org-b": []}
+
+
+def test_during_a_ca_rotation_the_bundle_carries_both_cas_and_either_pinned_signer_is_accepted(tmp_path, two, cas):
+    a, b, dummy, fed_b = two
+    new_ca = make_ca("org-b")
+    trusted = split_pem(b.ca[0] + new_ca[0])  # trusted-cas.pem of org-b's PKI directory at stage trust
+    assert trusted == [b.ca[0], new_ca[0]]
+    addresses = dict((name, c.gateway_address) for name, c in fed_b.clusters.items())
+    body = bundle_body(fed_b, "org-a", trusted, addresses, NOW, 30)
+    path = write(tmp_path, "rotated.json", bundle.sign(body, new_ca[0], new_ca[1]))  # signed by the new CA (stage issue)
+    peers, problems, dummy = a.read([peer_entry(b, path, signer_fingerprint=[b.fingerprint, new_ca[2]])])
+    assert problems == [] and peers[0]["signer"] == new_ca[2]
+    model = a.model_from([peer_entry(b, path, signer_fingerprint=[b.fingerprint, new_ca[2]])])
+    assert list(model.peers["org-b"].cas) == [b.ca[0], new_ca[0]]  # the Secret for org-b then trusts both
+    # pinned to the old signer alone, the new CA's bundle is refused, naming both
+    dummy, problems, dummy = a.read([peer_entry(b, path)])
+    assert len(problems) == 1 and new_ca[2] in problems[0] and b.fingerprint in problems[0], problems

@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.d
 COLLECTIONS = os.path.join(REPO, ".lab", "collections")
 MODULE = "ansible_collections.meshfed.federation.plugins.modules.federation_pki"
 CLUSTERS = [{"name": "cluster1", "identity": "c1.example.com"}, {"name": "cluster2", "identity": "c2.example.com"}]
-FILES = ["ca.crt", "ca.key", "cluster1.crt", "cluster1.key", "cluster2.crt", "cluster2.key"]
+FILES = ["ca.crt", "ca.key", "cluster1.crt", "cluster1.key", "cluster2.crt", "cluster2.key", "trusted-cas.pem"]
 
 
 def run(tmp_path, check=False, diff=False, expect_failure=False, **args):
