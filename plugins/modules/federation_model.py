@@ -27,7 +27,8 @@ options:
       - The federation's description, C({clusters, settings, peers}), usually read from the inventory with the
         P(meshfed.federation.federation_description#filter) filter.
       - C(peers) lists the peer parties (C(meshfed_peers)), each C({name, bundle, signer_fingerprint,
-        trust_on_first_use}). Their peering bundles are read here and verified (signature, pinned signer, issuer,
+        trust_on_first_use}); C(signer_fingerprint) is one SHA-256 fingerprint or a list of them (the old and the new
+        signer while the peer rotates its CA). Their peering bundles are read here and verified (signature, pinned signer, issuer,
         recipient = this party, times, CA certificates), then checked against the inventory with the rest; a
         problem names the peer, the bundle field and the inventory item. A peer whose bundle file is not there yet
         is pending - what needs it (imports from it, exports granted to it) waits, listed in RV(skipped).

@@ -19,8 +19,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import glob
 import json
 import os
 import re
@@ -31,6 +29,7 @@ import pytest
 import yaml
 
 from ansible_collections.meshfed.federation.tests.integration.awx_job import make_ca, prepare_job, run_job
+from ansible_collections.meshfed.federation.tests.integration.secrets_scan import leaked, secret_strings
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     OUR_KINDS, REPO, owned_objects, pki_dir_for, run_playbook, settle_namespace, write_inventory)
 
@@ -125,32 +124,15 @@ class Awx(object):
             time.sleep(interval)
 
     def secrets(self):
-        """Strings no event may hold: the private keys of the PKI directory and of the CA credential (base64 of
-        the file as a Secret holds it, and each base64 line of the PEM), the credentials in the kubeconfig, the
-        data of every Secret of ours in the clusters."""
-        keys = [self.ca_key]
-        for path in glob.glob(os.path.join(pki_dir_for(self.inventory), "*.key")):
-            with open(path) as f:
-                keys.append(f.read())
-        found = {"PRIVATE KEY"}
-        for pem in keys:
-            found.add(base64.b64encode(pem.encode()).decode())
-            found.update(line for line in pem.splitlines() if len(line) >= 40 and not line.startswith("-----"))
-        for user in load_yaml(self.lab.kubeconfig).get("users") or []:
-            found.update(v for k, v in (user.get("user") or {}).items() if k in ("client-key-data", "token"))
-        for context in CLUSTERS:
-            listed = json.loads(self.lab.kubectl(context, "get", "secrets", "-n", GATEWAY_NAMESPACE, "-l",
-                                                 "meshfed.io/federation=" + FEDERATION, "-o", "json"))
-            for secret in listed["items"]:
-                found.update(v for v in (secret.get("data") or {}).values() if len(v) >= 40)
-        return found
+        """Strings no event may hold: the private keys of the PKI directory and of the CA credential, the
+        credentials in the kubeconfig, the data of every Secret of ours in the clusters."""
+        return secret_strings(self.lab, pki_dir_for(self.inventory), FEDERATION, CLUSTERS, [self.ca_key])
 
     def assert_nothing_secret(self, job):
         serialized = json.dumps(job.events)
         secrets = self.secrets()
         assert len(secrets) > 5
-        leaked = [s[:12] + "..." for s in secrets if s in serialized]
-        assert not leaked, leaked
+        assert not leaked(serialized, secrets), leaked(serialized, secrets)
 
 
 @pytest.fixture(scope="module")

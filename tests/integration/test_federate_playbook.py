@@ -13,13 +13,13 @@ __metaclass__ = type
 
 import os
 import re
-import stat
 import uuid
 
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     OUR_KINDS, owned_objects, pki_dir_for, run_playbook, settle_namespace, write_inventory, write_marks)
+from ansible_collections.meshfed.federation.tests.integration.secrets_scan import leaked, secret_strings, wrong_modes
 
 pytestmark = pytest.mark.lab
 
@@ -176,16 +176,33 @@ def test_foreign_object_in_the_way_is_reported_and_left_untouched(lab, inventory
     assert run_playbook("federate.yml", inventory).rc == 0
 
 
-def test_keys_never_appear_in_verbose_diff_output_and_files_are_0600(lab, inventory):
-    run = run_playbook("rotate-certificates.yml", inventory, "-vvv", "--diff", plain=True)
-    assert run.rc == 0, run.stdout[-5000:]
-    assert "istio-private-gateways/c1-example-com-certs" in run.stdout  # the Secret was updated and shown
-    assert not PRIVATE_KEY_PEM.search(run.stdout + run.stderr)
+def test_no_output_holds_a_key_or_secret_data_and_key_files_stay_private(lab, inventory):
+    """federate, every rotation (new certificates, each stage of a new CA) and status with -vvv --diff: the
+    output holds no private key (nor a line of one, nor its base64), no Secret data and no kubeconfig credential
+    of any key that existed at any time; after each run the keys are 0600 and the directories 0700."""
     pki = pki_dir_for(inventory)
-    keys = [f for f in os.listdir(pki) if f.endswith(".key")]
-    assert sorted(keys) == ["ca.key", "cluster1.key", "cluster2.key"]
-    for key in keys:
-        assert stat.S_IMODE(os.stat(os.path.join(pki, key)).st_mode) == 0o600, key
+    # the probes are proven on the real mesh (test_mesh_seed.py): here the output only
+    no_probe = ["-e", "meshfed_rotation_probe=false", "-e", "meshfed_rotation_settle_seconds=0"]
+    runs = [("federate.yml", []), ("rotate-certificates.yml", []),
+            ("rotate-certificates.yml", ["-e", "meshfed_ca_rotation=trust"] + no_probe),
+            ("rotate-certificates.yml", ["-e", "meshfed_ca_rotation=issue"] + no_probe),
+            ("rotate-certificates.yml", ["-e", "meshfed_ca_rotation=drop"] + no_probe),
+            ("status.yml", ["-e", "meshfed_probe=false"])]
+    outputs, secrets = [], set()
+    for playbook, extra in runs:
+        run = run_playbook(playbook, inventory, "-vvv", "--diff", *extra, plain=True)
+        assert run.rc == 0, (playbook, extra, run.stdout[-5000:])
+        outputs.append(run.stdout + run.stderr)
+        secrets |= secret_strings(lab, pki, FEDERATION, CLUSTERS)  # the keys of this stage, before the next one
+        assert not wrong_modes(pki), (playbook, extra, wrong_modes(pki))
+    assert "istio-private-gateways/c1-example-com-certs" in outputs[1]  # the Secret was updated and shown
+    assert len(secrets) > 20
+    for (playbook, extra), output in zip(runs, outputs):
+        assert not PRIVATE_KEY_PEM.search(output), (playbook, extra)
+        assert not leaked(output, secrets), (playbook, extra, leaked(output, secrets))
+    keys = sorted(os.path.relpath(os.path.join(root, f), pki) for root, dummy, files in os.walk(pki)
+                  for f in files if f.endswith(".key"))
+    assert keys == ["ca.key", "cluster1.key", "cluster2.key"]
 
 
 def test_status_prints_the_federation(lab, inventory):
