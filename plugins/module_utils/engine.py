@@ -13,6 +13,7 @@ from collections import namedtuple
 
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import host_conflict_message, host_conflict_report
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import NAMESPACE_CONTENT_KINDS, is_shared
+from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import ClusterError, terminating_message
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import (
     FEDERATION, MANAGED_BY, owner_selector, owning_federation)
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe, object_key
@@ -159,6 +160,9 @@ def apply_role(client, role, desired, kinds, federation_name, params, check_mode
     labels = owner_selector(federation_name, role)
     owned, in_the_way, hosted = read_live(client, desired, kinds, labels, concurrency=WRITE_CONCURRENCY,
                                           places=host_check.places)
+    terminating = terminating_namespaces(desired, owned + in_the_way)
+    if terminating:
+        raise ClusterError(terminating_message(client.cluster, terminating[0][0], "deletionTimestamp %s" % terminating[0][1]))
     prunable = set(kind for dummy, kind in kinds if not is_shared(kind))
     plan = plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
                         prune=params.get("prune", True), prunable_kinds=prunable, host_claims=host_check.claims,
@@ -173,6 +177,15 @@ def apply_role(client, role, desired, kinds, federation_name, params, check_mode
         client.wait_available(applied, params.get("wait_timeout", 300))
     result["changed"] = bool(writes(plan))
     return plan, result
+
+
+def terminating_namespaces(desired, live):
+    """(name, deletionTimestamp) of each live namespace being deleted that desired objects go in."""
+    wanted = set(obj["metadata"].get("namespace") for obj in desired) | set(
+        obj["metadata"]["name"] for obj in desired if obj["kind"] == "Namespace")
+    return sorted((obj["metadata"]["name"], obj["metadata"]["deletionTimestamp"]) for obj in live
+                  if obj["kind"] == "Namespace" and obj["metadata"].get("deletionTimestamp")
+                  and obj["metadata"]["name"] in wanted)
 
 
 def release_namespace_if_empty(client, name, labels, check_mode):

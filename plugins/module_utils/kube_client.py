@@ -81,6 +81,15 @@ def unreachable_message(cluster, host, error):
     return "cluster %s: API server at %s unreachable: %s" % (cluster, host, reason)
 
 
+TERMINATING = re.compile(r"because it is being terminated")
+
+
+def terminating_message(cluster, namespace, detail):
+    return ("cluster %s: namespace %s is being deleted (Terminating), so nothing can be created in it (%s). Run again "
+            "once it is gone; if it stays, see what holds it: kubectl get namespace %s -o jsonpath='{.status.conditions}'"
+            % (cluster, namespace, detail, namespace))
+
+
 def named(obj):
     return "%s %s" % (obj["kind"], obj["metadata"]["name"])
 
@@ -136,6 +145,8 @@ class ClusterClient(object):
         if isinstance(error, ClusterError):
             return error
         status = getattr(error, "status", None)
+        if status == 403 and TERMINATING.search(api_message(error)):
+            return ClusterError(terminating_message(self.cluster, namespace, api_message(error)))
         if status in (401, 403):
             return ClusterError("cluster %s: not allowed to %s %s %s (%s): %s"
                                 % (self.cluster, verb, what, scope(namespace), status, api_message(error)))

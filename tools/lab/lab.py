@@ -196,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     op = sub.add_parser("operator", help="run a command on the operator's machine: inside the lab's network, "
                                          "reaching the load balancer addresses and (forwarded) the API servers")
     op.add_argument("command", nargs=argparse.REMAINDER)
+    ft = sub.add_parser("fault", help="a fault of one cluster: apiserver-kill (SIGKILL its kube-apiserver), "
+                                      "apiserver-start (bring it back on the same ports and data)")
+    ft.add_argument("fault", choices=["apiserver-kill", "apiserver-start"])
+    ft.add_argument("cluster")
     sub.add_parser("controller", help="(internal) the lab's background controller")
     app = sub.add_parser("app", help="(internal) a sample app's server")
     app.add_argument("kind")
@@ -224,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_request(lab, args.cluster, args.pod, args.url, args.count, args.method)
         if args.cmd == "operator":
             return run_as_operator(lab, args.command[1:] if args.command[:1] == ["--"] else args.command)
+        if args.cmd == "fault":
+            from labkit.faults import cmd_fault
+            return cmd_fault(lab, args.fault, args.cluster)
         if args.cmd == "controller":
             from labkit import controller
             return controller.run(lab)

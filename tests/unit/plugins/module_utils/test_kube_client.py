@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import api_message, is_available, is_unreachable, unreachable_message
+from ansible_collections.meshfed.federation.plugins.module_utils.engine import terminating_namespaces
+from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
+    ClusterClient, api_message, is_available, is_unreachable, unreachable_message)
+from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import core
 
 
 def test_deployment_is_available_only_for_its_current_generation():
@@ -36,3 +39,25 @@ def test_unreachable_and_api_errors_read_well():
 
     assert not is_unreachable(Forbidden())
     assert api_message(Forbidden()) == 'services is forbidden: User "x" cannot list'
+
+
+def test_a_namespace_being_deleted_is_named_as_such_not_as_missing_rights():
+    class Terminating(Exception):
+        status = 403
+        body = (b'{"kind":"Status","message":"secrets \\"c\\" is forbidden: unable to create new content in namespace '
+                b'istio-private-gateways because it is being terminated","reason":"Forbidden"}')
+
+    client = ClusterClient.__new__(ClusterClient)
+    client.cluster = "cluster2"
+    message = str(client._failure(Terminating(), "apply", "Secret c", "istio-private-gateways"))
+    assert message.startswith("cluster cluster2: namespace istio-private-gateways is being deleted (Terminating)")
+    assert "not allowed" not in message and "kubectl get namespace istio-private-gateways" in message
+
+
+def test_a_role_stops_before_writing_into_a_namespace_being_deleted():
+    desired = [core("Namespace", "gw", namespace=None), core("Secret", "s", namespace="gw"), core("Service", "a")]
+    live = [dict(core("Namespace", "gw", namespace=None), metadata={"name": "gw", "deletionTimestamp": "2026-12-02T07:00:00Z"}),
+            dict(core("Namespace", "elsewhere", namespace=None),
+                 metadata={"name": "elsewhere", "deletionTimestamp": "2026-12-02T07:00:00Z"})]
+    assert terminating_namespaces(desired, live) == [("gw", "2026-12-02T07:00:00Z")]
+    assert terminating_namespaces(desired, [core("Namespace", "gw", namespace=None)]) == []
