@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import subprocess
+import time
 
 import yaml
 
@@ -78,9 +79,8 @@ def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir
     return directory
 
 
-def run_playbook(playbook, inventory, *extra, **kwargs):
-    """ansible-playbook with the JSON callback (or the default one with ``plain=True``); with ``netns=`` inside
-    that network namespace (the lab's operator namespace reaches the load balancer addresses)."""
+def playbook_command(playbook, inventory, *extra, **kwargs):
+    """(command, environment) of ansible-playbook as run_playbook runs it."""
     env = dict(os.environ)
     env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     env.update(kwargs.get("env") or {})
@@ -89,9 +89,40 @@ def run_playbook(playbook, inventory, *extra, **kwargs):
     command = ["ansible-playbook", os.path.join(REPO, "playbooks", playbook), "-i", inventory] + list(extra)
     if kwargs.get("netns"):
         command = ["ip", "netns", "exec", kwargs["netns"]] + command
+    return command, env
+
+
+def run_playbook(playbook, inventory, *extra, **kwargs):
+    """ansible-playbook with the JSON callback (or the default one with ``plain=True``); with ``netns=`` inside
+    that network namespace (the lab's operator namespace reaches the load balancer addresses)."""
+    command, env = playbook_command(playbook, inventory, *extra, **kwargs)
     completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                                timeout=kwargs.get("timeout", 600), check=False)
     return PlaybookRun(completed)
+
+
+def run_playbook_until(playbook, inventory, line_pattern, action, *extra, **kwargs):
+    """ansible-playbook with the default callback, calling ``action()`` once when a line of its output matches
+    ``line_pattern`` (a compiled regex), then waiting for it to end (``timeout``); a PlaybookRun with the whole
+    output, and whether ``action`` was called."""
+    command, env = playbook_command(playbook, inventory, *extra, plain=True, **kwargs)
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + kwargs.get("timeout", 600)
+    lines, acted = [], False
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if not acted and line_pattern.search(line):
+                action(proc)
+                acted = True
+            if time.time() > deadline:
+                break
+        proc.wait(timeout=max(1, deadline - time.time()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return PlaybookRun(subprocess.CompletedProcess(command, proc.returncode, "".join(lines), "")), acted
 
 
 def owned_objects(lab, context, federation_name, kinds="all"):

@@ -9,13 +9,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import subprocess
 
 import pytest
 import yaml
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    REPO, owned_objects, run_playbook, settle_namespace, write_inventory, OUR_KINDS)
+    REPO, owned_objects, run_playbook, settle_namespace, write_inventory, write_marks, OUR_KINDS)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -92,3 +93,43 @@ def test_federate_rerun_and_unfederate_with_only_the_shipped_role(lab, least_pri
     for name in CLUSTERS:
         left = [o for o in owned_objects(lab, name, FEDERATION, OUR_KINDS) if not o.startswith("Namespace/")]
         assert not left, (name, left)
+
+
+def marks(lab):
+    return dict((name, write_marks(lab, name)) for name in CLUSTERS)
+
+
+def test_an_identity_without_the_rights_is_refused_naming_the_verb_and_the_resource(lab, least_privilege, tmp_path):
+    dummy, unbound = least_privilege
+    inventory = write_inventory(str(tmp_path / "unbound"), unbound, FEDERATION + "-unbound")
+    before = marks(lab)
+    run = run_playbook("federate.yml", inventory)
+    assert run.rc != 0
+    message = run.failure()
+    # the first request a cluster's role sends is a list, of a kind of the role, in its namespace or all of them
+    assert re.match(r"cluster cluster[12]: not allowed to (list|get|read API discovery) .*\(403\): .*forbidden: "
+                    r"User \"system:serviceaccount:%s:nobody\" cannot \w+ resource \"[a-z.]+\"" % NAMESPACE,
+                    message), message
+    assert "Traceback" not in run.stdout
+    assert marks(lab) == before
+
+
+def test_rejected_credentials_are_refused_as_such(lab, least_privilege, tmp_path):
+    inventory, dummy = least_privilege
+    with open(os.path.join(inventory, "group_vars", "meshfed_clusters.yml")) as f:
+        kubeconfig = yaml.safe_load(f)["meshfed_kubeconfig"]
+    with open(kubeconfig) as f:
+        config = yaml.safe_load(f)
+    for user in config["users"]:
+        user["user"]["token"] = "expired-or-revoked"
+    rejected = str(tmp_path / "rejected-kubeconfig")
+    with open(rejected, "w") as out:
+        yaml.safe_dump(config, out)
+    inventory = write_inventory(str(tmp_path / "rejected"), rejected, FEDERATION + "-rejected")
+    before = marks(lab)
+    run = run_playbook("federate.yml", inventory)
+    assert run.rc != 0
+    message = run.failure()
+    assert re.match(r"cluster cluster[12]: not allowed to .*\(401\): Unauthorized", message), message
+    assert "Traceback" not in run.stdout
+    assert marks(lab) == before

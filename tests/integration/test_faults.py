@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fault matrix on the lab: a run interrupted (SIGINT) between roles, a gateway namespace stuck terminating,
+a cluster's kube-apiserver killed in the middle of an apply. For each: the run fails with a message naming the
+cluster and what happened, an object of someone else beside ours is left alone, and the next run converges, the
+one after it changing nothing."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+import signal
+import time
+import uuid
+
+import pytest
+
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
+    OUR_KINDS, owned_objects, run_playbook, run_playbook_until, settle_namespace, write_inventory)
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+FEDERATION = "faults-" + uuid.uuid4().hex[:6]
+CLUSTERS = ("cluster1", "cluster2")
+GATEWAYS = "istio-private-gateways"
+# someone else's object beside ours in every cluster: no fault or re-run may touch it
+BYSTANDER = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bystander", "namespace": "default"},
+             "data": {"owner": "someone else"}}
+
+
+def bystander_version(lab, context):
+    return lab.kubectl(context, "get", "configmap", "bystander", "-n", "default", "-o",
+                       "jsonpath={.metadata.resourceVersion}")
+
+
+def unfederated(lab, inventory):
+    gone = run_playbook("unfederate.yml", inventory, timeout=600)
+    assert gone.rc == 0, gone.stdout[-3000:]
+    for context in CLUSTERS:
+        settle_namespace(lab, context, GATEWAYS)
+
+
+def converges(inventory):
+    """federate.yml converges, and a second run changes nothing."""
+    first = run_playbook("federate.yml", inventory, timeout=900)
+    assert first.rc == 0, first.failure() or first.stdout[-4000:]
+    again = run_playbook("federate.yml", inventory, timeout=900)
+    assert again.rc == 0 and not again.changed_tasks(), again.changed_tasks()
+    return first
+
+
+@pytest.fixture(scope="module")
+def inventory(lab, tmp_path_factory):
+    for context in CLUSTERS:
+        settle_namespace(lab, context, GATEWAYS)
+        lab.kubectl(context, "apply", "-f", "-", input=json.dumps(BYSTANDER))
+    directory = write_inventory(str(tmp_path_factory.mktemp("faults")), lab.kubeconfig, FEDERATION)
+    apps = run_playbook("lab-sample-apps.yml", directory)
+    assert apps.rc == 0, apps.stdout[-3000:]
+    versions = dict((context, bystander_version(lab, context)) for context in CLUSTERS)
+    try:
+        yield directory
+    finally:
+        run_playbook("unfederate.yml", directory, timeout=600)
+        for context in CLUSTERS:
+            assert bystander_version(lab, context) == versions[context], context
+            lab.kubectl_run(context, "delete", "configmap", "bystander", "-n", "default")
+
+
+def test_a_run_interrupted_between_roles_is_finished_by_the_next(lab, inventory):
+    unfederated(lab, inventory)
+    # SIGINT as Ctrl-C sends it, once the gateways are done and the exports begin
+    run, acted = run_playbook_until("federate.yml", inventory, re.compile(r"^TASK \[meshfed\.federation\.service_export"),
+                                    lambda proc: proc.send_signal(signal.SIGINT), timeout=600)
+    assert acted, run.stdout[-3000:]
+    assert run.rc != 0, run.stdout[-3000:]
+    gateways = [o for o in owned_objects(lab, "cluster2", FEDERATION, OUR_KINDS) if "meshfed-export" not in o]
+    assert "Deployment/%s/istio-private-ingressgateway" % GATEWAYS in gateways, gateways
+    first = converges(inventory)
+    # the re-run finishes the exports and imports; the gateways it finds as the interrupted run left them
+    changed = set(first.changed_tasks())
+    assert not [task for task in changed if "private gateways" in task[0]], changed
+    assert [task for task in changed if task[0].startswith("Converge the imports")], changed
+
+
+def test_a_gateway_namespace_stuck_terminating_is_named_and_the_run_converges_once_it_is_gone(lab, inventory):
+    converges(inventory)
+    # someone's object with a finalizer nobody removes holds the namespace in Terminating once it is deleted
+    holder = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "holder", "namespace": GATEWAYS, "finalizers": ["example.com/hold"]}}
+    lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(holder))
+    lab.kubectl("cluster2", "delete", "namespace", GATEWAYS, "--wait=false")
+    try:
+        stuck = run_playbook("federate.yml", inventory, timeout=900)
+        assert stuck.rc != 0
+        message = stuck.failure()
+        assert message.startswith("cluster cluster2: namespace %s is being deleted (Terminating)" % GATEWAYS), message
+        assert "Traceback" not in stuck.stdout
+    finally:
+        lab.kubectl("cluster2", "patch", "configmap", "holder", "-n", GATEWAYS, "--type=merge",
+                    "-p", '{"metadata": {"finalizers": null}}')
+    settle_namespace(lab, "cluster2", GATEWAYS)
+    converges(inventory)
+
+
+def test_an_api_server_killed_in_the_middle_of_an_apply_is_named_and_the_next_run_converges(lab, inventory):
+    unfederated(lab, inventory)
+    killed = []
+
+    def kill(dummy_proc):
+        # once the role has written some of cluster2's objects (it then waits for its Deployment)
+        deadline = time.time() + 120
+        while not lab.kubectl_run("cluster2", "get", "deployment", "-n", GATEWAYS, "istio-private-ingressgateway").returncode == 0:
+            assert time.time() < deadline, "the gateway role wrote nothing in cluster2 within 120 s"
+            time.sleep(0.2)
+        lab.run_lab(["fault", "apiserver-kill", "cluster2"])
+        killed.append(time.time())
+    try:
+        # killed while the gateways are being converged: cluster2's apply stops wherever it is
+        run, acted = run_playbook_until("federate.yml", inventory,
+                                        re.compile(r"^TASK \[meshfed\.federation\.private_gateway"), kill, timeout=900)
+        assert acted and killed, run.stdout[-3000:]
+        assert run.rc != 0, run.stdout[-3000:]
+        assert re.search(r"cluster cluster2: .*(unreachable|Connection refused|Connection reset|failed)", run.stdout), \
+            run.stdout[-4000:]
+        assert "Traceback" not in run.stdout
+    finally:
+        lab.run_lab(["fault", "apiserver-start", "cluster2"], timeout=300)
+    converges(inventory)
