@@ -37,6 +37,12 @@ fi
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_istio-${ISTIO_VERSION}"
 bin="$cache/bin/$key"
 mkdir -p "$bin" "$cache/work"
+# one build at a time per cache (two labs, or CI beside a session): the second waits, then finds the binaries
+exec 9>"$cache/build.lock"
+if ! flock -n 9; then
+  log "another build of $cache is running; waiting for it"
+  flock 9
+fi
 export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 export GOTOOLCHAIN=local GONOSUMDB='*' GOFLAGS="$GOFLAGS"
 go_ldflags_strip="-s -w"
