@@ -14,6 +14,7 @@ import collections
 import http.client
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -234,3 +235,34 @@ class LoadLoop(object):
         self.stopped.set()
         self.thread.join(timeout=30)
         return self.statuses
+
+
+class Stall(object):
+    """A slow control plane: the process ``pid`` (a cluster's istiod) stopped for ``stopped`` seconds, running for
+    ``running``, again and again until the block ends or ``max_seconds`` pass; always left running. The proxies it
+    serves get every change late, by up to ``stopped`` seconds."""
+
+    def __init__(self, pid, stopped=5.0, running=1.0, max_seconds=600):
+        self.pid, self.stopped, self.running, self.max_seconds = pid, stopped, running, max_seconds
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        started = time.time()
+        try:
+            while not self.done.is_set() and time.time() - started < self.max_seconds:
+                os.kill(self.pid, signal.SIGSTOP)
+                self.done.wait(self.stopped)
+                os.kill(self.pid, signal.SIGCONT)
+                self.done.wait(self.running)
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.done.set()
+        self.thread.join(timeout=30)
+        os.kill(self.pid, signal.SIGCONT)

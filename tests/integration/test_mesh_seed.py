@@ -12,6 +12,7 @@ __metaclass__ = type
 import collections
 import json
 import os
+import shutil
 import ssl
 import time
 
@@ -20,7 +21,7 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    LoadLoop, Mesh, mutual_tls_handshake, sample_app, until, via_sidecar)
+    LoadLoop, Mesh, Stall, mutual_tls_handshake, sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook, settle_namespace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -204,8 +205,26 @@ def fingerprints(path):
     return [pki.fingerprint_sha256(pki.load_cert((part + end + "\n").encode())) for part in text.split(end)[:-1]]
 
 
+def handshake_per_request(lab):
+    """Have cluster1's sidecars open a new connection to the egress gateway for every request (the egress gateway
+    tunnels each to cluster2's ingress gateway on a connection of its own): every request of a load loop is then a
+    new mutual TLS handshake between the two gateways, and sees any moment they do not trust each other. Left as
+    the apps would send it, one long-lived connection carries every request and no rotation shows.
+    federate.yml sets the rule back."""
+    rule = json.loads(lab.kubectl("cluster1", "get", "destinationrule", "-n", GATEWAYS, "meshfed-egress-gateway", "-o", "json"))
+    patch = [{"op": "add", "path": "/spec/subsets/%d/trafficPolicy/portLevelSettings/0/connectionPool/http/maxRequestsPerConnection" % i,
+              "value": 1} for i in range(len(rule["spec"]["subsets"]))]
+    lab.kubectl("cluster1", "patch", "destinationrule", "-n", GATEWAYS, "meshfed-egress-gateway", "--type=json",
+                "-p", json.dumps(patch))
+
+
+def istiod_pid(lab, cluster):
+    return lab.state["mesh"]["clusters"][cluster]["istiod"]["pid"]
+
+
 def test_renewing_the_gateway_certificates_drops_no_request(seed, lab):
     mesh, proxies = seed
+    handshake_per_request(lab)
     pki_dir = os.path.join(lab.dir, "pki", "bookinfo-lab")
     with open(os.path.join(pki_dir, "cluster1.crt"), "rb") as f:
         before = f.read()
@@ -219,15 +238,37 @@ def test_renewing_the_gateway_certificates_drops_no_request(seed, lab):
     record_load(lab, "leaf renewal", load)
 
 
-def test_rotating_the_ca_in_stages_drops_no_request_and_ends_trusting_the_new_ca_alone(seed, lab, tmp_path):
+def test_replacing_the_ca_at_once_drops_requests_while_a_cluster_lags(seed, lab):
+    """What the stages are for, and that the load loop sees it: the CA replaced at once (meshfed_pki_rotate_ca, for
+    a compromised CA) while cluster1's control plane is slow. cluster2's gateway trusts the new CA alone before
+    cluster1's presents a certificate of it."""
+    mesh, proxies = seed
+    handshake_per_request(lab)
+    with Stall(istiod_pid(lab, "cluster1")), LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/") as load:
+        rotate(lab, mesh, "-e", "meshfed_pki_rotate_ca=true")
+        time.sleep(5)
+    assert sum(n for status, n in load.statuses.items() if status != 200) > 0, load.statuses
+    record_load(lab, "CA replaced at once, cluster1's istiod stalled", load)
+    assert until(lambda: via_sidecar(proxies["productpage"], DETAILS, 9080, "/details/1")[0] == 200, timeout=60)
+
+
+def copies(pki_dir, directory, names=("cluster1.crt", "cluster1.key", "ca.crt")):
+    """name -> path of a copy, in ``directory``, of each file of the PKI directory (what it holds now)."""
+    paths = {}
+    for name in names:
+        paths[name] = os.path.join(str(directory), name)
+        shutil.copy(os.path.join(pki_dir, name), paths[name])
+    return paths
+
+
+@pytest.mark.parametrize("lagging", ["cluster2", "cluster1"])
+def test_rotating_the_ca_in_stages_drops_no_request_and_ends_trusting_the_new_ca_alone(seed, lab, tmp_path, lagging):
+    """A CA rotation in stages under a load loop whose every request is a new handshake between the gateways, with
+    one cluster's control plane slow: cluster2's (its ingress gateway gets each stage seconds late, which the probes
+    wait for), or cluster1's (its egress gateway, which no probe reaches: the pause after each stage covers it)."""
     mesh, proxies = seed
     pki_dir = os.path.join(lab.dir, "pki", "bookinfo-lab")
-    old = {}
-    for name in ("cluster1.crt", "cluster1.key", "ca.crt"):
-        with open(os.path.join(pki_dir, name), "rb") as f:
-            old[name] = str(tmp_path / name)
-            with open(old[name], "wb") as out:
-                out.write(f.read())
+    old = copies(pki_dir, tmp_path)
     old_ca = fingerprints(old["ca.crt"])
     address = json.loads(lab.kubectl("cluster2", "get", "service", "-n", GATEWAYS, "istio-private-ingressgateway",
                                      "-o", "json"))["status"]["loadBalancer"]["ingress"][0]["ip"]
@@ -235,7 +276,8 @@ def test_rotating_the_ca_in_stages_drops_no_request_and_ends_trusting_the_new_ca
     def handshake(cert, key, ca):
         return mutual_tls_handshake(mesh.netns("cluster1"), address, 15443, "details.c2.example.com", cert, key, ca)
     assert handshake(old["cluster1.crt"], old["cluster1.key"], old["ca.crt"])
-    with LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/") as load:
+    handshake_per_request(lab)
+    with Stall(istiod_pid(lab, lagging)), LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/") as load:
         # one stage, then the rest: a rotation stopped after a stage resumes from the stage it is in
         first = rotate(lab, mesh, "-e", "meshfed_ca_rotation=trust")
         assert "The PKI directory is at stage none; this run: trust." in said(first), said(first)
@@ -247,7 +289,7 @@ def test_rotating_the_ca_in_stages_drops_no_request_and_ends_trusting_the_new_ca
         time.sleep(5)
     assert load.statuses[200] >= 20 * load.seconds * 0.5, (load.statuses, load.seconds)
     assert set(load.statuses) == {200}, (load.statuses, load.failures)
-    record_load(lab, "CA rotation in stages", load)
+    record_load(lab, "CA rotation in stages, %s's istiod stalled" % lagging, load)
     new_ca = fingerprints(os.path.join(pki_dir, "ca.crt"))
     assert new_ca != old_ca and fingerprints(os.path.join(pki_dir, "trusted-cas.pem")) == new_ca
     # cluster2's gateway now trusts the new CA only: cluster1's certificate from before is refused
