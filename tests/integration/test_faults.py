@@ -83,7 +83,7 @@ def test_a_run_interrupted_between_roles_is_finished_by_the_next(lab, inventory)
     # the re-run finishes the exports and imports; the gateways it finds as the interrupted run left them
     changed = set(first.changed_tasks())
     assert not [task for task in changed if "private gateways" in task[0]], changed
-    assert [task for task in changed if task[0].startswith("Converge the imports")], changed
+    assert [task for task in changed if "Converge the imports" in task[0]], changed
 
 
 def test_a_gateway_namespace_stuck_terminating_is_named_and_the_run_converges_once_it_is_gone(lab, inventory):
