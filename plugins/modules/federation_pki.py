@@ -113,7 +113,7 @@ options:
   rotate_ca:
     description:
       - Replace the CA at once, hence every gateway certificate. Every link is cut until each cluster has its new
-        certificate: for a compromised CA. O(ca_rotation_stage) rotates without breaking a link. Not possible with a
+        certificate; for a compromised CA. O(ca_rotation_stage) rotates without breaking a link. Not possible with a
         user-supplied CA.
     type: bool
     default: false

@@ -194,6 +194,20 @@ def grpc_calls(ns, address, port, authority, payload, count=5):
     return json.loads(done.stdout)
 
 
+def handshake_per_request(lab, cluster, namespace="istio-private-gateways"):
+    """Have ``cluster``'s sidecars open a new connection to the egress gateway for every request (the egress gateway
+    tunnels each to the peer's ingress gateway on a connection of its own): every request of a load loop is then a
+    new mutual TLS handshake between the two gateways, and sees any moment they do not trust each other. Left as
+    the apps send them, one long-lived connection carries every request and no rotation shows. federate.yml sets
+    the rule back."""
+    rule = json.loads(lab.kubectl(cluster, "get", "destinationrule", "-n", namespace, "meshfed-egress-gateway", "-o", "json"))
+    patch = [{"op": "add", "value": 1,
+              "path": "/spec/subsets/%d/trafficPolicy/portLevelSettings/0/connectionPool/http/maxRequestsPerConnection" % i}
+             for i in range(len(rule["spec"]["subsets"]))]
+    lab.kubectl(cluster, "patch", "destinationrule", "-n", namespace, "meshfed-egress-gateway", "--type=json",
+                "-p", json.dumps(patch))
+
+
 class LoadLoop(object):
     """Requests from beside a sidecar at ``rate`` per second in a thread, until stopped, ``max_count`` requests or
     ``max_seconds``: what the mesh serves while something changes. ``statuses`` counts the answers (an exception

@@ -21,7 +21,7 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    LoadLoop, Mesh, Stall, mutual_tls_handshake, sample_app, until, via_sidecar)
+    LoadLoop, Mesh, Stall, handshake_per_request, mutual_tls_handshake, sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook, settle_namespace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -205,26 +205,13 @@ def fingerprints(path):
     return [pki.fingerprint_sha256(pki.load_cert((part + end + "\n").encode())) for part in text.split(end)[:-1]]
 
 
-def handshake_per_request(lab):
-    """Have cluster1's sidecars open a new connection to the egress gateway for every request (the egress gateway
-    tunnels each to cluster2's ingress gateway on a connection of its own): every request of a load loop is then a
-    new mutual TLS handshake between the two gateways, and sees any moment they do not trust each other. Left as
-    the apps would send it, one long-lived connection carries every request and no rotation shows.
-    federate.yml sets the rule back."""
-    rule = json.loads(lab.kubectl("cluster1", "get", "destinationrule", "-n", GATEWAYS, "meshfed-egress-gateway", "-o", "json"))
-    patch = [{"op": "add", "path": "/spec/subsets/%d/trafficPolicy/portLevelSettings/0/connectionPool/http/maxRequestsPerConnection" % i,
-              "value": 1} for i in range(len(rule["spec"]["subsets"]))]
-    lab.kubectl("cluster1", "patch", "destinationrule", "-n", GATEWAYS, "meshfed-egress-gateway", "--type=json",
-                "-p", json.dumps(patch))
-
-
 def istiod_pid(lab, cluster):
     return lab.state["mesh"]["clusters"][cluster]["istiod"]["pid"]
 
 
 def test_renewing_the_gateway_certificates_drops_no_request(seed, lab):
     mesh, proxies = seed
-    handshake_per_request(lab)
+    handshake_per_request(lab, "cluster1")
     pki_dir = os.path.join(lab.dir, "pki", "bookinfo-lab")
     with open(os.path.join(pki_dir, "cluster1.crt"), "rb") as f:
         before = f.read()
@@ -243,7 +230,7 @@ def test_replacing_the_ca_at_once_drops_requests_while_a_cluster_lags(seed, lab)
     a compromised CA) while cluster1's control plane is slow. cluster2's gateway trusts the new CA alone before
     cluster1's presents a certificate of it."""
     mesh, proxies = seed
-    handshake_per_request(lab)
+    handshake_per_request(lab, "cluster1")
     with Stall(istiod_pid(lab, "cluster1")), LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/") as load:
         rotate(lab, mesh, "-e", "meshfed_pki_rotate_ca=true")
         time.sleep(5)
@@ -276,7 +263,7 @@ def test_rotating_the_ca_in_stages_drops_no_request_and_ends_trusting_the_new_ca
     def handshake(cert, key, ca):
         return mutual_tls_handshake(mesh.netns("cluster1"), address, 15443, "details.c2.example.com", cert, key, ca)
     assert handshake(old["cluster1.crt"], old["cluster1.key"], old["ca.crt"])
-    handshake_per_request(lab)
+    handshake_per_request(lab, "cluster1")
     with Stall(istiod_pid(lab, lagging)), LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/") as load:
         # one stage, then the rest: a rotation stopped after a stage resumes from the stage it is in
         first = rotate(lab, mesh, "-e", "meshfed_ca_rotation=trust")

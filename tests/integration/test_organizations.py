@@ -10,17 +10,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import os
 import shutil
 import ssl
+import time
 
 import pytest
 import yaml
 
 from ansible_collections.meshfed.federation.plugins.module_utils import bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import split_pem
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    Mesh, forged, mutual_tls_handshake, sample_app, until, via_sidecar)
+    LoadLoop, Mesh, forged, handshake_per_request, mutual_tls_handshake, record_load, sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     OUR_KINDS, REPO, run_playbook, settle_namespace)
 
@@ -300,6 +303,64 @@ def test_a_tampered_expired_or_misaddressed_bundle_is_refused_with_nothing_chang
     refused_without_change(party, expired, tmp_path, ["body.expires_at", "expired"])
     refused_without_change(party, misaddressed, tmp_path, ["body.recipient", "org-c"])
     assert not party.play("federate.yml").changed_tasks()
+
+
+def trusted_for(lab, cluster, secret):
+    """The fingerprints of the CAs a gateway Secret trusts (its ca.crt)."""
+    data = json.loads(lab.kubectl(cluster, "get", "secret", "-n", GATEWAYS, secret, "-o", "json"))["data"]["ca.crt"]
+    text = base64.b64decode(data).decode()
+    return [bundle.fingerprint(pem) for pem in split_pem(text)]
+
+
+def test_a_party_rotates_its_ca_in_stages_with_its_peers_and_no_request_fails(parties, lab):
+    """org-b rotates its CA in stages while org-a and org-c send requests to its exports, each a new handshake.
+    Between the stages only bundles pass: they carry both CAs during the overlap, and org-b's peers pin the old and
+    the new signer once the new CA signs."""
+    parties_, fingerprints, dummy, proxies = parties
+    org_b = parties_["org-b"]
+    old = fingerprints["org-b"]
+    for cluster in ("cluster1", "cluster3"):
+        handshake_per_request(lab, cluster)
+    loops = [LoadLoop(proxies["productpage"], "remote-reviews.default.svc.cluster.local", 9080, "/reviews/", rate=10),
+             LoadLoop(proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP, 9080, "/reviews/", rate=10)]
+
+    def peers_apply(pins):
+        org_b.play("peering-bundle.yml")
+        for peer in ("org-a", "org-c"):
+            hand_over(parties_, "org-b", peer)
+            parties_[peer].write(dict(fingerprints, **{"org-b": pins}))
+            parties_[peer].play("federate.yml")
+    for loop in loops:
+        loop.__enter__()
+    try:
+        # with peers, all runs one stage at a time: here trust
+        trust = org_b.play("rotate-certificates.yml", "-e", "meshfed_ca_rotation=all")
+        assert "this run: trust." in str(list(trust.task_results("debug"))), "with peers, one stage at a time"
+        new = bundle.fingerprint(open(os.path.join(org_b.pki, "next", "ca.crt")).read())
+        peers_apply(old)  # still signed by the old CA, with both CAs
+        assert trusted_for(lab, "cluster1", "c1-example-com-org-b-certs") == [old, new]
+        org_b.play("rotate-certificates.yml", "-e", "meshfed_ca_rotation=issue")
+        assert org_b.fingerprint() == new
+        # the next bundles are signed by the new CA: a peer pinning the old one alone refuses them
+        org_b.play("peering-bundle.yml")
+        hand_over(parties_, "org-b", "org-a")
+        refused = parties_["org-a"].play("federate.yml", check=False)
+        assert refused.rc != 0 and "signed by %s, but the pinned signer is %s" % (new, old) in refused.failure(), \
+            refused.failure()
+        peers_apply([old, new])
+        org_b.play("rotate-certificates.yml", "-e", "meshfed_ca_rotation=drop")
+        peers_apply([old, new])
+        time.sleep(5)
+    finally:
+        for loop in loops:
+            loop.stop()
+    for loop in loops:
+        assert loop.statuses[200] >= 10 * loop.seconds * 0.5, (loop.statuses, loop.seconds)
+        assert set(loop.statuses) == {200}, (loop.statuses, loop.failures)
+    assert trusted_for(lab, "cluster1", "c1-example-com-org-b-certs") == [new]
+    assert trusted_for(lab, "cluster3", "c3-example-com-org-b-certs") == [new]
+    record_load(lab, "organizations: org-b's CA in stages (org-a, org-c)", loops)
+    fingerprints["org-b"] = new  # what the next tests pin
 
 
 def test_a_withdrawn_export_shows_in_the_check_run_and_is_pruned(parties):
