@@ -251,6 +251,20 @@ class LoadLoop(object):
         return self.statuses
 
 
+def record_load(lab, what, loads):
+    """What load loops (one or a list) counted, in the lab directory's rotation-load.json (docs/reliability.md
+    reports them)."""
+    path = os.path.join(lab.dir, "rotation-load.json")
+    counts = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            counts = json.load(f)
+    counts[what] = [{"statuses": dict((str(k), v) for k, v in load.statuses.items()), "seconds": round(load.seconds, 1)}
+                    for load in (loads if isinstance(loads, list) else [loads])]
+    with open(path, "w") as f:
+        json.dump(counts, f, indent=2)
+
+
 class Stall(object):
     """A slow control plane: the process ``pid`` (a cluster's istiod) stopped for ``stopped`` seconds, running for
     ``running``, again and again until the block ends or ``max_seconds`` pass; always left running. The proxies it

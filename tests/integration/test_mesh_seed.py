@@ -21,7 +21,7 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    LoadLoop, Mesh, Stall, handshake_per_request, mutual_tls_handshake, sample_app, until, via_sidecar)
+    LoadLoop, Mesh, Stall, handshake_per_request, mutual_tls_handshake, record_load, sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook, settle_namespace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -184,18 +184,6 @@ def rotate(lab, mesh, *extra):
 def said(run):
     """What the run's debug tasks printed."""
     return "\n".join(str(res.get("msg")) for dummy, dummy_host, res in run.task_results("debug"))
-
-
-def record_load(lab, what, load):
-    """The load loop's counts, in the lab directory (docs/reliability.md reports them)."""
-    path = os.path.join(lab.dir, "rotation-load.json")
-    counts = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            counts = json.load(f)
-    counts[what] = {"statuses": dict((str(k), v) for k, v in load.statuses.items()), "seconds": round(load.seconds, 1)}
-    with open(path, "w") as f:
-        json.dump(counts, f, indent=2)
 
 
 def fingerprints(path):
