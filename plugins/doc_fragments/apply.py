@@ -49,6 +49,17 @@ options:
       - Seconds to wait when O(wait=true).
     type: int
     default: 300
+  preflight:
+    description:
+      - Only plan, with the very code a run plans with, and write nothing; what would stop the run (objects in the
+        way, host conflicts unless O(force=true)) is returned as data (RV(blocked), RV(conflict_reasons),
+        RV(conflicts)) instead of failing the task. A cluster that cannot be read fails the task as a run would.
+      - C(playbooks/federate.yml) runs every role of every cluster so before it changes any, and stops all of them
+        when one is blocked.
+      - An import's peer address that discovery has not found yet does not fail the preflight; what a preflight
+        looks for does not depend on it.
+    type: bool
+    default: false
 notes:
   - Objects are listed once per kind, in all namespaces, with meshfed's ownership label selector; an object whose
     fields set by meshfed all have meshfed's value causes no write request, so a run with nothing to do sends no

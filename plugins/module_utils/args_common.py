@@ -31,6 +31,7 @@ APPLY_ARG_SPEC = dict(
     prune=dict(type="bool", default=True),
     wait=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=300),
+    preflight=dict(type="bool", default=False),
 )
 
 # doc fragment meshfed.federation.credential: the PEM files of one cluster's gateway certificate on the controller

@@ -86,7 +86,22 @@ def import_peers(cluster):
     return sorted(set(s.cluster for i in cluster.imports for s in i.sources))
 
 
-def peer_addresses(federation, cluster_name, discovered):
-    """Peer cluster name -> GatewayAddress, for every peer the imports of ``cluster_name`` consume from."""
-    return dict((peer, peer_address(federation, peer, discovered))
-                for peer in import_peers(federation.clusters[cluster_name]))
+def placeholder_address(settings):
+    """What stands for a peer's address that is not known yet, in a preflight: it plans the imports before the run's
+    gateways are up, so before discovery can find their addresses. What it looks for, names in the way and hosts in
+    use, does not depend on an address, and nothing rendered with this one is ever written."""
+    return GatewayAddress("address-unknown.invalid", settings.ingress_port)
+
+
+def peer_addresses(federation, cluster_name, discovered, fallback=None):
+    """Peer cluster name -> GatewayAddress, for every peer the imports of ``cluster_name`` consume from; with a
+    ``fallback`` address, that one instead of the PeerAddressError of an unknown or refused address."""
+    addresses = {}
+    for peer in import_peers(federation.clusters[cluster_name]):
+        try:
+            addresses[peer] = peer_address(federation, peer, discovered)
+        except PeerAddressError:
+            if fallback is None:
+                raise
+            addresses[peer] = fallback
+    return addresses

@@ -105,8 +105,8 @@ def read_live(client, desired, role_kinds, owner_selector, concurrency=8, places
     return owned, find_in_the_way(client, desired, owned), hosted
 
 
-def conflict_message(cluster, conflicts, host_conflicts=()):
-    """Why nothing was changed: objects in the way of our names (someone else's, or another federation's), then
+def conflict_reasons(conflicts, host_conflicts=()):
+    """What stands in the way: objects in the way of our names (someone else's, or another federation's), then
     objects of someone else for our hosts."""
     parts = []
     by_owner = {}
@@ -124,7 +124,16 @@ def conflict_message(cluster, conflicts, host_conflicts=()):
                      "imports their own names." % (", ".join(names), "belongs" if len(names) == 1 else "belong", owner))
     if host_conflicts:
         parts.append(host_conflict_message(host_conflicts))
-    return "cluster %s: %s Nothing was changed." % (cluster, " ".join(parts))
+    return " ".join(parts)
+
+
+def cluster_conflict_message(cluster, reasons):
+    """Why nothing was changed in ``cluster``: the conflict_reasons of its blocked roles."""
+    return "cluster %s: %s Nothing was changed." % (cluster, " ".join(reasons))
+
+
+def conflict_message(cluster, conflicts, host_conflicts=()):
+    return cluster_conflict_message(cluster, [conflict_reasons(conflicts, host_conflicts)])
 
 
 def converge(client, plan, check_mode):
@@ -155,8 +164,8 @@ def send_write(client, change):
         client.apply(change.desired, force_conflicts=change.live is not None)
 
 
-def apply_role(client, role, desired, kinds, federation_name, params, check_mode, host_check=NO_HOST_CHECK):
-    """Read, plan and (unless check mode or conflicts) write one role of one cluster: (plan, result)."""
+def plan_role(client, role, desired, kinds, federation_name, params, host_check=NO_HOST_CHECK):
+    """Read what one role of one cluster holds and plan against it; nothing is written."""
     labels = owner_selector(federation_name, role)
     owned, in_the_way, hosted = read_live(client, desired, kinds, labels, concurrency=WRITE_CONCURRENCY,
                                           places=host_check.places)
@@ -164,9 +173,14 @@ def apply_role(client, role, desired, kinds, federation_name, params, check_mode
     if terminating:
         raise ClusterError(terminating_message(client.cluster, terminating[0][0], "deletionTimestamp %s" % terminating[0][1]))
     prunable = set(kind for dummy, kind in kinds if not is_shared(kind))
-    plan = plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
+    return plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
                         prune=params.get("prune", True), prunable_kinds=prunable, host_claims=host_check.claims,
                         live_hosted=hosted, cluster_domain=host_check.cluster_domain)
+
+
+def apply_role(client, role, desired, kinds, federation_name, params, check_mode, host_check=NO_HOST_CHECK):
+    """Read, plan and (unless check mode or conflicts) write one role of one cluster: (plan, result)."""
+    plan = plan_role(client, role, desired, kinds, federation_name, params, host_check)
     result = dict(plan_summary(plan), cluster=client.cluster, role=role)
     if host_check is not NO_HOST_CHECK:
         result["host_conflicts"] = [host_conflict_report(c) for c in plan.host_conflict]

@@ -28,6 +28,11 @@ def kind_counts(described):
     return ", ".join("%s %d" % (kind, n) for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def counted(described):
+    """'3 (Kind 2, Other 1)', or '0'."""
+    return "%d (%s)" % (len(described), kind_counts(described)) if described else "0"
+
+
 def progress_line(result, seconds, check_mode=False):
     """The line for one role of one cluster from its module result (cluster, role, created, updated, deleted,
     unchanged and, once state=absent released the gateway namespace, namespace)."""
@@ -50,3 +55,16 @@ def progress_line(result, seconds, check_mode=False):
     return "%s %s%s: %d objects, %s [%.1f s]" % (
         result.get("cluster"), result.get("role"), " (check mode)" if check_mode else "", wanted + unchanged,
         ", ".join(parts), seconds)
+
+
+def preflight_line(result, seconds):
+    """The line for the preflight of one role of one cluster (module_utils/preflight.py):
+
+        cluster2 export preflight: 8 objects, in the way 1 (Gateway 1): blocked [0.1 s]
+    """
+    parts = ["in the way " + counted(result.get("conflicts") or [])]
+    if "host_conflicts" in result:
+        parts.append("host conflicts " + counted([c["kind"] for c in result["host_conflicts"]]))
+    return "%s %s preflight: %d objects, %s: %s [%.1f s]" % (
+        result.get("cluster"), result.get("role"), result.get("objects", 0), ", ".join(parts),
+        "blocked" if result.get("blocked") else "clear", seconds)

@@ -19,9 +19,9 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
 from ansible_collections.meshfed.federation.plugins.module_utils.diff import plan_diffs
 from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
-    PeerAddressError, discover_ingress_address, peer_addresses)
+    PeerAddressError, discover_ingress_address, peer_addresses, placeholder_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.engine import (
-    NO_HOST_CHECK, HostCheck, apply_role, conflict_message, release_namespace_if_empty)
+    NO_HOST_CHECK, HostCheck, apply_role, conflict_message, plan_role, release_namespace_if_empty)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import claim_places, host_conflict_message
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version, role_kinds
@@ -30,7 +30,8 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube_client imp
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import DuplicateObjectError, is_blocked, stamp
-from ansible_collections.meshfed.federation.plugins.module_utils.progress import progress_line
+from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_result
+from ansible_collections.meshfed.federation.plugins.module_utils.progress import preflight_line, progress_line
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
@@ -44,9 +45,18 @@ def exit_rendered(module, cluster, role, desired):
     module.exit_json(changed=False, cluster=cluster, role=role, rendered=[stamp(obj) for obj in desired])
 
 
+def exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started):
+    """preflight=true: plan as a run would, write nothing, and return what would block the run as data."""
+    plan = plan_role(client, role, desired, kinds, federation_name, module.params, host_check)
+    result = preflight_result(cluster, role, plan, module.params.get("force", False), host_check is not NO_HOST_CHECK)
+    result["summary"] = preflight_line(result, time.time() - started)
+    module.exit_json(api_requests=client.requests, **result)
+
+
 def run_apply(module, cluster, role, desired, kinds, federation_name, release_namespace=None, report=None,
               host_check=NO_HOST_CHECK):
-    """Converge one role of one cluster to ``desired`` and exit the module with the result.
+    """Converge one role of one cluster to ``desired`` and exit the module with the result (with preflight=true,
+    only plan it: exit_preflight).
 
     kinds              (apiVersion, kind) this role may own: listed even when nothing of them is desired,
                        so prune finds what is no longer wanted
@@ -68,6 +78,8 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
     client = None
     try:
         client = ClusterClient(cluster, auth_params(params))
+        if params.get("preflight"):
+            exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started)
         plan, result = apply_role(client, role, desired, kinds, federation_name, params, module.check_mode,
                                   host_check)
         if module._diff:
@@ -87,7 +99,12 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
         module.exit_json(api_requests=client.requests, **result)
     except (ClusterError, DuplicateObjectError) as error:
         module.fail_json(msg=str(error), cluster=cluster, role=role,
-                         api_requests=client.requests if client else {})
+                         api_requests=client.requests if client else {}, **preflight_mark(params))
+
+
+def preflight_mark(params):
+    """What tells a preflight's result from a run's, failed ones too."""
+    return {"preflight": True} if params.get("preflight") else {}
 
 
 def _read_pem(module, path, what):
@@ -159,9 +176,10 @@ def run_service_export(module):
 
 def run_service_import(module):
     def render(federation, cluster):
+        fallback = placeholder_address(federation.settings) if module.params.get("preflight") else None
         try:
             return render_imports(federation, cluster,
-                                  peer_addresses(federation, cluster, module.params["peer_addresses"]))
+                                  peer_addresses(federation, cluster, module.params["peer_addresses"], fallback))
         except PeerAddressError as error:
             module.fail_json(msg="cluster %s: %s" % (cluster, error))
 

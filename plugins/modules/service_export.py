@@ -50,23 +50,23 @@ EXAMPLES = r"""
 RETURN = r"""
 created:
   description: Objects created, as C(Kind namespace/name).
-  returned: unless O(state=rendered)
+  returned: unless O(state=rendered) or O(preflight=true)
   type: list
   elements: str
   sample: ["Gateway istio-private-gateways/meshfed-export-reviews-v2"]
 updated:
   description: Objects updated.
-  returned: unless O(state=rendered)
+  returned: unless O(state=rendered) or O(preflight=true)
   type: list
   elements: str
 deleted:
   description: Objects deleted because the federation no longer wants them.
-  returned: unless O(state=rendered)
+  returned: unless O(state=rendered) or O(preflight=true)
   type: list
   elements: str
 unchanged:
   description: Objects already as wanted.
-  returned: unless O(state=rendered)
+  returned: unless O(state=rendered) or O(preflight=true)
   type: list
   elements: str
 conflicts:
@@ -74,6 +74,22 @@ conflicts:
   returned: unless O(state=rendered)
   type: list
   elements: str
+preflight:
+  description: V(true) in the result of O(preflight=true), a failed one included.
+  returned: when O(preflight=true)
+  type: bool
+blocked:
+  description: Whether a run would stop before changing the cluster (RV(conflicts), or host conflicts without O(force=true)).
+  returned: when O(preflight=true)
+  type: bool
+conflict_reasons:
+  description: What blocks the run, worded as the failure of a run; empty when not blocked.
+  returned: when O(preflight=true)
+  type: str
+objects:
+  description: How many objects a run would want in the cluster.
+  returned: when O(preflight=true)
+  type: int
 rendered:
   description:
     - With O(state=rendered), the objects a V(present) run would apply, as it would write them (ownership labels and
@@ -83,7 +99,9 @@ rendered:
   type: list
   elements: dict
 summary:
-  description: The run in one line as the task output shows it, counts by kind and never a name (V(would create) in check mode).
+  description:
+    - The run in one line as the task output shows it, counts by kind and never a name (V(would create) in check mode).
+    - With O(preflight=true), the preflight in one line, what is in the way counted by kind, and V(blocked) or V(clear).
   returned: success, unless O(state=rendered)
   type: str
   sample: "cluster2 export: 6 objects, created 1 (Gateway 1), updated 1 (VirtualService 1), deleted 0, unchanged 4 [0.4 s]"

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the filters read from the inventory: the federation description and the gateway addresses discovered."""
+"""What the filters read from the inventory: the federation description, the gateway addresses discovered and the
+results the cluster roles registered."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,6 +12,11 @@ import os
 
 from ansible_collections.meshfed.federation.plugins.module_utils.discovery import DISCOVERED_ADDRESS_FACT
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
+
+# what the tasks of the private_gateway, service_export and service_import roles register, in the order they run
+ROLE_RESULTS = ("private_gateway_result", "service_export_result", "service_import_result")
+# the keys of a registered result that the preflight's verdict and the run's end read
+RESULT_KEYS = ("failed", "msg", "preflight", "blocked", "conflict_reasons")
 
 CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
                 "exports": "meshfed_exports", "imports": "meshfed_imports"}
@@ -41,6 +47,17 @@ def discovered_gateway_addresses(hostvars, clusters):
         if address:
             addresses[name] = plain(address)
     return addresses
+
+
+def registered_results(hostvars, clusters, names=ROLE_RESULTS):
+    """Cluster name -> [what each variable of ``names`` registered, only RESULT_KEYS of it, or None if not
+    registered], for every cluster of ``clusters``."""
+    results = {}
+    for name in clusters:
+        registered = [hostvars[name].get(var) for var in names]
+        results[name] = [dict((k, plain(r[k])) for k in RESULT_KEYS if k in r) if isinstance(r, dict) else None
+                         for r in registered]
+    return results
 
 
 def present_vars(host, names):

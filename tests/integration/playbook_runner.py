@@ -28,24 +28,28 @@ class PlaybookRun(object):
         if completed.stdout.lstrip().startswith("{"):
             self.result = json.loads(completed.stdout)
 
-    def task_results(self, module=None):
-        """(task name, host, result) of every task that ran, optionally only for one module."""
+    def task_results(self, module=None, preflight=False):
+        """(task name, host, result) of every task that ran, optionally only for one module. federate.yml plans every
+        role of every cluster before it changes any: those results (``preflight`` true) only with ``preflight=True``,
+        with ``preflight=None`` they and the others."""
         for play in (self.result or {}).get("plays", []):
             for task in play["tasks"]:
                 for host, res in task["hosts"].items():
                     action = res.get("action", "")
+                    if preflight is not None and bool(res.get("preflight")) != preflight:
+                        continue
                     if module is None or action.endswith(module):
                         yield task["task"]["name"], host, res
 
     def changed_tasks(self):
-        return [(name, host) for name, host, res in self.task_results() if res.get("changed")]
+        return [(name, host) for name, host, res in self.task_results(preflight=None) if res.get("changed")]
 
     def stats(self):
         return (self.result or {}).get("stats", {})
 
     def failure(self):
         """The message of the first task that failed ("" if none did)."""
-        for dummy, dummy, result in self.task_results():
+        for dummy, dummy, result in self.task_results(preflight=None):
             if result.get("failed"):
                 return result.get("msg", "")
         return ""

@@ -72,8 +72,9 @@ def inventory(lab, tmp_path_factory):
 
 def test_a_run_interrupted_between_roles_is_finished_by_the_next(lab, inventory):
     unfederated(lab, inventory)
-    # SIGINT as Ctrl-C sends it, once the gateways are done and the exports begin
-    run, acted = run_playbook_until("federate.yml", inventory, re.compile(r"^TASK \[meshfed\.federation\.service_export"),
+    # SIGINT as Ctrl-C sends it, once the gateways are done and the exports begin (not those of the preflight)
+    run, acted = run_playbook_until("federate.yml", inventory,
+                                    re.compile(r"^TASK \[meshfed\.federation\.service_export : Converge the exports of \S+\]"),
                                     lambda proc: proc.send_signal(signal.SIGINT), timeout=600)
     assert acted, run.stdout[-3000:]
     assert run.rc != 0, run.stdout[-3000:]

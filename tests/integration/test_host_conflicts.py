@@ -112,8 +112,9 @@ def import_objects(lab, federation_name):
     return sorted("%s/%s/%s" % (i["kind"], i["metadata"]["namespace"], i["metadata"]["name"]) for i in items)
 
 
-def import_result(run, host=CONSUMER):
-    results = [res for dummy, name, res in run.task_results("service_import") if name == host]
+def import_result(run, host=CONSUMER, preflight=False):
+    """The import task's result of ``host``, or its preflight's (federate.yml plans every cluster first)."""
+    results = [res for dummy, name, res in run.task_results("service_import", preflight) if name == host]
     assert len(results) == 1, run.stdout[-3000:]
     return results[0]
 
@@ -148,9 +149,11 @@ def test_users_object_for_the_host_of_an_import_stops_the_run_before_anything_of
 
     run = run_playbook("federate.yml", inventory)
     assert run.rc != 0, run.stdout[-3000:]
-    result = import_result(run)
-    assert result.get("failed"), result
-    message = result["msg"]
+    # the preflight found it and stopped every cluster: the import role itself never ran
+    result = import_result(run, preflight=True)
+    assert result["blocked"] and not result.get("failed"), result
+    assert list(run.task_results("service_import")) == []
+    message = run.failure()
     # the cluster, the kind, namespace/name of the user's object, the host and the import
     for part in ("cluster %s:" % CONSUMER, "%s %s/%s" % (kind, NAMESPACE, name), "host %s" % host,
                  "import%s %s" % ("s" if len(imports) > 1 else "", ", ".join(imports)), "Nothing was changed."):
@@ -201,7 +204,7 @@ def test_once_the_users_object_is_gone_the_run_converges_and_stays_converged(lab
     user_objects.create(virtual_service("my-details-routes", [DETAILS_FQDN]))
     blocked = run_playbook("federate.yml", inventory)
     assert blocked.rc != 0
-    assert [c["name"] for c in import_result(blocked)["host_conflicts"]] == ["my-details-routes"]
+    assert [c["name"] for c in import_result(blocked, preflight=True)["host_conflicts"]] == ["my-details-routes"]
     assert import_objects(lab, federation_name) == []
 
     user_objects.delete("VirtualService", "my-details-routes")

@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
-    PeerAddressError, ingress_address_from_service)
+    PeerAddressError, ingress_address_from_service, peer_addresses, placeholder_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import CREDENTIAL, seed, settings
@@ -49,3 +49,18 @@ def test_a_discovered_loopback_or_link_local_address_is_refused_unless_allowed()
             "discover, field address of its Service's status.loadBalancer.ingress): %s is a %s address" % (address, kind))
     imports = imports_of(build_model(clusters, settings()), "cluster1", {"cluster2": {"address": "127.0.0.42"}})
     assert find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]["endpoints"] == [{"address": "127.0.0.42"}]
+
+
+def test_a_preflight_plans_with_a_placeholder_where_a_peer_address_is_not_known_yet():
+    clusters = seed()
+    clusters["cluster2"]["gateway_address"] = "discover"
+    federation = build_model(clusters, settings())
+    fallback = placeholder_address(federation.settings)
+    assert fallback.port == federation.settings.ingress_port and fallback.address.endswith(".invalid")
+    assert peer_addresses(federation, "cluster1", None, fallback) == {"cluster2": fallback}
+    refused = {"cluster2": {"address": "127.0.0.42", "port": 15443}}
+    assert peer_addresses(build_model(clusters), "cluster1", refused, fallback) == {"cluster2": fallback}
+    found = peer_addresses(federation, "cluster1", {"cluster2": {"address": "192.0.2.7", "port": 31443}}, fallback)
+    assert found["cluster2"].address == "192.0.2.7"
+    with pytest.raises(PeerAddressError):
+        peer_addresses(federation, "cluster1", None)

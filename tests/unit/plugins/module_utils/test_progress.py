@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.progress import kind_counts, progress_line
+from ansible_collections.meshfed.federation.plugins.module_utils.progress import (
+    kind_counts, preflight_line, progress_line)
 
 IMPORT_RESULT = {
     "cluster": "cluster1", "role": "import",
@@ -62,3 +63,15 @@ def test_names_never_reach_the_line():
 def test_a_result_without_lists_still_gives_a_line():
     assert progress_line({"cluster": "c", "role": "export"}, 0.05) == (
         "c export: 0 objects, created 0, updated 0, deleted 0, unchanged 0 [0.1 s]")
+
+
+def test_a_preflight_line_counts_what_is_in_the_way_by_kind_and_gives_the_verdict():
+    blocked = {"cluster": "cluster2", "role": "export", "objects": 8, "blocked": True,
+               "conflicts": ["Gateway istio-private-gateways/meshfed-export-ratings"]}
+    assert preflight_line(blocked, 0.12) == "cluster2 export preflight: 8 objects, in the way 1 (Gateway 1): blocked [0.1 s]"
+    hosted = {"cluster": "cluster1", "role": "import", "objects": 14, "blocked": False, "conflicts": [],
+              "host_conflicts": [{"kind": "VirtualService", "namespace": "default", "name": "my-routes"}]}
+    line = preflight_line(hosted, 0.2)
+    assert line == ("cluster1 import preflight: 14 objects, in the way 0, host conflicts 1 (VirtualService 1): clear "
+                    "[0.2 s]")
+    assert "my-routes" not in line

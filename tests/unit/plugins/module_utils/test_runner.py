@@ -56,15 +56,15 @@ def users_rule(name, host, namespace="default"):
             "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}}, "spec": {"host": host}}
 
 
-def run_import(monkeypatch, foreign, **params):
-    """The service_import module's result in check mode, as its action plugin computes it."""
-    client = FakeClient(foreign)
+def run_import(monkeypatch, foreign, check_mode=True, diff=False, client=None, **params):
+    """The service_import module's result (in check mode unless told), as its action plugin computes it."""
+    client = client or FakeClient(foreign)
     monkeypatch.setattr(runner, "HAS_KUBERNETES", True)
     monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster1")
     args.update(params)
-    return run_in_process(SERVICE_IMPORT_MODULE, runner.run_service_import, args, check_mode=True,
-                          diff=False), client
+    return run_in_process(SERVICE_IMPORT_MODULE, runner.run_service_import, args, check_mode=check_mode,
+                          diff=diff), client
 
 
 def test_the_import_role_reads_the_importing_namespaces_and_stops_on_host_conflicts(monkeypatch):
@@ -150,3 +150,83 @@ def test_rendered_imports_need_no_cluster_and_are_what_present_would_apply(monke
     assert not result["changed"] and "api_requests" not in result
     names = [(o["kind"], o["metadata"]["name"]) for o in result["rendered"]]
     assert ("VirtualService", "reviews") in names and ("ServiceEntry", "meshfed-peer-cluster2") in names
+
+
+class InTheWayClient(FakeClient):
+    """A cluster where someone else's object holds the (kind, name) of each of ``names`` (found by GET)."""
+
+    def __init__(self, names):
+        super(InTheWayClient, self).__init__([])
+        self.names = names
+
+    def get(self, obj):
+        self.requests["get"] += 1
+        if (obj["kind"], obj["metadata"]["name"]) not in self.names:
+            return None
+        return {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                "metadata": {"name": obj["metadata"]["name"], "namespace": obj["metadata"].get("namespace"),
+                             "labels": {"team": "x"}}}
+
+
+class UnreachableClient(FakeClient):
+    def list_owned(self, api_version, kind, labels):
+        raise runner.ClusterError("cluster cluster1: API server at https://127.0.0.1:9 unreachable: Connection refused")
+
+
+def test_a_preflight_returns_what_blocks_the_run_as_data_and_writes_nothing(monkeypatch):
+    result, client = run_import(monkeypatch, [users_rule("details", "details")], check_mode=False, diff=True,
+                                preflight=True)
+    assert not result.get("failed") and not result["changed"] and result["preflight"] and result["blocked"]
+    assert [c["name"] for c in result["host_conflicts"]] == ["details"]
+    assert result["conflict_reasons"].startswith("Objects not managed by meshfed use hosts of its imports: "
+                                                 "DestinationRule default/details")
+    assert result["summary"].startswith("cluster1 import preflight: %d objects, in the way 0, host conflicts 1 "
+                                        "(DestinationRule 1): blocked [" % result["objects"])
+    # the plan only: no lists of objects, no diff, no write
+    assert not set(result) & {"created", "updated", "unchanged", "deleted", "diff", "msg"}
+    assert result["api_requests"]["list"] > 0 and client.requests["apply"] + client.requests["delete"] == 0
+
+
+def test_a_preflight_finds_objects_in_the_way_of_our_names(monkeypatch):
+    client = InTheWayClient({("DestinationRule", "reviews")})
+    result, dummy = run_import(monkeypatch, [], check_mode=False, client=client, preflight=True)
+    assert result["blocked"] and result["conflicts"] == ["DestinationRule default/reviews"]
+    assert result["conflict_reasons"] == ("DestinationRule default/reviews exists and is not managed by meshfed; remove "
+                                          "it or set force=true to adopt it.")
+    forced, dummy = run_import(monkeypatch, [users_rule("details", "details")], check_mode=False, preflight=True,
+                               force=True)
+    assert not forced["blocked"] and forced["conflict_reasons"] == "" and len(forced["host_conflicts"]) == 1
+
+
+def test_a_preflight_needs_no_discovered_peer_address(monkeypatch):
+    clusters = seed()
+    clusters["cluster2"]["gateway_address"] = "discover"
+    federation = {"clusters": clusters, "settings": settings(federation_name="demo")}
+    result, dummy = run_import(monkeypatch, [], check_mode=False, federation=federation, preflight=True)
+    assert not result.get("failed") and not result["blocked"], result.get("msg")
+    run, dummy = run_import(monkeypatch, [], check_mode=False, federation=federation)
+    assert run["failed"] and "the private ingress gateway address of cluster 'cluster2' is unknown" in run["msg"]
+
+
+def test_a_cluster_that_cannot_be_read_fails_its_preflight_marked_as_one(monkeypatch):
+    result, dummy = run_import(monkeypatch, [], check_mode=False, client=UnreachableClient([]), preflight=True)
+    assert result["failed"] and result["preflight"] and "unreachable" in result["msg"]
+    run, dummy = run_import(monkeypatch, [], check_mode=False, client=UnreachableClient([]))
+    assert run["failed"] and "preflight" not in run
+
+
+def test_a_gateway_preflight_neither_discovers_nor_waits(monkeypatch, tmp_path):
+    client = FakeClient([])
+    monkeypatch.setattr(runner, "HAS_KUBERNETES", True)
+    monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
+    paths = {}
+    for name in ("cert_path", "key_path", "ca_path"):
+        (tmp_path / name).write_text("PEM")
+        paths[name] = str(tmp_path / name)
+    args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster2",
+                credential=paths, discover_address=True, wait=True, preflight=True)
+    result = run_in_process(PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, args, check_mode=False, diff=False)
+    assert not result.get("failed") and not result["blocked"], result.get("msg")
+    assert "ingress_gateway_address" not in result and "ansible_facts" not in result and "host_conflicts" not in result
+    # a Namespace that does not exist yet holds nothing: one GET for it, none for what would go in it
+    assert client.requests["get"] == 1 and result["summary"].startswith("cluster2 gateway preflight: ")
