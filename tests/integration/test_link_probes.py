@@ -154,7 +154,8 @@ def pki_copy(lab, tmp_path, name, leaf_identity, leaf_ca, trust):
     key = pki.generate_key()
     (directory / "cluster1.key").write_bytes(pki.key_to_pem(key))
     (directory / "cluster1.crt").write_bytes(pki.cert_to_pem(pki.build_leaf(key, leaf_identity, *cas[leaf_ca])))
-    (directory / "ca.crt").write_bytes(pki.cert_to_pem(cas[trust][0]))
+    for name in ("ca.crt", "trusted-cas.pem"):  # the CA, and what the gateways trust
+        (directory / name).write_bytes(pki.cert_to_pem(cas[trust][0]))
     shutil.copy(os.path.join(real, "cluster2.crt"), str(directory / "cluster2.crt"))
     shutil.copy(os.path.join(real, "cluster2.key"), str(directory / "cluster2.key"))
     return str(directory)

@@ -90,17 +90,7 @@ def cmd_up(lab: Lab, n: int, with_mesh: bool) -> int:
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         for f in [pool.submit(setup, name) for name in names]:
             f.result()
-    info = {}
-    for name in names:
-        pids = clusters.cluster_pids(lab, name)
-        socks = procs.listening(set(pids.values()))
-        info[name] = {
-            "dir": str(lab.cluster_dir(name)),
-            "server": clusters.server(lab, name),
-            "pids": pids,
-            "ports": sorted({s["port"] for s in socks}),
-            "listen": sorted({f"{s['addr']}:{s['port']} {s['process']}" for s in socks}),
-        }
+    info = {name: clusters.cluster_info(lab, name) for name in names}
     state.update({"clusters": info, "crd_file": str(crd_file), "istio_api_dir": str(crd_file.parent.parent)})
     lab.save_state(state)
     bad = [s for c in info.values() for s in c["listen"] if not s.startswith("127.0.0.1:")]

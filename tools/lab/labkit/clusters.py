@@ -62,6 +62,19 @@ def cluster_pids(lab: Lab, name: str) -> dict[str, int]:
     return pids
 
 
+def cluster_info(lab: Lab, name: str) -> dict:
+    """What lab.json records of a running cluster: its processes and what they listen on."""
+    pids = cluster_pids(lab, name)
+    socks = procs.listening(set(pids.values()))
+    return {
+        "dir": str(lab.cluster_dir(name)),
+        "server": server(lab, name),
+        "pids": pids,
+        "ports": sorted({s["port"] for s in socks}),
+        "listen": sorted({f"{s['addr']}:{s['port']} {s['process']}" for s in socks}),
+    }
+
+
 def delete_cluster(lab: Lab, bin_dir: Path | None, name: str) -> list[int]:
     """kwokctl delete cluster, then make sure every pid of it is gone. Returns the pids stopped."""
     pids = [p for p in cluster_pids(lab, name).values() if procs.owned_by(p, lab.home)]

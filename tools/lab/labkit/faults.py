@@ -37,7 +37,7 @@ def kill_apiserver(lab: Lab, cluster: str) -> None:
     log(f"{cluster}: kube-apiserver (pid {pid}) killed")
 
 
-def start_apiserver(lab: Lab, cluster: str, timeout: float = 120) -> None:
+def start_apiserver(lab: Lab, cluster: str, timeout: float = 240) -> None:
     bin_dir = lab.state()["bin_dir"]
     t0 = time.time()
     lab.kwokctl(Path(bin_dir), "--name", cluster, "stop", "cluster")
@@ -47,7 +47,23 @@ def start_apiserver(lab: Lab, cluster: str, timeout: float = 120) -> None:
         if time.time() > deadline:
             raise LabError(f"{cluster}: not serving {timeout:.0f}s after kwokctl start cluster")
         time.sleep(0.5)
-    log(f"{cluster}: kube-apiserver serving again ({time.time() - t0:.1f}s)")
+    state = lab.state()
+    state["clusters"][cluster] = clusters.cluster_info(lab, cluster)  # new processes
+    lab.save_state(state)
+    wait_controllers(lab, cluster, deadline)
+    log(f"{cluster}: kube-apiserver serving again, its controllers working ({time.time() - t0:.1f}s)")
+
+
+def wait_controllers(lab: Lab, cluster: str, deadline: float) -> None:
+    """Until a namespace made and deleted goes away: the controller manager runs again (its namespace controller,
+    which a federation's removal needs, starts some time after the API server)."""
+    probe = "lab-fault-probe"
+    lab.kubectl(cluster, "create", "namespace", probe, check=False)
+    lab.kubectl(cluster, "delete", "namespace", probe, "--wait=false", check=False)
+    while lab.kubectl(cluster, "get", "namespace", probe, check=False).returncode == 0:
+        if time.time() > deadline:
+            raise LabError(f"{cluster}: namespace {probe} still there after the restart; is kube-controller-manager up?")
+        time.sleep(1)
 
 
 def cmd_fault(lab: Lab, fault: str, cluster: str) -> int:
