@@ -97,6 +97,8 @@ def configured_address(hosts):
 
 
 def test_clusters_with_a_configured_address_skip_discovery(lab, tmp_path):
+    for context in ("cluster1", "cluster2"):
+        settle_namespace(lab, context, GATEWAY_NAMESPACE)  # the previous test's is still going away
     inventory = write_inventory(str(tmp_path / "inventory"), lab.kubeconfig, "nodiscover-" + uuid.uuid4().hex[:6],
                                 configured_address)
     run = run_playbook("federate.yml", inventory, "--check")

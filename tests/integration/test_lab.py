@@ -94,7 +94,9 @@ def test_every_cluster_is_the_pinned_kubernetes_with_a_ready_node(lab):
 
 def test_servers_listen_on_loopback_only(lab):
     socks = listening()
-    for name, cluster in lab.state["clusters"].items():
+    with open(os.path.join(lab.dir, "lab.json")) as f:  # now: a fault test may have restarted a cluster
+        clusters = json.load(f)["clusters"]
+    for name, cluster in clusters.items():
         pids = set(cluster["pids"].values())
         mine = {port: addr for port, (addr, pid) in socks.items() if pid in pids}
         assert mine, (name, "no listening socket found for pids", pids)
