@@ -12,6 +12,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils import pki_rotation
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -76,7 +77,7 @@ FEDERATION_PKI_ARG_SPEC = dict(
     renewal_days=dict(type="int", default=pki.DEFAULT_RENEWAL_DAYS),
     force=dict(type="bool", default=False),
     rotate_ca=dict(type="bool", default=False),
-    ca_rotation_stage=dict(type="str", choices=["trust", "issue", "drop"]),
+    ca_rotation_stage=dict(type="str", choices=list(pki_rotation.STAGES)),
     ca_scope=dict(type="str", choices=["federation", "cluster"], default="federation"),
 )
 

@@ -25,8 +25,6 @@ STAGES = ("trust", "issue", "drop")
 NEXT_DIR = "next"
 PREVIOUS_DIR = "previous"
 TRUSTED_CAS = "trusted-cas.pem"
-# the stage a directory is in, in the order of the rotation; None: no rotation in progress
-ORDER = (None, "trust", "issue")
 
 
 class RotationError(Exception):

@@ -14,16 +14,15 @@ import stat
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import split_pem
 from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import credential_paths
 from ansible_collections.meshfed.federation.tests.unit.plugins.modules.test_federation_pki import run
 
 
 def certs(path):
     """The certificates of a PEM file, as their fingerprints."""
-    with open(path, "rb") as handle:
-        text = handle.read().decode()
-    end = "-----END CERTIFICATE-----"
-    return [pki.fingerprint_sha256(pki.load_cert((part + end + "\n").encode())) for part in text.split(end)[:-1]]
+    with open(path) as handle:
+        return [pki.fingerprint_sha256(pki.load_cert(pem.encode())) for pem in split_pem(handle.read())]
 
 
 def fingerprint(path):
