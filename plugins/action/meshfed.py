@@ -9,7 +9,7 @@ Each module has a file of its name in plugins/action that imports this one, rath
 module when it parses the task, so every worker forks with this file and the kubernetes client already imported. An
 ``action_plugin`` routing is only looked at in the worker, which then imports them for every task, about a second
 of CPU each (measured at K = 100: a no-op federate.yml 5.4 s -> 7.0 s); an ``action`` redirect resolves the task to
-this plugin, so module_defaults of one module, or of the ``meshfed`` action group, would reach all six."""
+this plugin, so module_defaults of one module, or of the ``meshfed`` action group, would reach all of them."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -21,11 +21,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
-    FEDERATION_INFO_MODULE, FEDERATION_MODEL_MODULE, FEDERATION_PKI_MODULE, PEERING_BUNDLE_MODULE,
+    FEDERATION_INFO_MODULE, FEDERATION_LOCK_MODULE, FEDERATION_MODEL_MODULE, FEDERATION_PKI_MODULE, PEERING_BUNDLE_MODULE,
     PRIVATE_GATEWAY_MODULE, SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation import run_federation_model
 from ansible_collections.meshfed.federation.plugins.module_utils.info import run_federation_info
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import HAS_KUBERNETES
+from ansible_collections.meshfed.federation.plugins.module_utils.lock import run_federation_lock
 from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import run_peering_bundle
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import HAS_CRYPTOGRAPHY
 from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import run_federation_pki
@@ -43,6 +44,7 @@ ModuleEntry = namedtuple("ModuleEntry", ["spec", "run", "has_libraries"])
 MODULES = {
     "meshfed.federation.federation_info": ModuleEntry(
         FEDERATION_INFO_MODULE, run_federation_info, HAS_KUBERNETES and HAS_CRYPTOGRAPHY),
+    "meshfed.federation.federation_lock": ModuleEntry(FEDERATION_LOCK_MODULE, run_federation_lock, HAS_KUBERNETES),
     "meshfed.federation.federation_model": ModuleEntry(FEDERATION_MODEL_MODULE, run_federation_model, True),
     "meshfed.federation.federation_pki": ModuleEntry(FEDERATION_PKI_MODULE, run_federation_pki, HAS_CRYPTOGRAPHY),
     "meshfed.federation.peering_bundle": ModuleEntry(PEERING_BUNDLE_MODULE, run_peering_bundle, HAS_CRYPTOGRAPHY),

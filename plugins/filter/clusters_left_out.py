@@ -53,11 +53,14 @@ _value:
 """
 
 from ansible_collections.meshfed.federation.plugins.module_utils.left_out import left_out_message
-from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import registered_results
+from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import (
+    LOCK_RESULT, ROLE_RESULTS, registered_results)
 
 
 def clusters_left_out(hostvars, clusters, remaining):
-    return left_out_message(list(clusters), list(remaining), registered_results(hostvars, clusters))
+    # the lock's task first: a cluster unreachable from the start fails there
+    return left_out_message(list(clusters), list(remaining),
+                            registered_results(hostvars, clusters, (LOCK_RESULT,) + ROLE_RESULTS))
 
 
 class FilterModule(object):

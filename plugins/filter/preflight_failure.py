@@ -15,7 +15,7 @@ description:
     (C(private_gateway_result), C(service_export_result), C(service_import_result)) on every cluster host given, when
     they ran with C(preflight=true), and returns one message naming each cluster where objects are in the way, with
     what is in the way there; an empty string when none is blocked.
-  - C(playbooks/federate.yml) fails with it, once, on every cluster before any cluster is changed.
+  - C(playbooks/federate.yml) fails every cluster with it before any cluster is changed.
 options:
   _input:
     description: The C(hostvars) of the play.
@@ -36,8 +36,6 @@ EXAMPLES = r"""
   vars:
     meshfed_preflight_failure: "{{ hostvars | meshfed.federation.preflight_failure(ansible_play_hosts) }}"
   when: meshfed_preflight_failure | length > 0
-  run_once: true
-  any_errors_fatal: true
 """
 
 RETURN = r"""

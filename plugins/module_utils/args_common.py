@@ -126,3 +126,14 @@ PEERING_BUNDLE_MODULE = dict(
     ), PEER_ARG_SPEC),
     required_if=[("state", "recorded", ["peer_state_dir"])],
     supports_check_mode=True)
+FEDERATION_LOCK_MODULE = dict(
+    argument_spec=argument_spec(AUTH_ARG_SPEC, dict(
+        federation_name=dict(type="str", required=True),
+        cluster=dict(type="str", required=True),
+        state=dict(type="str", choices=["acquired", "released"], default="acquired"),
+        namespace=dict(type="str", default="kube-system"),
+        duration=dict(type="int", default=1800),
+        timeout=dict(type="int", default=0),
+        break_lock=dict(type="bool", default=False),
+    )),
+    supports_check_mode=True)

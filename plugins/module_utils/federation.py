@@ -113,6 +113,7 @@ def run_federation_model(module):
     module.exit_json(
         changed=False,
         federation=validated(federation),
+        federation_name=federation.settings.federation_name,
         clusters=dict((name, cluster_summary(c)) for name, c in federation.clusters.items()),
         peers=dict((name, peer_summary(p)) for name, p in federation.peers.items()),
         peer_changes=dict((name, lines) for name, lines in changes.items() if lines),

@@ -103,6 +103,12 @@ def cluster_role_rules():
     return rules
 
 
+# the federation lock (module_utils/lock.py): a Lease in one namespace (kube-system unless the playbooks are told
+# otherwise), granted by a Role there rather than cluster-wide, where leases elect the cluster's own controllers
+LOCK_RULES = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+               "verbs": ["get", "create", "update", "delete"]}]
+
+
 def api_group_of(kind):
     """The API group of a kind ('' for the core group), whatever the version of the Istio APIs."""
     return api_group(kind_api_version(kind.name, "networking.istio.io/v1"))

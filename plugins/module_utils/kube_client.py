@@ -163,10 +163,11 @@ class ClusterClient(object):
         return ClusterError("cluster %s: %s %s %s failed: %s" % (self.cluster, verb, what, scope(namespace),
                                                                  _short(error)))
 
-    def _call(self, verb, what, namespace, request, missing_ok=False):
-        """Send one request, counted; None for a 404 when ``missing_ok``, else ClusterError on failure."""
+    def _call(self, verb, what, namespace, request, missing_ok=False, conflict_ok=False):
+        """Send one request, counted; None for a 404 when ``missing_ok`` (a 409 when ``conflict_ok``), else
+        ClusterError on failure."""
         with self._count_lock:
-            self.requests[verb] += 1
+            self.requests[verb] = self.requests.get(verb, 0) + 1
         try:
             return request()
         except NotFoundError as error:
@@ -174,6 +175,8 @@ class ClusterClient(object):
                 return None
             raise self._failure(error, verb, what, namespace)
         except Exception as error:
+            if conflict_ok and getattr(error, "status", None) == 409:
+                return None
             raise self._failure(error, verb, what, namespace)
 
     def map_concurrently(self, send, items, concurrency):
@@ -242,6 +245,36 @@ class ClusterClient(object):
         self._call("delete", named(live), meta.get("namespace"), lambda: self.dynamic.delete(
             resource, name=meta["name"], namespace=meta.get("namespace"), body=body, serializer=plain_json),
             missing_ok=True)
+
+    # --- optimistic writes (the federation lock): a 409 means someone wrote first, and returns None ---
+
+    def create(self, obj):
+        """Create ``obj``; None when it exists already."""
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        result = self._call("create", named(obj), meta.get("namespace"), lambda: self.dynamic.create(
+            resource, body=obj, namespace=meta.get("namespace"), serializer=plain_json), conflict_ok=True)
+        return None if result is None else _as_dict(result, obj["apiVersion"], obj["kind"])
+
+    def replace(self, obj):
+        """Replace the object with ``obj``, whose resourceVersion is the one read; None when it changed since."""
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        result = self._call("update", named(obj), meta.get("namespace"), lambda: self.dynamic.replace(
+            resource, body=obj, name=meta["name"], namespace=meta.get("namespace"), serializer=plain_json),
+            missing_ok=True, conflict_ok=True)
+        return None if result is None else _as_dict(result, obj["apiVersion"], obj["kind"])
+
+    def delete_version(self, live):
+        """Delete an object only if it is unchanged since it was read (resourceVersion precondition); gone, or
+        changed meanwhile, it is left as it is."""
+        resource = self.resource(live["apiVersion"], live["kind"])
+        meta = live["metadata"]
+        body = {"apiVersion": "v1", "kind": "DeleteOptions",
+                "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}}
+        self._call("delete", named(live), meta.get("namespace"), lambda: self.dynamic.delete(
+            resource, name=meta["name"], namespace=meta.get("namespace"), body=body, serializer=plain_json),
+            missing_ok=True, conflict_ok=True)
 
     def wait_available(self, deployments, timeout, interval=1.0):
         """Wait until every Deployment's current generation is Available; ClusterError naming the laggards."""

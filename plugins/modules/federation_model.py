@@ -73,6 +73,11 @@ federation:
   returned: success
   type: dict
   sample: {"model": {"@type": "Federation", "@values": ["..."]}}
+federation_name:
+  description: The federation's name (C(meshfed_federation_name), C(meshfed) when not set).
+  returned: success
+  type: str
+  sample: bookinfo
 clusters:
   description: Per cluster, its identity and what it exports (to whom) and imports (from whom).
   returned: success

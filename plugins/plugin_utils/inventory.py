@@ -15,8 +15,10 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model import DE
 
 # what the tasks of the private_gateway, service_export and service_import roles register, in the order they run
 ROLE_RESULTS = ("private_gateway_result", "service_export_result", "service_import_result")
-# the keys of a registered result that the preflight's verdict and the run's end read
-RESULT_KEYS = ("failed", "msg", "preflight", "blocked", "conflict_reasons")
+# what the federation lock's task registers (playbooks/tasks/lock.yml)
+LOCK_RESULT = "meshfed_lock_result"
+# the keys of a registered result that the preflight's verdict, the lock's and the run's end read
+RESULT_KEYS = ("failed", "msg", "preflight", "blocked", "conflict_reasons", "held_by")
 
 CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
                 "exports": "meshfed_exports", "imports": "meshfed_imports"}

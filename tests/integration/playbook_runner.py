@@ -153,7 +153,14 @@ def settle_namespace(lab, context, name, timeout=120):
         return None
     namespace = json.loads(done.stdout)
     if namespace["metadata"].get("deletionTimestamp"):
-        lab.kubectl(context, "wait", "--for=delete", "namespace/" + name, "--timeout=%ds" % timeout, timeout=timeout + 10)
+        waited = lab.kubectl_run(context, "wait", "--for=delete", "namespace/" + name, "--timeout=%ds" % timeout,
+                                 timeout=timeout + 10)
+        if waited.returncode != 0:
+            # what holds it: the namespace controller's conditions, and what is left in it
+            status = lab.kubectl_run(context, "get", "namespace", name, "-o", "jsonpath={.status.conditions}").stdout
+            left = lab.kubectl_run(context, "get", "all,configmaps,secrets,leases", "-n", name, "-o", "wide").stdout
+            raise AssertionError("%s: namespace %s still being deleted after %ds; conditions %s; left in it:\n%s"
+                                 % (context, name, timeout, status, left))
         return None
     return namespace["metadata"].get("labels") or {}
 

@@ -36,6 +36,12 @@ def bystander_version(lab, context):
                        "jsonpath={.metadata.resourceVersion}")
 
 
+def lock_holder(lab, context):
+    done = lab.kubectl_run(context, "get", "lease", "meshfed-" + FEDERATION, "-n", "kube-system", "-o",
+                           "jsonpath={.spec.holderIdentity}")
+    return done.stdout if done.returncode == 0 else None
+
+
 def unfederated(lab, inventory):
     gone = run_playbook("unfederate.yml", inventory, timeout=600)
     assert gone.rc == 0, gone.stdout[-3000:]
@@ -73,14 +79,24 @@ def inventory(lab, tmp_path_factory):
 def test_a_run_interrupted_between_roles_is_finished_by_the_next(lab, inventory):
     unfederated(lab, inventory)
     # SIGINT as Ctrl-C sends it, once the gateways are done and the exports begin (not those of the preflight)
+    interrupted = []
+
+    def interrupt(proc):
+        interrupted.append(proc.pid)
+        proc.send_signal(signal.SIGINT)
     run, acted = run_playbook_until("federate.yml", inventory,
                                     re.compile(r"^TASK \[meshfed\.federation\.service_export : Converge the exports of \S+\]"),
-                                    lambda proc: proc.send_signal(signal.SIGINT), timeout=600)
+                                    interrupt, timeout=600)
     assert acted, run.stdout[-3000:]
     assert run.rc != 0, run.stdout[-3000:]
     gateways = [o for o in owned_objects(lab, "cluster2", FEDERATION, OUR_KINDS) if "meshfed-export" not in o]
     assert "Deployment/%s/istio-private-ingressgateway" % GATEWAYS in gateways, gateways
+    # Ctrl-C ends a run without its always sections: its lock stays, and the next run on this machine takes it over
+    holders = [lock_holder(lab, context) for context in CLUSTERS]
+    assert all(" pid %d start " % interrupted[0] in h for h in holders), holders
     first = converges(inventory)
+    assert "ended without releasing it" in first.stdout, first.stdout[-3000:]
+    assert [lock_holder(lab, context) for context in CLUSTERS] == [None, None]
     # the re-run finishes the exports and imports; the gateways it finds as the interrupted run left them
     changed = set(first.changed_tasks())
     assert not [task for task in changed if "private gateways" in task[0]], changed
@@ -130,4 +146,7 @@ def test_an_api_server_killed_in_the_middle_of_an_apply_is_named_and_the_next_ru
         assert "Traceback" not in run.stdout
     finally:
         lab.run_lab(["fault", "apiserver-start", "cluster2"], timeout=300)
-    converges(inventory)
+    # the run could not release cluster2's lock (its API server was down): the next run takes it over
+    assert lock_holder(lab, "cluster2") and lock_holder(lab, "cluster1") is None
+    first = converges(inventory)
+    assert "ended without releasing it" in first.stdout

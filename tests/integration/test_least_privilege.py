@@ -60,6 +60,9 @@ def least_privilege(lab, tmp_path_factory):
         lab.kubectl_run(name, "delete", "clusterrolebinding", "meshfed-operator")
         lab.kubectl(name, "create", "clusterrolebinding", "meshfed-operator", "--clusterrole=meshfed-operator",
                     "--serviceaccount=%s:meshfed" % NAMESPACE)
+        lab.kubectl_run(name, "delete", "rolebinding", "meshfed-operator-lock", "-n", "kube-system")
+        lab.kubectl(name, "create", "rolebinding", "meshfed-operator-lock", "-n", "kube-system",
+                    "--role=meshfed-operator-lock", "--serviceaccount=%s:meshfed" % NAMESPACE)
     inventory = write_inventory(str(root / "inventory"), kubeconfig, FEDERATION)
     apps = run_playbook("lab-sample-apps.yml", write_inventory(str(root / "apps"), lab.kubeconfig, FEDERATION),
                         "--limit", ",".join(CLUSTERS))
@@ -69,6 +72,7 @@ def least_privilege(lab, tmp_path_factory):
                                                    pki_dir=str(root / "inventory") + "-pki"))
     for name in CLUSTERS:
         lab.kubectl_run(name, "delete", "clusterrolebinding", "meshfed-operator")
+        lab.kubectl_run(name, "delete", "rolebinding", "meshfed-operator-lock", "-n", "kube-system")
         lab.kubectl_run(name, "delete", "namespace", NAMESPACE, "--wait=false")
 
 

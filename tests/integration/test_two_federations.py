@@ -2,14 +2,15 @@
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Two federations (two inventories, two meshfed_federation_name) on the same clusters, each with its own gateway
-namespace (and, on one machine, its own gateway ports): both converge and stay converged, both carry requests, and
-unfederating one leaves the other as it was."""
+namespace (and, on one machine, its own gateway ports): both converge at the same time (each run holds its own
+federation's lock) and stay converged, both carry requests, and unfederating one leaves the other as it was."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import json
+import threading
 
 import pytest
 
@@ -61,8 +62,16 @@ def federations(lab, tmp_path_factory):
         for namespace in ("istio-private-gateways", SECOND_NAMESPACE):
             settle_namespace(lab, cluster, namespace)
     try:
-        play(lab, first, "federate.yml")
-        play(lab, second, "federate.yml")
+        # at the same time: each run holds its own federation's lock, neither waits for the other or prunes its objects
+        runs = []
+        threads = [threading.Thread(target=lambda inventory=inventory: runs.append(
+            run_playbook("federate.yml", inventory, env={"MESHFED_LAB_DIR": lab.dir}, timeout=900)))
+            for inventory in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(960)
+        assert len(runs) == 2 and all(run.rc == 0 for run in runs), [r.failure() or r.stdout[-3000:] for r in runs]
         productpage = mesh.wait_ready("cluster1", "default", "productpage-v1")
         ingress = {}
         for namespace in ("istio-private-gateways", SECOND_NAMESPACE):

@@ -150,5 +150,5 @@ def test_every_module_has_the_plugin_under_its_name_and_is_in_its_table():
 def test_the_action_group_holds_the_modules_with_kubernetes_auth_options():
     with_auth = sorted(name.rpartition(".")[2] for name, entry in meshfed.MODULES.items()
                        if "kubeconfig" in entry.spec["argument_spec"])
-    assert with_auth == ["federation_info", "private_gateway", "service_export", "service_import"]
+    assert with_auth == ["federation_info", "federation_lock", "private_gateway", "service_export", "service_import"]
     assert sorted(runtime()["action_groups"]["meshfed"]) == with_auth

@@ -52,11 +52,13 @@ def test_the_creation_order_puts_what_others_refer_to_first():
 def test_the_shipped_least_privilege_cluster_role_is_the_kind_table():
     import os
     import yaml
-    from ansible_collections.meshfed.federation.plugins.module_utils.kinds import KINDS, cluster_role_rules
+    from ansible_collections.meshfed.federation.plugins.module_utils.kinds import KINDS, LOCK_RULES, cluster_role_rules
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
     with open(os.path.join(repo, "docs", "rbac", "meshfed-cluster-role.yaml")) as f:
-        role = yaml.safe_load(f)
+        role, lock_role = list(yaml.safe_load_all(f))
     assert role["kind"] == "ClusterRole" and role["rules"] == cluster_role_rules()
+    assert lock_role["kind"] == "Role" and lock_role["metadata"]["namespace"] == "kube-system"
+    assert lock_role["rules"] == LOCK_RULES
     granted = set((group, resource) for rule in role["rules"] for group in rule["apiGroups"]
                   for resource in rule["resources"] if "patch" in rule["verbs"] and "delete" in rule["verbs"])
     assert len(granted) == len(KINDS)  # every kind meshfed writes, nothing else
