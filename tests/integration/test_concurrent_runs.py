@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    owned_objects, run_playbook, run_playbook_until, settle_namespace, write_inventory, write_marks)
+    OUR_KINDS, run_playbook, run_playbook_until, settle_namespace, write_inventory, write_marks)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -45,7 +45,12 @@ def lease(lab, context):
 
 
 def details_objects(lab):
-    return [o for context in CLUSTERS for o in owned_objects(lab, context, FEDERATION) if "details" in o]
+    """The objects of the details export (cluster2) and import (cluster1), as kind/namespace/name."""
+    found = []
+    for context, selector in (("cluster2", "meshfed.io/export=details"), ("cluster1", "meshfed.io/import=details")):
+        items = json.loads(lab.kubectl(context, "get", OUR_KINDS, "-A", "-l", selector, "-o", "json"))["items"]
+        found += ["%s/%s/%s" % (i["kind"], i["metadata"].get("namespace"), i["metadata"]["name"]) for i in items]
+    return found
 
 
 def marks(lab):
@@ -123,6 +128,11 @@ def lock_wait_seconds(run):
 
 def test_a_run_told_to_wait_goes_once_the_first_is_done_and_applies_its_own_inventory(lab, inventories):
     full, partial = inventories
+    # from nothing, so that the first run is long (it waits for its gateways' Deployments)
+    gone = run_playbook("unfederate.yml", full, timeout=900)
+    assert gone.rc == 0, gone.failure()
+    for context in CLUSTERS:
+        settle_namespace(lab, context, GATEWAYS)
     second = []
 
     def run_the_other(dummy_proc):

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fault matrix on the lab: a run interrupted (SIGINT) between roles, a gateway namespace stuck terminating,
-a cluster's kube-apiserver killed in the middle of an apply. For each: the run fails with a message naming the
+"""The fault matrix on the lab: a run interrupted (SIGINT) between roles, a cluster without Istio, a gateway namespace
+stuck terminating, a cluster's kube-apiserver killed in the middle of an apply. For each: the run fails with a message naming the
 cluster and what happened, an object of someone else beside ours is left alone, and the next run converges, the
 one after it changing nothing."""
 
@@ -11,15 +11,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
 import signal
+import subprocess
 import time
 import uuid
 
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    OUR_KINDS, owned_objects, run_playbook, run_playbook_until, settle_namespace, write_inventory)
+    OUR_KINDS, owned_objects, pki_dir_for, run_playbook, run_playbook_until, settle_namespace, write_inventory,
+    write_marks)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -101,6 +104,36 @@ def test_a_run_interrupted_between_roles_is_finished_by_the_next(lab, inventory)
     changed = set(first.changed_tasks())
     assert not [task for task in changed if "private gateways" in task[0]], changed
     assert [task for task in changed if "Converge the imports" in task[0]], changed
+
+
+def test_a_cluster_without_istio_is_named_nothing_is_written_there_and_the_others_go_on(lab, inventory, tmp_path):
+    converges(inventory)
+    before = write_marks(lab, "cluster1")
+    # cluster2's inventory entry pointed at a real Kubernetes cluster that has no Istio CRDs
+    lab.run_lab(["fault", "bare-up", "bare"], timeout=300)
+    bare = os.path.join(lab.dir, "bare.kubeconfig")
+
+    def to_bare(hosts):
+        hosts["cluster2"].update(meshfed_kubeconfig=bare, meshfed_context="bare")
+    try:
+        no_istio = write_inventory(str(tmp_path / "no-istio"), lab.kubeconfig, FEDERATION, mutate=to_bare,
+                                   pki_dir=pki_dir_for(inventory))
+        run = run_playbook("federate.yml", no_istio, timeout=600)
+        assert run.rc != 0
+        assert re.search(r"Istio is not installed in cluster cluster2 \(networking\.istio\.io/v1 \w+ not served\)",
+                         run.stdout), run.stdout[-3000:]
+        assert "Traceback" not in run.stdout
+        # nothing of ours in the cluster without Istio (its lock released), nothing changed in cluster1
+        ours = subprocess.run([lab.kubectl_binary, "--kubeconfig", bare, "--context", "bare", "get",
+                               "namespaces,leases", "-A", "-l", "app.kubernetes.io/managed-by=meshfed", "-o", "name"],
+                              capture_output=True, text=True, timeout=60, check=True)
+        assert ours.stdout.strip() == "", ours.stdout
+        assert write_marks(lab, "cluster1") == before
+    finally:
+        lab.run_lab(["fault", "bare-down", "bare"], timeout=300)
+    # cluster2 back in the inventory: nothing to do, it was never touched
+    again = run_playbook("federate.yml", inventory, timeout=900)
+    assert again.rc == 0 and not again.changed_tasks(), again.failure() or again.changed_tasks()
 
 
 def test_a_gateway_namespace_stuck_terminating_is_named_and_the_run_converges_once_it_is_gone(lab, inventory):

@@ -187,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                                          "reaching the load balancer addresses and (forwarded) the API servers")
     op.add_argument("command", nargs=argparse.REMAINDER)
     ft = sub.add_parser("fault", help="a fault of one cluster: apiserver-kill (SIGKILL its kube-apiserver), "
-                                      "apiserver-start (bring it back on the same ports and data)")
-    ft.add_argument("fault", choices=["apiserver-kill", "apiserver-start"])
+                                      "apiserver-start (bring it back on the same ports and data); bare-up CLUSTER "
+                                      "(a cluster without Istio, kubeconfig .lab/CLUSTER.kubeconfig), bare-down CLUSTER")
+    ft.add_argument("fault", choices=["apiserver-kill", "apiserver-start", "bare-up", "bare-down"])
     ft.add_argument("cluster")
     sub.add_parser("controller", help="(internal) the lab's background controller")
     app = sub.add_parser("app", help="(internal) a sample app's server")

@@ -107,8 +107,9 @@ def ensure_node(lab: Lab, bin_dir: Path, name: str) -> None:
     lab.kubectl(name, "wait", "--for=condition=Ready", "--timeout=60s", "node", "--all")
 
 
-def write_kubeconfig(lab: Lab, names: list[str]) -> None:
-    """One kubeconfig, contexts named like the clusters, certificates embedded."""
+def write_kubeconfig(lab: Lab, names: list[str], path: Path | None = None) -> None:
+    """One kubeconfig (the lab's, or ``path``), contexts named like the clusters, certificates embedded."""
+    path = path or lab.kubeconfig
     merged = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "clusters": [], "users": [],
               "contexts": [], "current-context": names[0] if names else ""}
 
@@ -125,10 +126,10 @@ def write_kubeconfig(lab: Lab, names: list[str]) -> None:
             "client-certificate-data": b64(u["client-certificate"]),
             "client-key-data": b64(u["client-key"])}})
         merged["contexts"].append({"name": name, "context": {"cluster": name, "user": name}})
-    tmp = lab.kubeconfig.with_suffix(".tmp")
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
     os.chmod(tmp, 0o600)
-    tmp.replace(lab.kubeconfig)
+    tmp.replace(path)
 
 
 def server(lab: Lab, name: str) -> str:
