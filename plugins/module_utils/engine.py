@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
 from collections import namedtuple
 
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import host_conflict_message, host_conflict_report
@@ -23,6 +24,8 @@ from ansible_collections.meshfed.federation.plugins.module_utils.plan import (
 # Requests in flight at once per cluster, for the LISTs of the plan and the writes of one wave (kubectl apply
 # sends one at a time).
 WRITE_CONCURRENCY = 8
+# a pod's default terminationGracePeriodSeconds, and a little
+POD_GONE_TIMEOUT = 40
 
 # Kept in a namespace we created, these do not make it "someone else's": what Kubernetes puts in every namespace,
 # and what istiod's namespace controller writes into every namespace it serves (its root certificate and CRL).
@@ -154,7 +157,32 @@ def converge(client, plan, check_mode):
             client.resource(obj["apiVersion"], obj["kind"])
         client.map_concurrently(lambda change: send_write(client, change), wave, WRITE_CONCURRENCY)
         applied_deployments.extend(c.desired for c in wave if c.desired and c.desired["kind"] == "Deployment")
+        wait_pods_gone(client, [c.live for c in wave if c.desired is None and c.live["kind"] == "Deployment"])
     return applied_deployments
+
+
+def pods_of(deployment, pods):
+    """The pods of ``pods`` that a Deployment's selector (matchLabels) picks."""
+    wanted = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return [p for p in pods if wanted and all(
+        ((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items())]
+
+
+def wait_pods_gone(client, deployments, timeout=POD_GONE_TIMEOUT, interval=1.0, clock=time.monotonic, sleep=time.sleep):
+    """After deleting Deployments, wait (up to ``timeout`` seconds, then go on) until their pods are gone, so that
+    what they use, deleted in the next waves (Secrets, RoleBindings, Roles), outlives them: a gateway that asks istiod
+    for its certificate once its RoleBinding is gone is refused, and istiod keeps that refusal for the service
+    account a minute long, so that a gateway of the same name created within it (federate right after unfederate)
+    would get no certificate."""
+    deadline = clock() + timeout
+    for namespace in sorted(set(d["metadata"]["namespace"] for d in deployments)):
+        mine = [d for d in deployments if d["metadata"]["namespace"] == namespace]
+        while pods_of_any(mine, client.list_namespace("v1", "Pod", namespace)) and clock() < deadline:
+            sleep(interval)
+
+
+def pods_of_any(deployments, pods):
+    return [p for d in deployments for p in pods_of(d, pods)]
 
 
 def send_write(client, change):

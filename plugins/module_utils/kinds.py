@@ -23,13 +23,15 @@ SECURITY = "security.istio.io"
 Kind = namedtuple("Kind", "name api roles shared plural")
 
 # In creation order: what others refer to first (a Namespace before what lives in it, a ServiceAccount before
-# the Deployment that uses it, an AuthorizationPolicy before the Gateway server it guards). Deletes go in reverse.
+# the Deployment that uses it, an AuthorizationPolicy before the Gateway server it guards). Deletes go in reverse;
+# the gateways' Secrets go before the RBAC that lets istiod serve them (a gateway asking for a certificate while its
+# Secret is gone is told "not found"; without its RoleBinding, "not authorized", which istiod keeps a minute).
 KINDS = (
     Kind("Namespace", "v1", ("gateway",), True, "namespaces"),
     Kind("ServiceAccount", "v1", ("gateway",), False, "serviceaccounts"),
-    Kind("Secret", "v1", ("gateway",), False, "secrets"),
     Kind("Role", "rbac.authorization.k8s.io/v1", ("gateway",), False, "roles"),
     Kind("RoleBinding", "rbac.authorization.k8s.io/v1", ("gateway",), False, "rolebindings"),
+    Kind("Secret", "v1", ("gateway",), False, "secrets"),
     Kind("Service", "v1", ("gateway", "import"), False, "services"),
     Kind("Deployment", "apps/v1", ("gateway",), False, "deployments"),
     Kind("HorizontalPodAutoscaler", "autoscaling/v2", ("gateway",), False, "horizontalpodautoscalers"),

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.engine import (
-    conflict_message, kinds_to_read, missing_by_place, release_namespace_if_empty)
+    conflict_message, kinds_to_read, missing_by_place, release_namespace_if_empty, wait_pods_gone)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import FEDERATION, MANAGED_BY
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import object_key
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import is_blocked, plan_changes
@@ -102,3 +102,44 @@ def test_a_namespace_istiod_wrote_its_ca_config_maps_into_is_still_released():
     client = NamespaceClient(istio_written + [config_map("team-settings")], labels)
     result = release_namespace_if_empty(client, "gw", labels, check_mode=False)
     assert result.startswith("kept: ") and "ConfigMap gw/team-settings" in result and not client.deleted
+
+
+class PodsGoing(object):
+    """A namespace whose pods, listed again and again, are ``lists`` one after the other (then the last)."""
+
+    def __init__(self, lists):
+        self.lists = lists
+        self.listed = 0
+
+    def list_namespace(self, api_version, kind, namespace):
+        assert (api_version, kind, namespace) == ("v1", "Pod", "gw")
+        self.listed += 1
+        return self.lists[min(self.listed, len(self.lists)) - 1]
+
+
+def pod(name, labels):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "gw", "labels": labels}}
+
+
+def gateway_deployment():
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ingress", "namespace": "gw"},
+            "spec": {"selector": {"matchLabels": {"istio": "ingress"}}}}
+
+
+def test_deleted_gateways_are_waited_for_until_their_pods_are_gone_before_their_credentials_go():
+    first, second, other = pod("ingress-1", {"istio": "ingress"}), pod("ingress-2", {"istio": "ingress", "x": "y"}), \
+        pod("someone-else", {"app": "other"})
+    client = PodsGoing([[first, second, other], [second, other], [other]])
+    slept = []
+    wait_pods_gone(client, [gateway_deployment()], sleep=slept.append)
+    assert client.listed == 3 and slept == [1.0, 1.0]  # someone else's pod is not waited for
+
+
+def test_pods_that_do_not_go_are_waited_for_no_longer_than_the_timeout():
+    client = PodsGoing([[pod("ingress-1", {"istio": "ingress"})]])
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+    wait_pods_gone(client, [gateway_deployment()], timeout=5, clock=lambda: now[0], sleep=sleep)
+    assert now[0] == 5.0 and client.listed == 6

@@ -147,7 +147,7 @@ def test_writes_follow_dependency_order_and_deletes_the_reverse():
                core("Role", "r", api_version="rbac.authorization.k8s.io/v1"),
                core("DestinationRule", "dr", api_version="networking.istio.io/v1"),
                core("ServiceEntry", "se", api_version="networking.istio.io/v1")]
-    expected = ["Namespace", "ServiceAccount", "Secret", "Role", "RoleBinding", "Service", "Deployment",
+    expected = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "Service", "Deployment",
                 "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceEntry", "DestinationRule", "Gateway",
                 "VirtualService"]
     assert [c.desired["kind"] for c in writes(plan(desired))] == expected
