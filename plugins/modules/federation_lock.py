@@ -26,7 +26,7 @@ description:
     lock is taken over with a warning that names its holder. A lock left by a run on another machine is taken over
     only once it expires, or with O(break_lock=true).
   - Writes carry the C(resourceVersion) they read, so two runs that race for a free lock cannot both take it.
-  - The lock task reports C(changed=false): it is the run's bookkeeping, not a change of the federation.
+  - The lock task reports C(changed=false), as the lock is the run's bookkeeping, not a change of the federation.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - meshfed.federation.attributes
@@ -76,8 +76,8 @@ options:
 notes:
   - The lock guards meshfed's playbooks against each other. Modules called directly (M(meshfed.federation.private_gateway)
     and the others) do not take it.
-  - Needs C(get), C(create), C(update) and C(delete) on C(leases) in O(namespace) (docs/rbac/meshfed-cluster-role.yaml
-    has a Role for it).
+  - Needs C(get), C(create), C(update) and C(delete) on C(leases) in O(namespace) (docs/rbac/meshfed-lock-role.yaml is a
+    Role for it).
 attributes:
   check_mode:
     details: The lock is only read; a lock held by another run is reported as a warning (the check shows what would

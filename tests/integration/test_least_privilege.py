@@ -24,6 +24,7 @@ FEDERATION = "leastpriv"
 NAMESPACE = "meshfed-operator"
 CLUSTERS = ("cluster1", "cluster2")
 ROLE = os.path.join(REPO, "docs", "rbac", "meshfed-cluster-role.yaml")
+LOCK_ROLE = os.path.join(REPO, "docs", "rbac", "meshfed-lock-role.yaml")
 
 
 def token_kubeconfig(lab, path, account):
@@ -52,7 +53,7 @@ def token_kubeconfig(lab, path, account):
 def least_privilege(lab, tmp_path_factory):
     root = tmp_path_factory.mktemp("least-privilege")
     for name in CLUSTERS:
-        lab.kubectl(name, "apply", "-f", ROLE)
+        lab.kubectl(name, "apply", "-f", ROLE, "-f", LOCK_ROLE)
         settle_namespace(lab, name, "istio-private-gateways")
     kubeconfig = token_kubeconfig(lab, str(root / "kubeconfig"), "meshfed")
     unbound = token_kubeconfig(lab, str(root / "unbound"), "nobody")

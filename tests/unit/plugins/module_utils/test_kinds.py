@@ -55,7 +55,9 @@ def test_the_shipped_least_privilege_cluster_role_is_the_kind_table():
     from ansible_collections.meshfed.federation.plugins.module_utils.kinds import KINDS, LOCK_RULES, cluster_role_rules
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
     with open(os.path.join(repo, "docs", "rbac", "meshfed-cluster-role.yaml")) as f:
-        role, lock_role = list(yaml.safe_load_all(f))
+        role = yaml.safe_load(f)
+    with open(os.path.join(repo, "docs", "rbac", "meshfed-lock-role.yaml")) as f:
+        lock_role = yaml.safe_load(f)
     assert role["kind"] == "ClusterRole" and role["rules"] == cluster_role_rules()
     assert lock_role["kind"] == "Role" and lock_role["metadata"]["namespace"] == "kube-system"
     assert lock_role["rules"] == LOCK_RULES

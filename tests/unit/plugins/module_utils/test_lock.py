@@ -204,8 +204,12 @@ def test_the_run_is_the_topmost_ansible_playbook_process_above_the_module():
              850: (800, 40, ["/usr/bin/python3", "/usr/bin/ansible-playbook", "federate.yml"]),
              800: (700, 30, ["/usr/bin/python3", "/usr/bin/ansible-playbook", "federate.yml"]),
              700: (1, 10, ["bash"])}
-    stat = lambda pid: table[pid][:2] if pid in table else None  # noqa: E731
-    argv = lambda pid: table[pid][2]  # noqa: E731
+
+    def stat(pid):
+        return table[pid][:2] if pid in table else None
+
+    def argv(pid):
+        return table[pid][2]
     assert run_process(900, stat, argv) == (800, 30)
     assert run_process(700, stat, argv) is None  # not under ansible-playbook
 
