@@ -44,6 +44,11 @@ def lease_name(federation_name):
     return "meshfed-%s" % federation_name
 
 
+def lease_ref(name, namespace):
+    """What ClusterClient.get needs to read the Lease."""
+    return {"apiVersion": LEASE_API, "kind": "Lease", "metadata": {"name": name, "namespace": namespace}}
+
+
 def holder_identity(user, host, pid, start):
     return "%s@%s pid %d start %d" % (user, host, pid, start)
 
@@ -214,10 +219,9 @@ def acquire(client, name, namespace, federation_name, me, host, duration, timeou
     """Take (or renew) the lock; returns (lease, warning or None). ClusterError when another run holds it after
     ``timeout`` seconds."""
     started = clock()
-    probe = {"apiVersion": LEASE_API, "kind": "Lease", "metadata": {"name": name, "namespace": namespace}}
     while True:
         now = EPOCH + timedelta(seconds=clock())
-        lease = client.get(probe)
+        lease = client.get(lease_ref(name, namespace))
         action, why = decide(lease, me, now, host, alive, break_lock)
         if action == HELD:
             waited = clock() - started
@@ -235,7 +239,7 @@ def acquire(client, name, namespace, federation_name, me, host, duration, timeou
 
 def release(client, name, namespace, me):
     """Delete the lock if this run holds it; returns a warning when another run took it meanwhile."""
-    lease = client.get({"apiVersion": LEASE_API, "kind": "Lease", "metadata": {"name": name, "namespace": namespace}})
+    lease = client.get(lease_ref(name, namespace))
     if lease is None:
         return None
     holder = (lease.get("spec") or {}).get("holderIdentity")
@@ -262,8 +266,7 @@ def run_federation_lock(module):
         client = ClusterClient(cluster, auth_params(params))
         if module.check_mode:
             # a check run writes nothing, the lock included; it says when its plan may be out of date
-            lease = client.get({"apiVersion": LEASE_API, "kind": "Lease",
-                                "metadata": {"name": name, "namespace": namespace}})
+            lease = client.get(lease_ref(name, namespace))
             now = EPOCH + timedelta(seconds=time.time())
             if lease is not None and decide(lease, me, now, host, process_alive, False)[0] == HELD:
                 module.warn(refusal_message(cluster, federation_name, lease, now, 0).split(". Nothing")[0] +
