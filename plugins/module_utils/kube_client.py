@@ -235,16 +235,20 @@ class ClusterClient(object):
             field_manager=FIELD_MANAGER, force_conflicts=True if force_conflicts else None, serializer=plain_json))
         return _as_dict(result, obj["apiVersion"], obj["kind"])
 
-    def delete(self, live):
-        """Delete an object we listed, only if it is still that very object (uid precondition)."""
+    def delete(self, live, unchanged=False):
+        """Delete an object we listed, only if it is still that very object (uid precondition); with ``unchanged``,
+        only if it is also as we read it (resourceVersion), and one changed meanwhile is left as it is. Already gone
+        (404) is what we wanted."""
         resource = self.resource(live["apiVersion"], live["kind"])
         meta = live["metadata"]
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": meta["uid"]},
+        preconditions = {"uid": meta["uid"]}
+        if unchanged:
+            preconditions["resourceVersion"] = meta["resourceVersion"]
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": preconditions,
                 "propagationPolicy": "Background"}
-        # already gone (404) is what we wanted
         self._call("delete", named(live), meta.get("namespace"), lambda: self.dynamic.delete(
             resource, name=meta["name"], namespace=meta.get("namespace"), body=body, serializer=plain_json),
-            missing_ok=True)
+            missing_ok=True, conflict_ok=unchanged)
 
     # --- optimistic writes (the federation lock): a 409 means someone wrote first, and returns None ---
 
@@ -264,17 +268,6 @@ class ClusterClient(object):
             resource, body=obj, name=meta["name"], namespace=meta.get("namespace"), serializer=plain_json),
             missing_ok=True, conflict_ok=True)
         return None if result is None else _as_dict(result, obj["apiVersion"], obj["kind"])
-
-    def delete_version(self, live):
-        """Delete an object only if it is unchanged since it was read (resourceVersion precondition); gone, or
-        changed meanwhile, it is left as it is."""
-        resource = self.resource(live["apiVersion"], live["kind"])
-        meta = live["metadata"]
-        body = {"apiVersion": "v1", "kind": "DeleteOptions",
-                "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}}
-        self._call("delete", named(live), meta.get("namespace"), lambda: self.dynamic.delete(
-            resource, name=meta["name"], namespace=meta.get("namespace"), body=body, serializer=plain_json),
-            missing_ok=True, conflict_ok=True)
 
     def wait_available(self, deployments, timeout, interval=1.0):
         """Wait until every Deployment's current generation is Available; ClusterError naming the laggards."""

@@ -245,7 +245,7 @@ def release(client, name, namespace, me):
     holder = (lease.get("spec") or {}).get("holderIdentity")
     if holder != me:
         return "the lock was taken over by %s while this run held it" % shown_holder(holder)
-    client.delete_version(lease)
+    client.delete(lease, unchanged=True)
     return None
 
 

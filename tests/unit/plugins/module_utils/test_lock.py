@@ -121,7 +121,8 @@ class FakeLeases(object):
             return None
         return self._store(obj)
 
-    def delete_version(self, live):
+    def delete(self, live, unchanged=False):
+        assert unchanged
         if self.stored and self.stored["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]:
             self.stored = None
 
