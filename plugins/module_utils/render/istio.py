@@ -21,7 +21,15 @@ def gateway(api_version, name, ns, labels, selector, servers):
 
 
 def gateway_server(port_number, port_name, protocol, hosts, tls):
-    return {"port": {"number": port_number, "name": port_name, "protocol": protocol}, "hosts": list(hosts), "tls": tls}
+    """A Gateway server that only VirtualServices of the Gateway's own namespace can bind to (``./<host>``): Istio
+    lets a VirtualService of any namespace name any Gateway, and binds it wherever the server's hosts admit its
+    namespace, so a tenant's more specific route would otherwise take the server's traffic."""
+    return {"port": {"number": port_number, "name": port_name, "protocol": protocol},
+            "hosts": [own_namespace_host(host) for host in hosts], "tls": tls}
+
+
+def own_namespace_host(host):
+    return "./" + host
 
 
 def virtual_service(api_version, name, ns, labels, hosts, gateways=None, http=None, tcp=None, tls=None, export_to=None):
@@ -76,5 +84,7 @@ def service_entry(api_version, name, ns, labels, hosts, ports, resolution, endpo
 
 
 def authorization_policy(api_version, name, ns, labels, selector, rules, action="ALLOW"):
+    """ALLOW policies add up with every other ALLOW that selects the workload (a mesh-wide one in the root namespace
+    included), so what must never be allowed is written again as a DENY, which no ALLOW overrides."""
     return _object(api_version, "AuthorizationPolicy", name, ns, labels,
                    {"selector": {"matchLabels": dict(selector)}, "action": action, "rules": rules})

@@ -27,6 +27,19 @@ def export_object_name(export):
     return short_name("meshfed-export", export.name, limit=253)
 
 
+def export_deny_name(export):
+    # "meshfed-deny-export-": no export's own objects (meshfed-export-<name>) nor a binding's can take this name
+    return short_name("meshfed-deny-export", export.name, limit=253)
+
+
+# A path whose meaning changes once the app decodes or resolves it: an encoded slash or backslash (Envoy's path
+# normalization keeps them encoded, so /ratings/..%2Fadmin still matches a /ratings/* grant and the app may then
+# read /admin), or a dot segment, plain or percent-encoded, that the mesh's path normalization left in place
+# (meshConfig.pathNormalization NONE). Matched against the path without its query (Envoy's route match).
+UNSAFE_PATH_REGEX = r".*(%2[fF]|%5[cC]|/(\.|%2[eE]){1,2}(/|$)).*"
+UNSAFE_PATH_ROUTE = "meshfed:unsafe-path"
+
+
 def export_server_tls(federation, cluster, party, identities):
     """Mutual TLS of one server of an export: this cluster's certificate, the CA of one consumer party only, and
     only the identities granted the export within that party."""
@@ -84,6 +97,31 @@ def render_export_policy(federation, export):
                                       gateway_workload_selector(INGRESS, settings), rules)
 
 
+def render_export_deny(federation, export):
+    """What no other ALLOW policy may widen (a mesh-wide ``rules: [{}]`` in the root namespace, an ALLOW of someone
+    else's in the gateway namespace), as a DENY on the ingress gateway: on each server's SNI, every principal its
+    grants do not name (the handshake refuses them too: this holds if a server's subjectAltNames were ever widened),
+    and for a consumer granted only some methods or paths, its requests for the others."""
+    settings = federation.settings
+    rules = []
+    for host, (dummy, identities) in sorted(export_servers(export).items()):
+        rules.append({"from": [{"source": {"notPrincipals": [gateway_principal(i) for i in identities]}}],
+                      "when": [{"key": "connection.sni", "values": [host]}]})
+    for grant in known_grants(export):
+        operations = []
+        if grant.methods:
+            operations.append({"operation": {"notMethods": list(grant.methods)}})
+        if grant.paths:
+            operations.append({"operation": {"notPaths": list(grant.paths)}})
+        if operations:
+            rules.append({"from": [{"source": {"principals": [gateway_principal(grant.identity)]}}], "to": operations,
+                          "when": [{"key": "connection.sni", "values": [grant.host]}]})
+    return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
+                                      export_deny_name(export), settings.gateway_namespace,
+                                      owned_labels(settings.federation_name, "export", export=export.name),
+                                      gateway_workload_selector(INGRESS, settings), rules, action="DENY")
+
+
 def render_export_route(federation, cluster, export):
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "export", export=export.name)
@@ -95,7 +133,9 @@ def render_export_route(federation, cluster, export):
         rewrite = {"authority": local_host}
         if export.rewrite_prefix != export.path_prefix:
             rewrite["uri"] = export.rewrite_prefix
-        http = [{"name": export.name, "match": [{"uri": {"prefix": export.path_prefix}}], "rewrite": rewrite,
+        http = [{"name": UNSAFE_PATH_ROUTE, "match": [{"uri": {"regex": UNSAFE_PATH_REGEX}}],
+                 "directResponse": {"status": 400, "body": {"string": "meshfed: encoded slash or dot segment in the path"}}},
+                {"name": export.name, "match": [{"uri": {"prefix": export.path_prefix}}], "rewrite": rewrite,
                  "route": [{"destination": target}]}]
         return istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels,
                                      http=http, **common)
@@ -142,7 +182,8 @@ def render_exports(federation, cluster_name):
     objects = []
     served = [export for export in cluster.exports if known_grants(export)]
     for export in served:
-        # the policy before the Gateway: a server never serves without it
+        # the policies before the Gateway: a server never serves without them
+        objects.append(render_export_deny(federation, export))
         objects.append(render_export_policy(federation, export))
         objects.append(render_export_gateway(federation, cluster, export))
         objects.append(render_export_route(federation, cluster, export))

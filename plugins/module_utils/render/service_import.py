@@ -34,6 +34,11 @@ def binding_object_name(imported, source):
     return short_name("meshfed-import", imported.namespace, binding_id(imported, source), limit=253)
 
 
+def binding_deny_name(imported, source):
+    # "meshfed-deny-binding-": no binding's own objects (meshfed-import-...) nor an export's can take this name
+    return short_name("meshfed-deny-binding", imported.namespace, binding_id(imported, source), limit=253)
+
+
 def binding_subset(imported, source):
     """Subset of the egress gateway's DestinationRule that carries one binding (unique per cluster)."""
     return short_name(imported.namespace, binding_id(imported, source))
@@ -89,25 +94,33 @@ def render_binding(federation, imported, source, address):
               "route": [{"destination": istio.destination(peer.identity, address.port, source.export)}]}]
     forward = istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, [host],
                                     gateways=[name], tcp=route, export_to=["."])
-    return [gateway, forward, render_binding_policy(federation, imported, source)]
+    return render_binding_policies(federation, imported, source) + [gateway, forward]
 
 
-def render_binding_policy(federation, imported, source):
-    """Only the importing namespace may use a binding: an ALLOW policy on the egress gateway for connections
-    from that namespace's workloads (their Istio mTLS identity) that ask for the binding's SNI.
+def render_binding_policies(federation, imported, source):
+    """Only the importing namespace may use a binding: a DENY and an ALLOW policy on the egress gateway, both on
+    the binding's SNI, the DENY for connections from any other namespace, the ALLOW for that namespace's workloads
+    (their Istio mTLS identity).
 
-    The egress server is TLS (ISTIO_MUTUAL) with a tcp route, so Istio enforces this as the RBAC network
-    filter, where ``connection.sni`` is a supported condition. ALLOW policies add up: once one selects the
-    gateway, a connection no binding's policy allows is refused, whatever namespace calls the local name or
-    dials the gateway with a binding's SNI."""
+    The egress server is TLS (ISTIO_MUTUAL) with a tcp route, so Istio enforces these as the RBAC network filter,
+    where ``connection.sni`` is a supported condition. ALLOW policies add up: once one selects the gateway, a
+    connection no binding's policy allows is refused; but an ALLOW of someone else's that selects the gateway too (a
+    mesh-wide ``rules: [{}]`` in the root namespace, say) would let every namespace use the binding, which the DENY,
+    evaluated before any ALLOW, does not."""
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name,
                           binding=binding_id(imported, source))
-    rules = [{"from": [{"source": {"namespaces": [imported.namespace]}}],
-              "when": [{"key": "connection.sni", "values": [binding_host(imported, source, settings)]}]}]
-    return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
-                                      binding_object_name(imported, source), settings.gateway_namespace, labels,
-                                      gateway_workload_selector(EGRESS, settings), rules)
+    sni = [{"key": "connection.sni", "values": [binding_host(imported, source, settings)]}]
+    api_version = kind_api_version("AuthorizationPolicy", settings.istio_api_version)
+    selector = gateway_workload_selector(EGRESS, settings)
+    return [
+        istio.authorization_policy(api_version, binding_deny_name(imported, source), settings.gateway_namespace,
+                                   labels, selector, [{"from": [{"source": {"notNamespaces": [imported.namespace]}}],
+                                                       "when": sni}], action="DENY"),
+        istio.authorization_policy(api_version, binding_object_name(imported, source), settings.gateway_namespace,
+                                   labels, selector, [{"from": [{"source": {"namespaces": [imported.namespace]}}],
+                                                       "when": sni}]),
+    ]
 
 
 def render_egress_rule(federation, cluster):
@@ -140,7 +153,12 @@ def render_egress_rule(federation, cluster):
 
 def render_local_alias(federation, cluster, imported):
     """In the consumer's namespace: the DNS Service (unless a local copy exists), the local copy's subset
-    rule and the VirtualService that splits traffic between the local copy and the peers."""
+    rule and the VirtualService that splits traffic between the local copy and the peers.
+
+    The rule and the VirtualService are exported to the importing namespace only: the other namespaces of the
+    cluster are not granted the binding (the egress gateway refuses them) and keep the plain local Service as
+    before the import existed, or, for a name with no local copy, a Service without endpoints (a 503 from their
+    own sidecar; nothing of theirs reaches a peer)."""
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name)
     local_host = service_fqdn(imported.namespace, imported.name, settings)
@@ -154,7 +172,7 @@ def render_local_alias(federation, cluster, imported):
         subset = imported.local.subset
         objects.append(istio.destination_rule(
             settings.istio_api_version, imported.name, imported.namespace, labels, local_host,
-            subsets=[{"name": subset.name, "labels": dict(subset.labels)}]))
+            subsets=[{"name": subset.name, "labels": dict(subset.labels)}], export_to=["."]))
     routes = _alias_destinations(federation, cluster, imported)
     vs_args = {}
     if imported.protocol == "http":
@@ -174,7 +192,7 @@ def render_local_alias(federation, cluster, imported):
     else:
         vs_args["tls"] = [{"match": [{"port": imported.port, "sniHosts": [local_host]}], "route": routes}]
     objects.append(istio.virtual_service(settings.istio_api_version, imported.name, imported.namespace, labels,
-                                         [local_host], **vs_args))
+                                         [local_host], export_to=["."], **vs_args))
     return objects
 
 

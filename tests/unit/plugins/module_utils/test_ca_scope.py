@@ -43,7 +43,7 @@ def test_the_exporter_trusts_only_the_consumer_clusters_ca_on_its_server():
     federation = per_cluster()
     gateway = find(render_exports(federation, "cluster2"), "Gateway", "meshfed-export-reviews-v2")
     (server,) = gateway["spec"]["servers"]
-    assert server["hosts"] == ["reviews-v2.cluster1.c2.example.com"]
+    assert server["hosts"] == ["./reviews-v2.cluster1.c2.example.com"]
     assert server["tls"]["credentialName"] == "c2-example-com-cluster1-certs"
     assert server["tls"]["subjectAltNames"] == ["c1.example.com"]
     secrets = dict((o["metadata"]["name"], o) for o in render_gateways(federation, "cluster2", CREDENTIAL)

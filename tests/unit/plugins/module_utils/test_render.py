@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 import pytest
 import yaml
@@ -40,6 +41,12 @@ def render_role(federation, cluster, role):
     if role == "export":
         return render_exports(federation, cluster)
     return imports_of(federation, cluster)
+
+
+def served(server):
+    """The SNI hosts of a Gateway server; each one admits VirtualServices of the Gateway's own namespace only."""
+    assert all(h.startswith("./") for h in server["hosts"]), server["hosts"]
+    return [h[2:] for h in server["hosts"]]
 
 
 def find(objects, kind, name, namespace=None):
@@ -81,13 +88,14 @@ def test_seed_cluster2_exports_only_to_the_granted_consumer_by_sni():
     exports = render_exports(federation, "cluster2")
     gateway = find(exports, "Gateway", "meshfed-export-reviews-v2", "istio-private-gateways")
     server, = gateway["spec"]["servers"]
-    assert server["hosts"] == ["reviews-v2.c2.example.com"]
+    assert served(server) == ["reviews-v2.c2.example.com"]
     assert server["port"] == {"number": 15443, "name": "export-reviews-v2", "protocol": "HTTPS"}
     assert server["tls"] == {"mode": "MUTUAL", "credentialName": "c2-example-com-certs",
                              "subjectAltNames": ["c1.example.com"]}
     route = find(exports, "VirtualService", "meshfed-export-reviews-v2")["spec"]
     assert route["hosts"] == ["reviews-v2.c2.example.com"] and route["gateways"] == ["meshfed-export-reviews-v2"]
-    http, = route["http"]
+    unsafe, http = route["http"]
+    assert unsafe["name"] == "meshfed:unsafe-path" and unsafe["directResponse"]["status"] == 400
     assert http["match"] == [{"uri": {"prefix": "/"}}]
     assert http["rewrite"] == {"authority": "myreviews.bookinfo.svc.cluster.local"}
     assert http["route"] == [{"destination": {"host": "myreviews.bookinfo.svc.cluster.local", "subset": "v2",
@@ -142,7 +150,7 @@ def test_seed_import_chain_is_consistent_hop_by_hop():
     egress_pods = find(render_gateways(federation, "cluster1", CREDENTIAL), "Deployment",
                        "istio-private-egressgateway")["spec"]["template"]["metadata"]["labels"]
     assert all(egress_pods.get(k) == v for k, v in egress_gateway["selector"].items()), egress_pods
-    assert egress_gateway["servers"][0]["hosts"] == [tls["sni"]]
+    assert served(egress_gateway["servers"][0]) == [tls["sni"]]
     assert egress_gateway["servers"][0]["tls"] == {"mode": "ISTIO_MUTUAL"}
     # hop 2: the egress VirtualService forwards to the peer's identity through the export's subset
     forward = find(imports, "VirtualService", "meshfed-import-default-reviews-cluster2-reviews-v2")["spec"]
@@ -158,7 +166,7 @@ def test_seed_import_chain_is_consistent_hop_by_hop():
     origination = next(s for s in peer_rule["subsets"] if s["name"] == "reviews-v2")["trafficPolicy"]["tls"]
     export_server = find(exports, "Gateway", "meshfed-export-reviews-v2")["spec"]["servers"][0]
     assert origination == {"mode": "MUTUAL", "credentialName": "c1-example-com-certs",
-                           "subjectAltNames": ["c2.example.com"], "sni": export_server["hosts"][0]}
+                           "subjectAltNames": ["c2.example.com"], "sni": served(export_server)[0]}
     assert "c1.example.com" in export_server["tls"]["subjectAltNames"]
 
 
@@ -179,7 +187,7 @@ def test_tcp_export_and_import_route_by_sni_not_path():
     federation = build_model(three_clusters(), settings())
     exports = render_exports(federation, "cluster3")
     server = find(exports, "Gateway", "meshfed-export-postgres")["spec"]["servers"][0]
-    assert server["port"]["protocol"] == "TLS" and server["hosts"] == ["postgres.c3.example.com"]
+    assert server["port"]["protocol"] == "TLS" and served(server) == ["postgres.c3.example.com"]
     assert server["tls"]["subjectAltNames"] == ["c2.example.com"]
     route = find(exports, "VirtualService", "meshfed-export-postgres")["spec"]
     assert "http" not in route
@@ -194,7 +202,7 @@ def test_http_path_prefix_and_rewrite():
     clusters = three_clusters()
     clusters["cluster2"]["exports"][0]["rewrite_prefix"] = "/"
     exports = render_exports(build_model(clusters, settings()), "cluster2")
-    http = find(exports, "VirtualService", "meshfed-export-helloworld")["spec"]["http"][0]
+    http = find(exports, "VirtualService", "meshfed-export-helloworld")["spec"]["http"][1]
     assert http["match"] == [{"uri": {"prefix": "/hello"}}]
     assert http["rewrite"] == {"authority": "helloworld.sample.svc.cluster.local", "uri": "/"}
 
@@ -247,7 +255,7 @@ def test_gateways_follow_the_seed_topology():
 
 def test_the_local_copy_subset_rule_leaves_tls_to_istio_auto_mtls():
     rule = find(imports_of(build_model(seed(), settings()), "cluster1"), "DestinationRule", "reviews", "default")
-    assert rule["spec"] == {"host": "reviews.default.svc.cluster.local",
+    assert rule["spec"] == {"host": "reviews.default.svc.cluster.local", "exportTo": ["."],
                             "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}
 
 
@@ -266,9 +274,11 @@ def test_only_the_importing_namespace_may_use_a_binding_on_the_egress_gateway():
     assert policy["spec"]["selector"] == {"matchLabels": gateway["selector"]}
     assert policy["spec"]["action"] == "ALLOW"
     assert policy["spec"]["rules"] == [{"from": [{"source": {"namespaces": ["default"]}}],
-                                        "when": [{"key": "connection.sni", "values": gateway["servers"][0]["hosts"]}]}]
-    # one policy per binding: ALLOW policies add up, whatever matches none of them is refused
-    assert len([o for o in imports if o["kind"] == "AuthorizationPolicy"]) == 2
+                                        "when": [{"key": "connection.sni", "values": served(gateway["servers"][0])}]}]
+    # one ALLOW per binding: ALLOW policies add up, whatever matches none of them is refused; and one DENY per
+    # binding, which an ALLOW of someone else's cannot override
+    assert sorted(o["spec"]["action"] for o in imports if o["kind"] == "AuthorizationPolicy") == [
+        "ALLOW", "ALLOW", "DENY", "DENY"]
     older = imports_of(build_model(seed(), settings(istio_api_version="networking.istio.io/v1beta1")), "cluster1")
     assert find(older, "AuthorizationPolicy", name)["apiVersion"] == "security.istio.io/v1beta1"
 
@@ -332,3 +342,67 @@ def test_the_hosts_the_seed_imports_stand_for():
     # a local copy without subset: a rule of the user's for it configures the local copy, as it should
     assert [c.kind for c in host_claims(build_model(clusters, settings()), "cluster1")
             if c.host == "reviews.default.svc.cluster.local"] == ["VirtualService"]
+
+
+def test_every_gateway_server_admits_virtual_services_of_the_gateway_namespace_only():
+    for scenario in sorted(SCENARIOS):
+        federation = build_model(SCENARIOS[scenario](), settings())
+        for cluster in federation.clusters:
+            for obj in render_exports(federation, cluster) + imports_of(federation, cluster):
+                if obj["kind"] == "Gateway":
+                    for server in obj["spec"]["servers"]:
+                        assert served(server), obj["metadata"]["name"]
+
+
+def test_the_import_is_seen_from_the_importing_namespace_only():
+    imports = imports_of(build_model(seed(), settings()), "cluster1")
+    for kind, name in (("VirtualService", "reviews"), ("DestinationRule", "reviews"), ("VirtualService", "details")):
+        assert find(imports, kind, name, "default")["spec"]["exportTo"] == ["."], (kind, name)
+    # the DNS Service of an import without a local copy stays visible: elsewhere it has no endpoints (a 503 from the
+    # caller's own sidecar), where a hidden host would leave the caller's traffic to the passthrough cluster
+    service = find(imports, "Service", "details", "default")
+    assert "annotations" not in service["metadata"]
+
+
+def test_the_binding_is_denied_to_every_other_namespace_whatever_else_allows():
+    imports = imports_of(build_model(seed(), settings()), "cluster1")
+    name = "meshfed-import-default-reviews-cluster2-reviews-v2"
+    gateway = find(imports, "Gateway", name, "istio-private-gateways")["spec"]
+    deny = find(imports, "AuthorizationPolicy", "meshfed-deny-binding-default-reviews-cluster2-reviews-v2")
+    assert deny["spec"]["action"] == "DENY"
+    assert deny["spec"]["selector"] == {"matchLabels": gateway["selector"]}
+    assert deny["spec"]["rules"] == [{"from": [{"source": {"notNamespaces": ["default"]}}],
+                                      "when": [{"key": "connection.sni", "values": served(gateway["servers"][0])}]}]
+    assert deny["metadata"]["labels"]["meshfed.io/binding"] == "reviews-cluster2-reviews-v2"
+
+
+def test_an_export_denies_every_principal_and_request_its_grants_do_not_name():
+    clusters = seed()
+    clusters["cluster2"]["exports"][1]["consumers"] = [
+        {"cluster": "cluster1", "methods": ["GET"], "paths": ["/details/*"]}]
+    exports = render_exports(build_model(clusters, settings()), "cluster2")
+    deny = find(exports, "AuthorizationPolicy", "meshfed-deny-export-details")["spec"]
+    assert deny["action"] == "DENY"
+    sni = [{"key": "connection.sni", "values": ["details.c2.example.com"]}]
+    assert deny["rules"] == [
+        {"from": [{"source": {"notPrincipals": ["c1.example.com/meshfed-gateway"]}}], "when": sni},
+        {"from": [{"source": {"principals": ["c1.example.com/meshfed-gateway"]}}],
+         "to": [{"operation": {"notMethods": ["GET"]}}, {"operation": {"notPaths": ["/details/*"]}}], "when": sni}]
+    # an export granted without restrictions denies only the principals it does not name
+    reviews = find(exports, "AuthorizationPolicy", "meshfed-deny-export-reviews-v2")["spec"]
+    assert [list(r["from"][0]["source"]) for r in reviews["rules"]] == [["notPrincipals"]]
+    # the DENY goes in before the Gateway (a server never serves without its policies)
+    kinds = [(o["kind"], o["spec"].get("action")) for o in exports if "export" in o["metadata"]["name"]][:3]
+    assert kinds == [("AuthorizationPolicy", "DENY"), ("AuthorizationPolicy", "ALLOW"), ("Gateway", None)]
+
+
+@pytest.mark.parametrize("path, unsafe", [
+    ("/ratings/..%2Fadmin", True), ("/ratings/%2e%2e/admin", True), ("/ratings/%2E%2E", True),
+    ("/ratings/..%5Cadmin", True), ("/ratings/../admin", True), ("/ratings/./0", True), ("/ratings/..", True),
+    ("/ratings/0", False), ("/ratings/a.json", False), ("/.well-known/x", False), ("/ratings/a..b", False)])
+def test_an_http_export_answers_400_to_an_encoded_slash_or_a_dot_segment(path, unsafe):
+    exports = render_exports(build_model(seed(), settings()), "cluster2")
+    first = find(exports, "VirtualService", "meshfed-export-details")["spec"]["http"][0]
+    assert first["directResponse"]["status"] == 400 and "route" not in first
+    # Envoy matches a route's regex against the whole path (RE2, full match), as fullmatch does here
+    assert bool(re.fullmatch(first["match"][0]["uri"]["regex"], path)) is unsafe

@@ -41,7 +41,7 @@ def spec(objects, kind, name, namespace=NS):
 
 def servers_by_host(federation, cluster, export):
     gateway = spec(render_exports(federation, cluster), "Gateway", "meshfed-export-" + export)
-    return dict((server["hosts"][0], server) for server in gateway["servers"])
+    return dict((server["hosts"][0][2:], server) for server in gateway["servers"])
 
 
 def secret_data(objects, name):
@@ -58,7 +58,7 @@ def test_the_import_dials_the_sni_host_the_exporter_serves_the_consumer_party_on
     subset, = rule["subsets"]
     assert subset["name"] == "reviews-v2"
     server = servers_by_host(full["org-b"], "cluster2", "reviews-v2")[subset["trafficPolicy"]["tls"]["sni"]]
-    assert server["hosts"] == ["reviews-v2.org-a.c2.example.com"]
+    assert server["hosts"] == ["./reviews-v2.org-a.c2.example.com"]
 
 
 def test_the_export_server_for_a_peer_party_uses_that_party_s_secret_and_trusts_only_its_granted_identities(two):
