@@ -93,20 +93,142 @@ def test_details_reaches_cluster2_and_only_under_its_path_prefix(seed):
     assert status == 404, body  # cluster2's ingress gateway has no route outside /details
 
 
-def test_only_the_importing_namespace_may_use_an_import(seed):
+def test_callers_in_other_namespaces_keep_the_local_service_and_never_reach_the_peer(seed):
+    """The import is for `default` alone: elsewhere in cluster1 reviews is the plain local Service, as before the
+    federation (every request answered by the local copy), and details, which has no local copy, a Service without
+    endpoints: a 503 from the caller's own sidecar, never a request through the egress gateway."""
     mesh, proxies = seed
     outsider = proxies["outsider"]
-    # details is 100 % remote: from `outsider` the egress gateway refuses the binding
-    statuses = collections.Counter(via_sidecar(outsider, DETAILS, 9080, "/details/1")[0] for dummy in range(10))
-    assert statuses and 200 not in statuses, statuses
-    # reviews: the local copy still answers, cluster2's v2 never does
+    egress_before = egress_connections(mesh, proxies["egress"])
     versions = collections.Counter()
-    for dummy in range(30):
+    for dummy in range(40):
         status, body = via_sidecar(outsider, REVIEWS, 9080, "/reviews/1")
-        versions[body.get("version") if status == 200 else status] += 1
-    assert "v2" not in versions, versions
+        versions[(body.get("namespace"), body.get("version")) if status == 200 else status] += 1
+    assert versions == {("default", "v1"): 40}, versions
+    answers = collections.Counter()
+    for dummy in range(10):
+        status, body = via_sidecar(outsider, DETAILS, 9080, "/details/1")
+        answers[(status, "no healthy upstream" in str(body))] += 1
+    assert answers == {(503, True): 10}, answers
+    assert egress_connections(mesh, proxies["egress"]) == egress_before
     # and the same requests from `default` do reach cluster2 (the refusal above is about the namespace)
     assert via_sidecar(proxies["productpage"], DETAILS, 9080, "/details/1")[0] == 200
+
+
+def egress_connections(mesh, egress):
+    """Downstream connections the egress gateway's listeners ever accepted (Envoy's listener stats)."""
+    return sum(v for k, v in mesh.stats(egress, r"^listener\..*\.downstream_cx_total$").items() if "admin" not in k)
+
+
+TENANT_NS = "tenant"
+TENANT = sample_app(TENANT_NS, "thief", service_port_name="http")
+
+
+def tenant_routes(gateways_by_host):
+    """What a tenant of cluster2 with VirtualService rights in its own namespace writes to take an export's
+    requests: routes of its own, more specific than the export's, bound to meshfed's export Gateways by name."""
+    return [{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+             "metadata": {"name": "take-" + gateway.split("/")[-1], "namespace": TENANT_NS},
+             "spec": {"hosts": [host], "gateways": [gateway], "http": [{
+                 "match": [{"uri": {"prefix": prefix}}],
+                 "route": [{"destination": {"host": "thief.%s.svc.cluster.local" % TENANT_NS,
+                                            "port": {"number": 8080}}}]}]}}
+            for host, (gateway, prefix) in sorted(gateways_by_host.items())]
+
+
+def unscoped(lab, context, gateway):
+    """The live Gateway with its servers' hosts as they were before the boundary fix (no ``./``)."""
+    live = json.loads(lab.kubectl(context, "get", "gateways.networking.istio.io", "-n", GATEWAYS, gateway, "-o", "json"))
+    patch = [{"op": "replace", "path": "/spec/servers/%d/hosts" % i, "value": [h.split("/", 1)[-1] for h in s["hosts"]]}
+             for i, s in enumerate(live["spec"]["servers"])]
+    lab.kubectl(context, "patch", "gateways.networking.istio.io", "-n", GATEWAYS, gateway, "--type=json",
+                "-p", json.dumps(patch))
+
+
+def tally(proxy, host, path, count):
+    """Who answered ``count`` requests: the app's namespace, or the status."""
+    seen = collections.Counter()
+    for i in range(count):
+        status, body = via_sidecar(proxy, host, 9080, path % i)
+        seen[body.get("namespace") if status == 200 else status] += 1
+    return seen
+
+
+def test_a_tenant_virtual_service_bound_to_an_export_gateway_takes_no_request(seed, lab):
+    """A tenant of the exporting cluster binds routes of its own to the export Gateways of reviews-v2 (a catch-all
+    export) and details (a path-prefixed one). Istio binds a VirtualService of any namespace to a server whose hosts
+    admit it: meshfed's servers admit their own namespace only (``./host``). Shown first on the live Gateways with
+    the servers as they were before: the tenant takes the export's share; federate.yml puts them back."""
+    mesh, proxies = seed
+    productpage = proxies["productpage"]
+    lab.kubectl("cluster2", "apply", "-f", "-", input=TENANT)
+    mesh.wait_ready("cluster2", TENANT_NS, "thief")
+    routes = tenant_routes({"reviews-v2.c2.example.com": (GATEWAYS + "/meshfed-export-reviews-v2", "/reviews"),
+                            "details.c2.example.com": (GATEWAYS + "/meshfed-export-details", "/details/")})
+    lab.kubectl("cluster2", "apply", "-f", "-", input="\n---\n".join(json.dumps(r) for r in routes))
+    try:
+        for gateway in ("meshfed-export-reviews-v2", "meshfed-export-details"):
+            unscoped(lab, "cluster2", gateway)
+        assert until(lambda: tally(productpage, DETAILS, "/details/%d", 1).get(TENANT_NS), timeout=60)
+        before = tally(productpage, REVIEWS, "/reviews/%d", 20)
+        assert before[TENANT_NS] >= 5, before  # the whole remote share, about half
+        play(lab, "federate.yml")
+        assert until(lambda: not tally(productpage, DETAILS, "/details/%d", 3).get(TENANT_NS), timeout=60)
+        reviews, details = tally(productpage, REVIEWS, "/reviews/%d", 40), tally(productpage, DETAILS, "/details/%d", 20)
+        assert set(reviews) == {"default", "bookinfo"}, reviews  # the local v1 and cluster2's v2, nobody else
+        assert details == {"bookinfo": 20}, details
+    finally:
+        lab.kubectl_run("cluster2", "delete", "namespace", TENANT_NS, "--wait=false")
+
+
+def test_an_allow_all_policy_elsewhere_does_not_open_a_binding_to_other_namespaces(seed, lab):
+    """A mesh-wide ALLOW (``rules: [{}]`` in the root namespace) and an ALLOW of someone else's in the gateway
+    namespace add up with the bindings' ALLOW policies; the DENY per binding still refuses a workload of another
+    namespace that dials the egress gateway with a binding's SNI, and the refusal is the egress gateway's RBAC
+    filter (its denied counter moves), not a missing listener."""
+    mesh, proxies = seed
+    sni = binding_sni(lab, "details")
+    request = outsider_dials_the_egress_gateway(lab, proxies["outsider"], sni)
+    allow_all = [
+        {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+         "metadata": {"name": "allow-all", "namespace": "istio-system"}, "spec": {"rules": [{}]}},
+        {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+         "metadata": {"name": "allow-all", "namespace": GATEWAYS},
+         "spec": {"selector": {"matchLabels": {"istio": "private-egressgateway"}}, "rules": [{}]}},
+    ]
+    lab.kubectl("cluster1", "apply", "-f", "-", input="\n---\n".join(json.dumps(p) for p in allow_all))
+    try:
+        # without the DENY (deleted here, put back by federate.yml) the allow-all opens the binding ...
+        lab.kubectl("cluster1", "delete", "authorizationpolicies.security.istio.io", "-n", GATEWAYS,
+                    "-l", "app.kubernetes.io/managed-by=meshfed,meshfed.io/import=details")
+        assert until(lambda: request()[0] == 200, timeout=60)
+        play(lab, "federate.yml")
+        # ... with it, refused by the egress gateway's RBAC filter
+        assert until(lambda: request()[0] == 503, timeout=60)
+        denied_before = rbac_denied(mesh, proxies["egress"])
+        statuses = collections.Counter(request()[0] for dummy in range(10))
+        assert statuses == {503: 10}, statuses
+        assert rbac_denied(mesh, proxies["egress"]) - denied_before >= 10
+        # the importing namespace is not affected
+        assert via_sidecar(proxies["productpage"], DETAILS, 9080, "/details/1")[0] == 200
+    finally:
+        lab.kubectl_run("cluster1", "delete", "authorizationpolicies.security.istio.io", "allow-all",
+                        "-n", "istio-system")
+        lab.kubectl_run("cluster1", "delete", "authorizationpolicies.security.istio.io", "allow-all", "-n", GATEWAYS)
+        lab.kubectl_run("cluster1", "delete", "serviceentry,virtualservice,destinationrule", "-n", OUTSIDER_NS,
+                        "stolen")
+
+
+def rbac_denied(mesh, w):
+    """Connections and requests the proxy's RBAC filters denied (Envoy's rbac.denied counters)."""
+    return sum(mesh.stats(w, r"rbac\.denied$").values())
+
+
+def binding_sni(lab, import_name):
+    gateways = json.loads(lab.kubectl("cluster1", "get", "gateways.networking.istio.io", "-n", GATEWAYS,
+                                      "-l", "meshfed.io/import=" + import_name, "-o", "json"))["items"]
+    (host,) = gateways[0]["spec"]["servers"][0]["hosts"]
+    return host.split("/", 1)[-1]
 
 
 def outsider_dials_the_egress_gateway(lab, outsider, sni):
@@ -134,9 +256,7 @@ def outsider_dials_the_egress_gateway(lab, outsider, sni):
 
 def test_dialing_the_egress_gateway_with_a_bindings_sni_is_refused_outside_the_importing_namespace(seed, lab):
     mesh, proxies = seed
-    gateway = json.loads(lab.kubectl("cluster1", "get", "gateways.networking.istio.io", "-n", GATEWAYS,
-                                     "-l", "meshfed.io/import", "-o", "json"))["items"]
-    sni = next(g["spec"]["servers"][0]["hosts"][0] for g in gateway if "details" in g["metadata"]["name"])
+    sni = binding_sni(lab, "details")
     request = outsider_dials_the_egress_gateway(lab, proxies["outsider"], sni)
     policies = lab.kubectl("cluster1", "get", "authorizationpolicies.security.istio.io", "-n", GATEWAYS, "-o", "json")
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import urllib.parse
 
 from labkit import netns
 
@@ -24,7 +25,7 @@ def get(ns: str, port: int, path: str, timeout: float = 5.0) -> str:
 def stats(ns: str, port: int, pattern: str) -> dict[str, int]:
     """Counters and gauges whose name matches ``pattern`` (Envoy's /stats?filter= regex)."""
     out = {}
-    for line in get(ns, port, f"/stats?filter={pattern}").splitlines():
+    for line in get(ns, port, "/stats?filter=" + urllib.parse.quote(pattern, safe="")).splitlines():
         name, sep, value = line.partition(": ")
         if sep and value.strip().isdigit():
             out[name.strip()] = int(value)
