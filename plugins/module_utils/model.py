@@ -279,10 +279,14 @@ def _parse_source_ranges(problems, where, raw, service_type):
             problems.add(where, "%s[%d] %r is not a CIDR: an address and a prefix length, such as 203.0.113.7/32 or "
                          "2001:db8::/48" % (var, index, cidr))
             continue
+        network = ipaddress.IPv6Network if ":" in cidr else ipaddress.IPv4Network
         try:
-            ipaddress.ip_network(cidr, strict=True)
+            network(cidr, strict=True)
         except ValueError as error:
-            problems.add(where, "%s[%d] %r is not a CIDR: %s" % (var, index, cidr, error))
+            hint = ""
+            if "host bits set" in str(error):
+                hint = " (the network is %s)" % network(cidr, strict=False)
+            problems.add(where, "%s[%d] %r is not a CIDR: %s%s" % (var, index, cidr, error, hint))
     if raw and service_type != "LoadBalancer":
         problems.add(where, "%s is set but %s is %s: source ranges apply to a LoadBalancer Service only"
                      % (var, setting_var("ingress_service_type"), service_type))
