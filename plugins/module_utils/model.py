@@ -32,6 +32,14 @@ CERT_DELIVERIES = ("sds", "file")
 CA_SCOPES = ("federation", "cluster")
 ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1")
 DISCOVER = "discover"
+SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
+EXTERNAL_TRAFFIC_POLICIES = ("Cluster", "Local")
+# annotation keys of meshfed's own (meshfed.io/spec-hash): not the user's to set
+RESERVED_ANNOTATION_PREFIX = "meshfed.io/"
+# Linux's limits for TCP_KEEPIDLE / TCP_KEEPINTVL (seconds) and TCP_KEEPCNT
+KEEPALIVE_MAX_SECONDS = 32767
+KEEPALIVE_MAX_PROBES = 127
+DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 BOOLEAN_STRINGS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 DEFAULT_SETTINGS = {
@@ -51,9 +59,20 @@ DEFAULT_SETTINGS = {
     "gateway_image": "auto",
     "istio_revision": None,
     "allow_local_gateway_addresses": False,
+    # the ingress gateway's Service (LoadBalancer by default): annotations for the cloud's load balancer, the
+    # source ranges it admits, its externalTrafficPolicy; none of them set by default
+    "ingress_service_annotations": {},
+    "ingress_load_balancer_source_ranges": (),
+    "ingress_external_traffic_policy": None,
+    # TCP keepalive on the egress gateway's connections to a peer's ingress gateway (docs/design.md: the first probe
+    # comes before the shortest idle timeout of the usual cloud load balancers and NAT gateways, 60 s); false: off
+    "peer_tcp_keepalive": {"time": "45s", "interval": "15s", "probes": 3},
 }
 
 Settings = namedtuple("Settings", sorted(DEFAULT_SETTINGS))
+# TCP keepalive of a connection: idle seconds before the first probe, seconds between probes, probes unanswered
+# before the connection is dropped (what Envoy's upstream_connection_options.tcp_keepalive takes: whole seconds)
+TcpKeepalive = namedtuple("TcpKeepalive", "time interval probes")
 ServiceRef = namedtuple("ServiceRef", "namespace name port")
 Subset = namedtuple("Subset", "name labels")
 GatewayAddress = namedtuple("GatewayAddress", "address port")
@@ -194,7 +213,7 @@ def _parse_settings(problems, raw):
     merged["party"] = merged["party"] or merged["federation_name"]  # checked as meshfed_federation_name then
     for key, allowed in (("ca_scope", CA_SCOPES), ("istio_api_version", ISTIO_API_VERSIONS),
                          ("cert_delivery", CERT_DELIVERIES),
-                         ("ingress_service_type", ("LoadBalancer", "NodePort", "ClusterIP"))):
+                         ("ingress_service_type", SERVICE_TYPES)):
         if merged[key] not in allowed:
             problems.add(where, "%s %r must be one of %s" % (setting_var(key), merged[key], ", ".join(allowed)))
     for port_field in ("ingress_port", "egress_port"):
@@ -219,7 +238,111 @@ def _parse_settings(problems, raw):
         problems.add(where, "%s %r must be true or false" % (setting_var("allow_local_gateway_addresses"),
                                                              merged["allow_local_gateway_addresses"]))
     merged["allow_local_gateway_addresses"] = bool(allow_local)
+    merged["ingress_service_annotations"] = _parse_annotations(problems, where, merged["ingress_service_annotations"])
+    merged["ingress_load_balancer_source_ranges"] = _parse_source_ranges(
+        problems, where, merged["ingress_load_balancer_source_ranges"], merged["ingress_service_type"])
+    merged["ingress_external_traffic_policy"] = _parse_external_traffic_policy(
+        problems, where, merged["ingress_external_traffic_policy"], merged["ingress_service_type"])
+    merged["peer_tcp_keepalive"] = _parse_tcp_keepalive(problems, where, merged["peer_tcp_keepalive"])
     return Settings(**merged)
+
+
+def _parse_annotations(problems, where, raw):
+    """The ingress gateway Service's annotations: a mapping of annotation keys (an optional DNS prefix and '/', then
+    a name) to strings."""
+    var = setting_var("ingress_service_annotations")
+    if not isinstance(raw, dict):
+        problems.add(where, "%s %r must be a mapping of annotation names to strings" % (var, raw))
+        return {}
+    for key, value in sorted(raw.items(), key=lambda item: str(item[0])):
+        prefix, dummy, name = key.rpartition("/") if isinstance(key, str) else ("", "", "")
+        if (not LABEL_KEY_NAME.match(name) or len(name) > 63 or (dummy and not is_dns_name(prefix))):
+            problems.add(where, "%s key %r is not a valid annotation name (an optional lowercase DNS prefix and '/', "
+                         "then at most 63 alphanumerics, '-', '_' or '.')" % (var, key))
+        elif key.startswith(RESERVED_ANNOTATION_PREFIX):
+            problems.add(where, "%s key %r is reserved: meshfed sets the %s* annotations itself"
+                         % (var, key, RESERVED_ANNOTATION_PREFIX))
+        if not isinstance(value, str):
+            problems.add(where, "%s[%s] value %r is not a string (quote true, false and numbers in YAML)"
+                         % (var, key, value))
+    return dict(raw)
+
+
+def _parse_source_ranges(problems, where, raw, service_type):
+    """The CIDRs the ingress gateway's load balancer admits (spec.loadBalancerSourceRanges), as written."""
+    var = setting_var("ingress_load_balancer_source_ranges")
+    if not isinstance(raw, (list, tuple)):
+        problems.add(where, "%s %r must be a list of CIDRs such as 203.0.113.0/24 or 2001:db8::/48" % (var, raw))
+        return ()
+    for index, cidr in enumerate(raw):
+        if not isinstance(cidr, str) or "/" not in cidr:
+            problems.add(where, "%s[%d] %r is not a CIDR: an address and a prefix length, such as 203.0.113.7/32 or "
+                         "2001:db8::/48" % (var, index, cidr))
+            continue
+        network = ipaddress.IPv6Network if ":" in cidr else ipaddress.IPv4Network
+        try:
+            network(cidr, strict=True)
+        except ValueError as error:
+            hint = ""
+            if "host bits set" in str(error):
+                hint = " (the network is %s)" % network(cidr, strict=False)
+            problems.add(where, "%s[%d] %r is not a CIDR: %s%s" % (var, index, cidr, error, hint))
+    if raw and service_type != "LoadBalancer":
+        problems.add(where, "%s is set but %s is %s: source ranges apply to a LoadBalancer Service only"
+                     % (var, setting_var("ingress_service_type"), service_type))
+    return tuple(raw)
+
+
+def _parse_external_traffic_policy(problems, where, raw, service_type):
+    var = setting_var("ingress_external_traffic_policy")
+    if raw is None or raw == "":
+        return None
+    if raw not in EXTERNAL_TRAFFIC_POLICIES:
+        problems.add(where, "%s %r must be one of %s" % (var, raw, ", ".join(EXTERNAL_TRAFFIC_POLICIES)))
+    elif service_type not in ("LoadBalancer", "NodePort"):
+        problems.add(where, "%s is set but %s is %s: an external traffic policy applies to a LoadBalancer or NodePort "
+                     "Service only" % (var, setting_var("ingress_service_type"), service_type))
+    return raw
+
+
+def duration_seconds(value):
+    """The seconds of a duration such as '45s', '2m' or '1500ms' (a float); None for anything else."""
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    return float(value[: -len(match.group(2))]) * DURATION_SECONDS[match.group(2)]
+
+
+def _parse_tcp_keepalive(problems, where, raw):
+    """TcpKeepalive (seconds, seconds, count) from a mapping with time, interval and probes (each defaulting to
+    the default's), true (the default) or false (None: off)."""
+    var = setting_var("peer_tcp_keepalive")
+    default = DEFAULT_SETTINGS["peer_tcp_keepalive"]
+    switch = as_bool(raw) if not isinstance(raw, dict) else None
+    if switch is False:
+        return None
+    if switch is True:
+        raw = default
+    if not isinstance(raw, dict):
+        problems.add(where, "%s %r must be false or a mapping with time, interval and probes" % (var, raw))
+        return None
+    _check_unknown_keys(problems, where + ": " + var, raw, ("time", "interval", "probes"))
+    values = dict(default, **dict((k, v) for k, v in raw.items() if v is not None))
+    seconds = {}
+    for field in ("time", "interval"):
+        value = duration_seconds(values[field])
+        if value is None or value != int(value) or not 1 <= value <= KEEPALIVE_MAX_SECONDS:
+            problems.add(where, "%s.%s %r must be a duration of whole seconds between 1s and %ds, such as '45s' or "
+                         "'2m'" % (var, field, values[field], KEEPALIVE_MAX_SECONDS))
+            continue
+        seconds[field] = int(value)
+    probes = values["probes"]
+    if isinstance(probes, bool) or not isinstance(probes, int) or not 1 <= probes <= KEEPALIVE_MAX_PROBES:
+        problems.add(where, "%s.probes %r must be an integer between 1 and %d" % (var, probes, KEEPALIVE_MAX_PROBES))
+        return None
+    if len(seconds) < 2:
+        return None
+    return TcpKeepalive(seconds["time"], seconds["interval"], probes)
 
 
 def as_bool(value):
@@ -855,8 +978,8 @@ def clusters_needing_address(federation):
 
 # --- the validated model as plain data: what federation_model hands on, so no module validates it again ---
 
-MODEL_TYPES = dict((t.__name__, t) for t in (Settings, ServiceRef, Subset, GatewayAddress, Grant, Export, RemoteSource,
-                                             LocalSource, Retries, Import, Cluster, Peer, Federation))
+MODEL_TYPES = dict((t.__name__, t) for t in (Settings, TcpKeepalive, ServiceRef, Subset, GatewayAddress, Grant, Export,
+                                             RemoteSource, LocalSource, Retries, Import, Cluster, Peer, Federation))
 # a namedtuple is {TYPE_KEY: its type, VALUES_KEY: its fields in order}: neither key can be a label key or a
 # cluster name (those start with a letter, a digit or '_')
 TYPE_KEY = "@type"

@@ -23,6 +23,11 @@ description:
     restricted to C(resourceNames) never grants).
   - The pods carry C(sidecar.istio.io/inject=true), or C(istio.io/rev=<revision>) when the federation's
     C(istio_revision) (C(meshfed_istio_revision)) is set, for a revisioned Istio install.
+  - The ingress gateway's Service carries the federation's C(ingress_service_annotations)
+    (C(meshfed_ingress_service_annotations), for the cloud's load balancer), C(ingress_load_balancer_source_ranges)
+    (C(meshfed_ingress_load_balancer_source_ranges), as C(spec.loadBalancerSourceRanges), LoadBalancer only) and
+    C(ingress_external_traffic_policy) (C(meshfed_ingress_external_traffic_policy), C(Cluster) or C(Local), as
+    C(spec.externalTrafficPolicy)), when set; by default none of them.
   - The cluster's gateway certificate, key and the CA certificate become one C(kubernetes.io/tls) Secret read by the
     gateways through C(credentialName) (SDS), or mounted as files when the federation's C(cert_delivery) is C(file).
     The key is read from the controller's file system and never returned or shown in a diff.

@@ -16,6 +16,10 @@ description:
   - Converges the import role of one cluster of a federation of Istio meshes, in one call for all its imports.
   - Per peer it applies a ServiceEntry for the peer's private ingress gateway and a DestinationRule that originates
     mutual TLS with this cluster's certificate, the export's SNI and the peer's identity pinned in C(subjectAltNames).
+  - That DestinationRule sets TCP keepalive on the connections to the peer (C(connectionPool.tcp.tcpKeepalive), by
+    default a probe after 45 s of idleness, then every 15 s, 3 probes), so that load balancers and NAT gateways keep
+    long-lived idle connections; the federation's C(peer_tcp_keepalive) (C(meshfed_peer_tcp_keepalive)) changes it,
+    or turns it off with C(false).
   - Per binding (local name, peer, export) it applies a Gateway server and a tcp VirtualService on the private egress
     gateway, a subset of the egress gateway's DestinationRule (Istio mutual TLS, the binding's SNI; for http imports
     the client's HTTP version is kept, so h2 and gRPC stay h2), and an AuthorizationPolicy (C(security.istio.io)) that

@@ -181,6 +181,10 @@ CASES = [
         ["settings: meshfed_allow_local_gateway_addresses 'maybe' must be true or false"],),
     group_var("meshfed_ca_scope", "per-cluster") + (["settings: meshfed_ca_scope 'per-cluster' must be one of"],),
     group_var("meshfed_party", "Org A") + (["settings: meshfed_party 'Org A' is not a valid DNS-1123 label"],),
+    group_var("meshfed_ingress_load_balancer_source_ranges", ["203.0.113.7"]) + (
+        ["settings: meshfed_ingress_load_balancer_source_ranges[0] '203.0.113.7' is not a CIDR"],),
+    group_var("meshfed_peer_tcp_keepalive", {"time": "45s", "probes": 0}) + (
+        ["settings: meshfed_peer_tcp_keepalive.probes 0 must be an integer between 1 and 127"],),
     # bad peers
     group_var("meshfed_peers", {"name": "org-b"}) + (["meshfed_peers must be a list"],),
     group_var("meshfed_peers", [{"name": "Org_B", "bundle": "x.json"}]) + (

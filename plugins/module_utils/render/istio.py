@@ -59,6 +59,13 @@ def client_protocol_pool():
     return {"http": {"useClientProtocol": True}}
 
 
+def tcp_keepalive_pool(keepalive):
+    """connectionPool with TCP keepalive on the upstream connections (Envoy's upstream_connection_options), from a
+    model.TcpKeepalive: whole seconds, written as Istio durations."""
+    return {"tcp": {"tcpKeepalive": {"time": "%ds" % keepalive.time, "interval": "%ds" % keepalive.interval,
+                                     "probes": keepalive.probes}}}
+
+
 def destination_rule(api_version, name, ns, labels, host, traffic_policy=None, subsets=None, export_to=None):
     spec = {"host": host}
     if export_to:

@@ -41,11 +41,18 @@ def tls_secret(name, ns, labels, cert_pem, key_pem, ca_pem):
     }
 
 
-def service(name, ns, labels, ports, selector=None, service_type="ClusterIP"):
+def service(name, ns, labels, ports, selector=None, service_type="ClusterIP", annotations=None,
+            load_balancer_source_ranges=None, external_traffic_policy=None):
+    """A Service; the annotations, source ranges (LoadBalancer) and external traffic policy (LoadBalancer, NodePort)
+    only when given, so that the API server's defaults stay untouched otherwise."""
     spec = {"type": service_type, "ports": [dict(p) for p in ports]}
     if selector:
         spec["selector"] = dict(selector)
-    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, ns, labels), "spec": spec}
+    if load_balancer_source_ranges:
+        spec["loadBalancerSourceRanges"] = list(load_balancer_source_ranges)
+    if external_traffic_policy:
+        spec["externalTrafficPolicy"] = external_traffic_policy
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, ns, labels, annotations), "spec": spec}
 
 
 def service_port(name, port, target_port=None, protocol="TCP"):

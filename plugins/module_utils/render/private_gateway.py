@@ -125,6 +125,18 @@ def _volume_name(party):
     return "federation-credential" + ("-" + party if party else "")
 
 
+def _gateway_service(direction, name, ns, labels, ports, selector, settings):
+    """The gateway's Service: the ingress gateway's is the peers' way in, of ``ingress_service_type`` with the
+    federation's annotations (the cloud's load balancer), source ranges and external traffic policy; the egress
+    gateway's is ClusterIP, with none of them."""
+    if direction != INGRESS:
+        return kube.service(name, ns, labels, ports, selector=selector, service_type="ClusterIP")
+    return kube.service(name, ns, labels, ports, selector=selector, service_type=settings.ingress_service_type,
+                        annotations=settings.ingress_service_annotations,
+                        load_balancer_source_ranges=settings.ingress_load_balancer_source_ranges,
+                        external_traffic_policy=settings.ingress_external_traffic_policy)
+
+
 def render_gateway_workload(cluster, settings, federation_name, direction, parties=(None,)):
     """ServiceAccount, Role/RoleBinding, Deployment, Service, HPA and PDB of one private gateway."""
     ns = settings.gateway_namespace
@@ -136,7 +148,6 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
     if settings.cert_delivery == "file":
         volumes = [{"name": _volume_name(party), "secret": {"secretName": credential_secret_name(cluster, party)}}
                    for party in parties]
-    service_type = settings.ingress_service_type if direction == INGRESS else "ClusterIP"
     ports = [kube.service_port(service_name, port, port)
              for service_name, dummy, port in _listen_ports(direction, settings)]
     sds_role = "%s-sds" % name
@@ -147,7 +158,7 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
         kube.deployment(name, ns, labels, pod_labels,
                         dict(injection_labels(settings), **{GATEWAY_NAMESPACE_LABEL: ns}), pod_annotations,
                         name, _gateway_container(direction, cluster, settings, parties), volumes),
-        kube.service(name, ns, labels, ports, selector=pod_labels, service_type=service_type),
+        _gateway_service(direction, name, ns, labels, ports, pod_labels, settings),
         kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,
                                        settings.autoscale_cpu_percent),
         kube.pod_disruption_budget(name, ns, labels, pod_labels),

@@ -50,7 +50,8 @@ def binding_host(imported, source, settings):
 
 
 def render_peer(federation, cluster, peer_name, exports, address):
-    """ServiceEntry and DestinationRule that reach one peer's ingress gateway with mutual TLS."""
+    """ServiceEntry and DestinationRule that reach one peer's ingress gateway with mutual TLS, and TCP keepalive
+    (``peer_tcp_keepalive``) so that the load balancers and NAT gateways on the way keep an idle connection."""
     settings = federation.settings
     peer = cluster_of(federation, peer_name)
     labels = owned_labels(settings.federation_name, "import")
@@ -63,10 +64,13 @@ def render_peer(federation, cluster, peer_name, exports, address):
     subsets = [{"name": export.name,
                 "trafficPolicy": {"tls": _origination_tls(cluster, settings, grant_for(export, cluster.name).host, peer)}}
                for export in sorted(exports, key=lambda e: e.name)]
+    traffic_policy = {"tls": _origination_tls(cluster, settings, peer.identity, peer)}
+    if settings.peer_tcp_keepalive is not None:
+        # the subsets set tls only: Istio merges a subset's policy field by field, so they keep this pool
+        traffic_policy["connectionPool"] = istio.tcp_keepalive_pool(settings.peer_tcp_keepalive)
     rule = istio.destination_rule(
         settings.istio_api_version, name, settings.gateway_namespace, labels, peer.identity,
-        traffic_policy={"tls": _origination_tls(cluster, settings, peer.identity, peer)},
-        subsets=subsets, export_to=["."])
+        traffic_policy=traffic_policy, subsets=subsets, export_to=["."])
     return [entry, rule]
 
 
