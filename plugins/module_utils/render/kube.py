@@ -41,11 +41,11 @@ def tls_secret(name, ns, labels, cert_pem, key_pem, ca_pem):
     }
 
 
-def service(name, ns, labels, ports, selector=None, service_type="ClusterIP"):
+def service(name, ns, labels, ports, selector=None, service_type="ClusterIP", annotations=None):
     spec = {"type": service_type, "ports": [dict(p) for p in ports]}
     if selector:
         spec["selector"] = dict(selector)
-    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, ns, labels), "spec": spec}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, ns, labels, annotations), "spec": spec}
 
 
 def service_port(name, port, target_port=None, protocol="TCP"):

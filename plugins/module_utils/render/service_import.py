@@ -17,6 +17,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import HostClaim
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import EXPORT_TO
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
     binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
@@ -140,7 +141,11 @@ def render_egress_rule(federation, cluster):
 
 def render_local_alias(federation, cluster, imported):
     """In the consumer's namespace: the DNS Service (unless a local copy exists), the local copy's subset
-    rule and the VirtualService that splits traffic between the local copy and the peers."""
+    rule and the VirtualService that splits traffic between the local copy and the peers.
+
+    The DNS Service is exported to its own namespace (``networking.istio.io/exportTo: "."``): seen there whatever the
+    mesh's ``defaultServiceExportTo``; another namespace may not use the import anyway (the egress gateway's
+    AuthorizationPolicy)."""
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name)
     local_host = service_fqdn(imported.namespace, imported.name, settings)
@@ -148,7 +153,8 @@ def render_local_alias(federation, cluster, imported):
     if imported.local is None:
         port_name = "%s-%s" % ("http" if imported.protocol == "http" else imported.protocol, imported.name)
         objects.append(kube.service(imported.name, imported.namespace, labels,
-                                    [kube.service_port(port_name[:63], imported.port, imported.port)]))
+                                    [kube.service_port(port_name[:63], imported.port, imported.port)],
+                                    annotations={EXPORT_TO: "."}))
     elif imported.local.subset is not None:
         # the subset only, no tls: a traffic policy here would turn off Istio's auto mTLS for the local copy
         subset = imported.local.subset
