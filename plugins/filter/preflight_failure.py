@@ -13,8 +13,9 @@ version_added: 0.1.0
 description:
   - Reads what the tasks of the private_gateway, service_export and service_import roles registered
     (C(private_gateway_result), C(service_export_result), C(service_import_result)) on every cluster host given, when
-    they ran with C(preflight=true), and returns one message naming each cluster where objects are in the way, with
-    what is in the way there; an empty string when none is blocked.
+    they ran with C(preflight=true), and returns one message naming each cluster where objects are in the way or mesh
+    settings meshfed cannot work with are found (an ambient namespace, an exported Service hidden from the gateway
+    namespace, a Sidecar hiding the egress gateway), with what blocks it there; an empty string when none is blocked.
   - C(playbooks/federate.yml) fails every cluster with it before any cluster is changed.
 options:
   _input:

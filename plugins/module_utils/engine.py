@@ -17,6 +17,9 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kinds import NA
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import ClusterError, terminating_message
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import (
     FEDERATION, MANAGED_BY, owner_selector, owning_federation)
+from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
+    MESH_CONFIG_KEY, MESH_CONFIG_NAMESPACE, Observed, finding_report, mesh_settings_message, parse_mesh_config,
+    root_namespace)
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe, object_key
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import (
     is_blocked, plan_changes, plan_summary, write_waves, writes)
@@ -36,6 +39,13 @@ NAMESPACE_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "def
 # domain that completes short host names.
 HostCheck = namedtuple("HostCheck", "claims places cluster_domain")
 NO_HOST_CHECK = HostCheck((), (), "cluster.local")
+
+# The mesh settings of a role (mesh_settings.py): the namespaces whose labels to read (a GET each), the Services
+# (namespace, name) to read (a GET each), the namespaces whose Sidecars to list (the root namespace's too, once the
+# mesh config has named it), the Sidecar apiVersion, the mesh config's ConfigMap name (in istio-system, one GET),
+# and evaluate(mesh_settings.Observed) -> [Finding].
+SettingsCheck = namedtuple("SettingsCheck", "namespaces services sidecar_namespaces sidecar_api_version "
+                                            "mesh_config_name evaluate")
 
 
 def kinds_to_read(desired, role_kinds):
@@ -108,9 +118,9 @@ def read_live(client, desired, role_kinds, owner_selector, concurrency=8, places
     return owned, find_in_the_way(client, desired, owned), hosted
 
 
-def conflict_reasons(conflicts, host_conflicts=()):
+def conflict_reasons(conflicts, host_conflicts=(), mesh_settings=()):
     """What stands in the way: objects in the way of our names (someone else's, or another federation's), then
-    objects of someone else for our hosts."""
+    objects of someone else for our hosts, then the blocking mesh settings."""
     parts = []
     by_owner = {}
     for change in conflicts:
@@ -127,6 +137,9 @@ def conflict_reasons(conflicts, host_conflicts=()):
                      "imports their own names." % (", ".join(names), "belongs" if len(names) == 1 else "belong", owner))
     if host_conflicts:
         parts.append(host_conflict_message(host_conflicts))
+    settings_message = mesh_settings_message(mesh_settings)
+    if settings_message:
+        parts.append(settings_message)
     return " ".join(parts)
 
 
@@ -135,8 +148,49 @@ def cluster_conflict_message(cluster, reasons):
     return "cluster %s: %s Nothing was changed." % (cluster, " ".join(reasons))
 
 
-def conflict_message(cluster, conflicts, host_conflicts=()):
-    return cluster_conflict_message(cluster, [conflict_reasons(conflicts, host_conflicts)])
+def conflict_message(cluster, conflicts, host_conflicts=(), mesh_settings=()):
+    return cluster_conflict_message(cluster, [conflict_reasons(conflicts, host_conflicts, mesh_settings)])
+
+
+def plan_message(cluster, plan, force):
+    """Why a blocked plan stops its role: conflicts, host conflicts unless forced, blocking mesh settings."""
+    return conflict_message(cluster, plan.conflict, () if force else plan.host_conflict, plan.mesh_settings)
+
+
+def read_mesh_settings(client, check, concurrency=WRITE_CONCURRENCY):
+    """What one role needs to know of the mesh (mesh_settings.Observed): the mesh config (one GET of its ConfigMap
+    first: it names the root namespace), then, concurrently, a GET per namespace and per Service and a LIST of
+    Sidecars per namespace (the root namespace's included)."""
+    config_map = client.get({"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": check.mesh_config_name, "namespace": MESH_CONFIG_NAMESPACE}})
+    text = ((config_map or {}).get("data") or {}).get(MESH_CONFIG_KEY)
+    sidecar_namespaces = list(check.sidecar_namespaces)
+    if sidecar_namespaces:
+        root = root_namespace(parse_mesh_config(text)[0])
+        if root not in sidecar_namespaces:
+            sidecar_namespaces.append(root)
+        client.resource(check.sidecar_api_version, "Sidecar")  # discovery once, before the threads
+    requests = ([("namespace", name) for name in check.namespaces] + [("service", key) for key in check.services] +
+                [("sidecars", namespace) for namespace in sidecar_namespaces])
+
+    def send(request):
+        what, key = request
+        if what == "namespace":
+            return what, key, client.get({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": key}})
+        if what == "service":
+            return what, key, client.get({"apiVersion": "v1", "kind": "Service",
+                                          "metadata": {"namespace": key[0], "name": key[1]}})
+        return what, key, client.list_namespace(check.sidecar_api_version, "Sidecar", key)
+
+    namespaces, services, sidecars = {}, {}, []
+    for what, key, found in client.map_concurrently(send, requests, concurrency):
+        if what == "namespace":
+            namespaces[key] = None if found is None else ((found.get("metadata") or {}).get("labels") or {})
+        elif what == "service":
+            services[key] = found
+        else:
+            sidecars.extend(found)
+    return Observed(namespaces, text, "%s/%s" % (MESH_CONFIG_NAMESPACE, check.mesh_config_name), sidecars, services)
 
 
 def converge(client, plan, check_mode):
@@ -192,8 +246,12 @@ def send_write(client, change):
         client.apply(change.desired, force_conflicts=change.live is not None)
 
 
-def plan_role(client, role, desired, kinds, federation_name, params, host_check=NO_HOST_CHECK):
-    """Read what one role of one cluster holds and plan against it; nothing is written."""
+def plan_role(client, role, desired, kinds, federation_name, params, host_check=NO_HOST_CHECK, settings_check=None):
+    """Read what one role of one cluster holds and plan against it; nothing is written. With a ``settings_check``
+    the plan's ``mesh_settings`` are what the cluster's mesh settings mean for the role."""
+    findings = ()
+    if settings_check is not None:
+        findings = tuple(settings_check.evaluate(read_mesh_settings(client, settings_check)))
     labels = owner_selector(federation_name, role)
     owned, in_the_way, hosted = read_live(client, desired, kinds, labels, concurrency=WRITE_CONCURRENCY,
                                           places=host_check.places)
@@ -201,17 +259,21 @@ def plan_role(client, role, desired, kinds, federation_name, params, host_check=
     if terminating:
         raise ClusterError(terminating_message(client.cluster, terminating[0][0], "deletionTimestamp %s" % terminating[0][1]))
     prunable = set(kind for dummy, kind in kinds if not is_shared(kind))
-    return plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
+    plan = plan_changes(desired, owned, in_the_way, labels, force=params.get("force", False),
                         prune=params.get("prune", True), prunable_kinds=prunable, host_claims=host_check.claims,
                         live_hosted=hosted, cluster_domain=host_check.cluster_domain)
+    return plan._replace(mesh_settings=findings)
 
 
-def apply_role(client, role, desired, kinds, federation_name, params, check_mode, host_check=NO_HOST_CHECK):
+def apply_role(client, role, desired, kinds, federation_name, params, check_mode, host_check=NO_HOST_CHECK,
+               settings_check=None):
     """Read, plan and (unless check mode or conflicts) write one role of one cluster: (plan, result)."""
-    plan = plan_role(client, role, desired, kinds, federation_name, params, host_check)
+    plan = plan_role(client, role, desired, kinds, federation_name, params, host_check, settings_check)
     result = dict(plan_summary(plan), cluster=client.cluster, role=role)
     if host_check is not NO_HOST_CHECK:
         result["host_conflicts"] = [host_conflict_report(c) for c in plan.host_conflict]
+    if settings_check is not None:
+        result["mesh_settings"] = [finding_report(f) for f in plan.mesh_settings]
     if is_blocked(plan, params.get("force", False)):
         return plan, result
     applied = converge(client, plan, check_mode)

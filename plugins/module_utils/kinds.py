@@ -102,6 +102,26 @@ def cluster_role_rules():
                            if api_group(api_version) == group and plural not in written)
         if looked_at:
             rules.append({"apiGroups": [group], "resources": looked_at, "verbs": ["list"]})
+        rules.extend(read_only_rules(group))
+    return rules
+
+
+# what the mesh settings checks read (module_utils/mesh_settings.py), read-only: the mesh config's ConfigMap by name
+# (istio-system/istio; a revisioned control plane's is istio-<revision>, whose name a ClusterRole for it must add),
+# and the Sidecars of the importing namespaces and of the root namespace. Namespaces and Services are kinds meshfed
+# writes, so their get is granted already.
+MESH_CONFIG_NAMES = ("istio",)
+READ_FOR_CHECKS = (("", "configmaps", ("get",), MESH_CONFIG_NAMES), (NETWORKING, "sidecars", ("list",), None))
+
+
+def read_only_rules(group):
+    rules = []
+    for rule_group, plural, verbs, names in READ_FOR_CHECKS:
+        if rule_group == group:
+            rule = {"apiGroups": [group], "resources": [plural], "verbs": list(verbs)}
+            if names:
+                rule["resourceNames"] = list(names)
+            rules.append(rule)
     return rules
 
 

@@ -13,7 +13,8 @@ Every object falls in exactly one bucket:
 * ``conflict``  desired, but an object without our owner labels holds its name: never touched unless forced
 
 Besides, ``host_conflict`` lists objects without our owner labels that do not hold one of our names but a
-host we claim (hosts.py): they are only reported, never touched.
+host we claim (hosts.py): they are only reported, never touched. ``mesh_settings`` lists what the cluster's mesh
+settings mean for the role (mesh_settings.py): the blocking ones stop it like conflicts.
 
 The plan stamps every desired object with the hash of what it applies (``SPEC_HASH``): a change's ``desired``
 is the object exactly as it is to be written.
@@ -35,7 +36,9 @@ from ansible_collections.meshfed.federation.plugins.module_utils.objects import 
 
 SPEC_HASH = "meshfed.io/spec-hash"
 
-Plan = namedtuple("Plan", "create update unchanged delete conflict host_conflict")
+Plan = namedtuple("Plan", "create update unchanged delete conflict host_conflict mesh_settings")
+# mesh_settings: mesh_settings.Findings of the role's cluster (engine.plan_role adds them); none by default
+Plan.__new__.__defaults__ = ((),)
 # desired: the stamped object to write (None for a delete); live: as read from the cluster (None for a create)
 Change = namedtuple("Change", "desired live")
 
@@ -183,7 +186,13 @@ def write_waves(plan):
 
 def is_blocked(plan, force):
     """Objects in the way of our names always stop the run (force adopted them otherwise); objects for our
-    hosts do unless forced."""
+    hosts do unless forced; a blocking mesh setting always does (force adopts objects, it does not make a mesh
+    setting work)."""
+    return bool(plan.conflict or (plan.host_conflict and not force) or any(f.blocking for f in plan.mesh_settings))
+
+
+def is_in_the_way(plan, force):
+    """Objects block the plan (not only mesh settings)."""
     return bool(plan.conflict or (plan.host_conflict and not force))
 
 

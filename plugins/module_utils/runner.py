@@ -21,13 +21,16 @@ from ansible_collections.meshfed.federation.plugins.module_utils.diff import pla
 from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
     PeerAddressError, discover_ingress_address, peer_addresses, placeholder_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.engine import (
-    NO_HOST_CHECK, HostCheck, apply_role, conflict_message, plan_role, release_namespace_if_empty)
+    NO_HOST_CHECK, HostCheck, SettingsCheck, apply_role, plan_message, plan_role, release_namespace_if_empty)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import claim_places, host_conflict_message
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version, role_kinds
+from ansible_collections.meshfed.federation.plugins.module_utils.kinds import (
+    NETWORKING, istio_api_version, kind_api_version, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
+    export_findings, export_reads, import_findings, import_reads, mesh_config_name, warnings)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import DuplicateObjectError, is_blocked, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_result
@@ -45,16 +48,18 @@ def exit_rendered(module, cluster, role, desired):
     module.exit_json(changed=False, cluster=cluster, role=role, rendered=[stamp(obj) for obj in desired])
 
 
-def exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started):
+def exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started,
+                   settings_check=None):
     """preflight=true: plan as a run would, write nothing, and return what would block the run as data."""
-    plan = plan_role(client, role, desired, kinds, federation_name, module.params, host_check)
-    result = preflight_result(cluster, role, plan, module.params.get("force", False), host_check is not NO_HOST_CHECK)
+    plan = plan_role(client, role, desired, kinds, federation_name, module.params, host_check, settings_check)
+    result = preflight_result(cluster, role, plan, module.params.get("force", False), host_check is not NO_HOST_CHECK,
+                              settings_check is not None)
     result["summary"] = preflight_line(result, time.time() - started)
     module.exit_json(api_requests=client.requests, **result)
 
 
 def run_apply(module, cluster, role, desired, kinds, federation_name, release_namespace=None, report=None,
-              host_check=NO_HOST_CHECK):
+              host_check=NO_HOST_CHECK, settings_check=None):
     """Converge one role of one cluster to ``desired`` and exit the module with the result (with preflight=true,
     only plan it: exit_preflight).
 
@@ -66,6 +71,9 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
     report             function(client) -> dict added to the result once the role has converged
     host_check         engine.HostCheck: hosts of ours that objects of someone else must not use (their conflicts
                        stop the run unless force is set); with one, the result has ``host_conflicts``
+    settings_check     engine.SettingsCheck: the mesh settings to read and judge (mesh_settings.py); the blocking
+                       ones stop the role before anything is written, the others are warnings; with one, the
+                       result has ``mesh_settings``
 
     The result's ``summary`` is its one line for the task output (module_utils/progress.py), timed from here.
     """
@@ -79,13 +87,16 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
     try:
         client = ClusterClient(cluster, auth_params(params))
         if params.get("preflight"):
-            exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started)
+            exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started,
+                           settings_check)
         plan, result = apply_role(client, role, desired, kinds, federation_name, params, module.check_mode,
-                                  host_check)
+                                  host_check, settings_check)
         if module._diff:
             result["diff"] = plan_diffs(plan)
+        for finding in warnings(plan.mesh_settings):
+            module.warn("cluster %s: %s" % (cluster, finding.message))
         if is_blocked(plan, params.get("force", False)):
-            module.fail_json(msg=conflict_message(cluster, plan.conflict, plan.host_conflict), changed=False,
+            module.fail_json(msg=plan_message(cluster, plan, params.get("force", False)), changed=False,
                              api_requests=client.requests, **result)
         if plan.host_conflict:
             module.warn("cluster %s: %s" % (cluster, host_conflict_message(plan.host_conflict)))
@@ -170,8 +181,35 @@ def run_private_gateway(module):
         federation, cluster, gateway_credential(module, federation)), namespace_and_discovery)
 
 
+def settings_check(federation, evaluate, namespaces, services=(), sidecar_namespaces=()):
+    settings = federation.settings
+    return SettingsCheck(namespaces, services, sidecar_namespaces,
+                         istio_api_version(NETWORKING, settings.istio_api_version), mesh_config_name(settings), evaluate)
+
+
+def export_settings_check(federation, cluster):
+    """The mesh settings the exports of one cluster depend on (mesh_settings.export_findings), or None."""
+    if not federation.clusters[cluster].exports:
+        return None
+    namespaces, services = export_reads(federation, cluster)
+    return settings_check(federation, functools.partial(export_findings, federation, cluster),
+                          namespaces, services=services)
+
+
+def import_settings_check(federation, cluster):
+    """The mesh settings the imports of one cluster depend on (mesh_settings.import_findings), or None."""
+    if not federation.clusters[cluster].imports:
+        return None
+    namespaces, sidecar_namespaces = import_reads(federation, cluster)
+    return settings_check(federation, functools.partial(import_findings, federation, cluster),
+                          namespaces, sidecar_namespaces=sidecar_namespaces)
+
+
 def run_service_export(module):
-    converge_role(module, "export", render_exports)
+    def mesh_settings(federation, cluster, present):
+        return {"settings_check": export_settings_check(federation, cluster)} if present else {}
+
+    converge_role(module, "export", render_exports, mesh_settings)
 
 
 def run_service_import(module):
@@ -189,6 +227,7 @@ def run_service_import(module):
         settings = federation.settings
         claims = host_claims(federation, cluster)
         api_version_of = functools.partial(kind_api_version, networking_api_version=settings.istio_api_version)
-        return {"host_check": HostCheck(claims, claim_places(claims, api_version_of), settings.cluster_domain)}
+        return {"host_check": HostCheck(claims, claim_places(claims, api_version_of), settings.cluster_domain),
+                "settings_check": import_settings_check(federation, cluster)}
 
     converge_role(module, "import", render, host_check)

@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
+    EGRESS_PROXY_CONFIG, EXPORT_TO, PROXY_CONFIG)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
 
@@ -125,25 +127,41 @@ def _volume_name(party):
     return "federation-credential" + ("-" + party if party else "")
 
 
-def _gateway_service(direction, name, ns, labels, ports, selector, settings):
+def _gateway_service(direction, cluster, name, ns, labels, ports, selector, settings):
     """The gateway's Service: the ingress gateway's is the peers' way in, of ``ingress_service_type`` with the
     federation's annotations (the cloud's load balancer), source ranges and external traffic policy; the egress
-    gateway's is ClusterIP, with none of them."""
+    gateway's is ClusterIP, with none of them, exported to the importing namespaces (egress_service_export_to)."""
     if direction != INGRESS:
-        return kube.service(name, ns, labels, ports, selector=selector, service_type="ClusterIP")
+        return kube.service(name, ns, labels, ports, selector=selector, service_type="ClusterIP",
+                            annotations={EXPORT_TO: egress_service_export_to(cluster, settings)})
     return kube.service(name, ns, labels, ports, selector=selector, service_type=settings.ingress_service_type,
                         annotations=settings.ingress_service_annotations,
                         load_balancer_source_ranges=settings.ingress_load_balancer_source_ranges,
                         external_traffic_policy=settings.ingress_external_traffic_policy)
 
 
+def egress_service_export_to(cluster, settings):
+    """The egress gateway Service's ``networking.istio.io/exportTo``: its own namespace and the importing ones, so
+    that the importing sidecars see it whatever the mesh's ``defaultServiceExportTo`` (a Service hidden from them is
+    no cluster in their config: 503), and no other namespace has it in its config."""
+    namespaces = sorted(set(i.namespace for i in cluster.imports) - {settings.gateway_namespace})
+    return ",".join(["."] + namespaces)
+
+
 def render_gateway_workload(cluster, settings, federation_name, direction, parties=(None,)):
-    """ServiceAccount, Role/RoleBinding, Deployment, Service, HPA and PDB of one private gateway."""
+    """ServiceAccount, Role/RoleBinding, Deployment, Service, HPA and PDB of one private gateway.
+
+    The egress gateway's pods carry ``proxy.istio.io/config`` with an empty ``gatewayTopology``: it replaces the
+    mesh's (mesh_settings.py says why it is replaced, not merged), so a mesh-wide ``proxyProtocol`` does not make
+    its listener wait for PROXY headers that sidecars never send. Its Service is exported to the importing
+    namespaces (egress_service_export_to)."""
     ns = settings.gateway_namespace
     name = gateway_name(direction)
     labels = owned_labels(federation_name, "gateway")
     pod_labels = dict(gateway_selector(direction), app=name)
     pod_annotations = {"inject.istio.io/templates": "gateway"}
+    if direction == EGRESS:
+        pod_annotations[PROXY_CONFIG] = EGRESS_PROXY_CONFIG
     volumes = None
     if settings.cert_delivery == "file":
         volumes = [{"name": _volume_name(party), "secret": {"secretName": credential_secret_name(cluster, party)}}
@@ -158,7 +176,7 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
         kube.deployment(name, ns, labels, pod_labels,
                         dict(injection_labels(settings), **{GATEWAY_NAMESPACE_LABEL: ns}), pod_annotations,
                         name, _gateway_container(direction, cluster, settings, parties), volumes),
-        _gateway_service(direction, name, ns, labels, ports, pod_labels, settings),
+        _gateway_service(direction, cluster, name, ns, labels, ports, pod_labels, settings),
         kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,
                                        settings.autoscale_cpu_percent),
         kube.pod_disruption_budget(name, ns, labels, pod_labels),

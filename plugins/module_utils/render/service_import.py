@@ -17,6 +17,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import HostClaim
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import EXPORT_TO
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
     binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
@@ -162,7 +163,10 @@ def render_local_alias(federation, cluster, imported):
     The rule and the VirtualService are exported to the importing namespace only: the other namespaces of the
     cluster are not granted the binding (the egress gateway refuses them) and keep the plain local Service as
     before the import existed, or, for a name with no local copy, a Service without endpoints (a 503 from their
-    own sidecar; nothing of theirs reaches a peer)."""
+    own sidecar; nothing of theirs reaches a peer). That Service is exported everywhere
+    (``networking.istio.io/exportTo: "*"``), whatever the mesh's ``defaultServiceExportTo``: the importing
+    namespace must see it, and elsewhere it is a name without endpoints rather than an unknown host that a
+    sidecar would pass through to the Service's address."""
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name)
     local_host = service_fqdn(imported.namespace, imported.name, settings)
@@ -170,7 +174,8 @@ def render_local_alias(federation, cluster, imported):
     if imported.local is None:
         port_name = "%s-%s" % ("http" if imported.protocol == "http" else imported.protocol, imported.name)
         objects.append(kube.service(imported.name, imported.namespace, labels,
-                                    [kube.service_port(port_name[:63], imported.port, imported.port)]))
+                                    [kube.service_port(port_name[:63], imported.port, imported.port)],
+                                    annotations={EXPORT_TO: "*"}))
     elif imported.local.subset is not None:
         # the subset only, no tls: a traffic policy here would turn off Istio's auto mTLS for the local copy
         subset = imported.local.subset

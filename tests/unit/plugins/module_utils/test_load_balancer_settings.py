@@ -60,7 +60,9 @@ def test_by_default_the_ingress_service_has_no_annotations_ranges_or_policy():
     assert ingress["spec"] == {"type": "LoadBalancer", "selector": ingress["spec"]["selector"],
                                "ports": [{"name": "https-for-cross-cluster-communication", "port": 15443,
                                           "protocol": "TCP", "targetPort": 15443}]}
-    assert "annotations" not in egress["metadata"] and egress["spec"]["type"] == "ClusterIP"
+    # the egress gateway's Service carries only its exportTo (mesh settings), none of the load balancer's settings
+    assert list(egress["metadata"]["annotations"]) == ["networking.istio.io/exportTo"]
+    assert egress["spec"]["type"] == "ClusterIP"
 
 
 def test_the_peer_rule_has_tcp_keepalive_by_default_and_its_subsets_inherit_it():
@@ -81,7 +83,7 @@ def test_annotations_ranges_and_policy_go_on_the_ingress_service_only():
     assert ingress["metadata"]["annotations"] == ANNOTATIONS
     assert ingress["spec"]["loadBalancerSourceRanges"] == RANGES
     assert ingress["spec"]["externalTrafficPolicy"] == "Local"
-    assert "annotations" not in egress["metadata"]
+    assert list(egress["metadata"]["annotations"]) == ["networking.istio.io/exportTo"]
     assert "loadBalancerSourceRanges" not in egress["spec"] and "externalTrafficPolicy" not in egress["spec"]
 
 

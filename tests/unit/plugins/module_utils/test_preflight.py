@@ -27,7 +27,8 @@ def host_plan():
 def test_a_preflight_result_says_what_blocks_the_run_in_the_words_of_its_failure():
     result = preflight_result("cluster2", "export", blocked_plan(), False, False)
     assert result == {
-        "cluster": "cluster2", "role": "export", "preflight": True, "changed": False, "blocked": True, "objects": 3,
+        "cluster": "cluster2", "role": "export", "preflight": True, "changed": False, "blocked": True, "in_the_way": True,
+        "objects": 3,
         "conflicts": ["VirtualService %s/a" % NS],
         "conflict_reasons": "VirtualService %s/a exists and is not managed by meshfed; remove it or set force=true to "
                             "adopt it." % NS}

@@ -358,10 +358,10 @@ def test_the_import_is_seen_from_the_importing_namespace_only():
     imports = imports_of(build_model(seed(), settings()), "cluster1")
     for kind, name in (("VirtualService", "reviews"), ("DestinationRule", "reviews"), ("VirtualService", "details")):
         assert find(imports, kind, name, "default")["spec"]["exportTo"] == ["."], (kind, name)
-    # the DNS Service of an import without a local copy stays visible: elsewhere it has no endpoints (a 503 from the
-    # caller's own sidecar), where a hidden host would leave the caller's traffic to the passthrough cluster
+    # the DNS Service of an import without a local copy is visible everywhere: elsewhere it has no endpoints (a 503
+    # from the caller's own sidecar), where a hidden host would leave the caller's traffic to the passthrough cluster
     service = find(imports, "Service", "details", "default")
-    assert "annotations" not in service["metadata"]
+    assert service["metadata"]["annotations"] == {"networking.istio.io/exportTo": "*"}
 
 
 def test_the_binding_is_denied_to_every_other_namespace_whatever_else_allows():

@@ -71,7 +71,11 @@ def test_the_import_role_reads_the_importing_namespaces_and_stops_on_host_confli
     foreign = [users_rule("mtls", "*.local"), users_rule("details", "details"),
                users_rule("other", "*.local", namespace="bookinfo")]
     result, client = run_import(monkeypatch, foreign)
+    # host conflicts: VirtualServices and DestinationRules of the importing namespace; mesh settings: its Sidecars
+    # and the root namespace's
     assert sorted(client.namespace_lists) == [("networking.istio.io/v1", "DestinationRule", "default"),
+                                              ("networking.istio.io/v1", "Sidecar", "default"),
+                                              ("networking.istio.io/v1", "Sidecar", "istio-system"),
                                               ("networking.istio.io/v1", "VirtualService", "default")]
     assert result["failed"] and result["conflicts"] == []
     assert [(c["name"], c["host"], c["import_host"]) for c in result["host_conflicts"]] == [
