@@ -33,6 +33,7 @@ DETAILS = "details.default.svc.cluster.local"
 EGRESS_HOST = "istio-private-egressgateway.istio-private-gateways.svc.cluster.local"
 OUTSIDER_NS = "outsider"
 OUTSIDER = sample_app(OUTSIDER_NS, "curious")
+STOLEN_EGRESS = "egress.stolen.example.com"
 
 
 def play(lab, playbook, *extra):
@@ -216,7 +217,7 @@ def test_an_allow_all_policy_elsewhere_does_not_open_a_binding_to_other_namespac
                         "-n", "istio-system")
         lab.kubectl_run("cluster1", "delete", "authorizationpolicies.security.istio.io", "allow-all", "-n", GATEWAYS)
         lab.kubectl_run("cluster1", "delete", "serviceentry,virtualservice,destinationrule", "-n", OUTSIDER_NS,
-                        "stolen")
+                        "--all")
 
 
 def rbac_denied(mesh, w):
@@ -233,21 +234,30 @@ def binding_sni(lab, import_name):
 
 def outsider_dials_the_egress_gateway(lab, outsider, sni):
     """What a workload in another namespace can write in its own namespace: a name of its own routed to the egress
-    gateway, with Istio mutual TLS and a binding's SNI, and the authority of cluster2's details export. Returns a
-    request to it; it reaches cluster2 unless the egress gateway refuses the connection."""
+    gateway's pod address (the egress gateway's Service is exported to the importing namespaces only, so it names
+    the address in a ServiceEntry of its own), with Istio mutual TLS and a binding's SNI, and the authority of
+    cluster2's details export. Returns a request to it; it reaches cluster2 unless the egress gateway refuses the
+    connection."""
+    address = lab.kubectl("cluster1", "get", "pods", "-n", GATEWAYS, "-l", "istio=private-egressgateway",
+                          "-o", "jsonpath={.items[0].status.podIP}").strip()
+    assert address, "the egress gateway's pod has no address"
     objects = [
         {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
          "metadata": {"name": "stolen", "namespace": OUTSIDER_NS},
          "spec": {"hosts": ["stolen.example.com"], "location": "MESH_EXTERNAL", "resolution": "NONE",
                   "ports": [{"number": 8081, "name": "http", "protocol": "HTTP"}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+         "metadata": {"name": "stolen-egress", "namespace": OUTSIDER_NS},
+         "spec": {"hosts": [STOLEN_EGRESS], "location": "MESH_INTERNAL", "resolution": "STATIC",
+                  "endpoints": [{"address": address}], "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}},
         {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
          "metadata": {"name": "stolen", "namespace": OUTSIDER_NS},
          "spec": {"hosts": ["stolen.example.com"], "http": [{
              "rewrite": {"authority": "details.c2.example.com"},
-             "route": [{"destination": {"host": EGRESS_HOST, "port": {"number": 443}}}]}]}},
+             "route": [{"destination": {"host": STOLEN_EGRESS, "port": {"number": 443}}}]}]}},
         {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
          "metadata": {"name": "stolen", "namespace": OUTSIDER_NS},
-         "spec": {"host": EGRESS_HOST, "trafficPolicy": {"portLevelSettings": [
+         "spec": {"host": STOLEN_EGRESS, "trafficPolicy": {"portLevelSettings": [
              {"port": {"number": 443}, "tls": {"mode": "ISTIO_MUTUAL", "sni": sni}}]}}},
     ]
     lab.kubectl("cluster1", "apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objects))
@@ -270,7 +280,7 @@ def test_dialing_the_egress_gateway_with_a_bindings_sni_is_refused_outside_the_i
     assert until(lambda: request()[0] == 503, timeout=60)
     statuses = collections.Counter(request()[0] for dummy in range(10))
     assert statuses == {503: 10}, statuses
-    lab.kubectl("cluster1", "delete", "serviceentry,virtualservice,destinationrule", "-n", OUTSIDER_NS, "stolen")
+    lab.kubectl("cluster1", "delete", "serviceentry,virtualservice,destinationrule", "-n", OUTSIDER_NS, "--all")
 
 
 def test_every_proxy_has_its_secrets_and_rejected_nothing(seed):
