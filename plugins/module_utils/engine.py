@@ -19,7 +19,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.labels import (
     FEDERATION, MANAGED_BY, owner_selector, owning_federation)
 from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
     MESH_CONFIG_KEY, MESH_CONFIG_NAMESPACE, Observed, finding_report, mesh_settings_message, parse_mesh_config,
-    root_namespace)
+    root_namespace, scopes_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe, object_key
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import (
     is_blocked, plan_changes, plan_summary, write_waves, writes)
@@ -43,9 +43,11 @@ NO_HOST_CHECK = HostCheck((), (), "cluster.local")
 # The mesh settings of a role (mesh_settings.py): the namespaces whose labels to read (a GET each), the Services
 # (namespace, name) to read (a GET each), the namespaces whose Sidecars to list (the root namespace's too, once the
 # mesh config has named it), the Sidecar apiVersion, the mesh config's ConfigMap name (in istio-system, one GET),
-# and evaluate(mesh_settings.Observed) -> [Finding].
+# and evaluate(mesh_settings.Observed) -> [Finding]; the Gateway apiVersion and istiod's Deployment name when the
+# Gateways of every namespace are to be read (one LIST, and one GET of istiod: whether it scopes Gateways), else None.
 SettingsCheck = namedtuple("SettingsCheck", "namespaces services sidecar_namespaces sidecar_api_version "
-                                            "mesh_config_name evaluate")
+                                            "mesh_config_name evaluate gateway_api_version istiod_name")
+SettingsCheck.__new__.__defaults__ = (None, None)
 
 
 def kinds_to_read(desired, role_kinds):
@@ -172,6 +174,9 @@ def read_mesh_settings(client, check, concurrency=WRITE_CONCURRENCY):
         client.resource(check.sidecar_api_version, "Sidecar")  # discovery once, before the threads
     requests = ([("namespace", name) for name in check.namespaces] + [("service", key) for key in check.services] +
                 [("sidecars", namespace) for namespace in sidecar_namespaces])
+    if check.gateway_api_version:
+        client.resource(check.gateway_api_version, "Gateway")
+        requests += [("gateways", None), ("istiod", check.istiod_name)]
 
     def send(request):
         what, key = request
@@ -180,17 +185,27 @@ def read_mesh_settings(client, check, concurrency=WRITE_CONCURRENCY):
         if what == "service":
             return what, key, client.get({"apiVersion": "v1", "kind": "Service",
                                           "metadata": {"namespace": key[0], "name": key[1]}})
+        if what == "gateways":
+            return what, key, client.list_namespace(check.gateway_api_version, "Gateway", None)
+        if what == "istiod":
+            return what, key, client.get({"apiVersion": "apps/v1", "kind": "Deployment",
+                                          "metadata": {"namespace": MESH_CONFIG_NAMESPACE, "name": key}})
         return what, key, client.list_namespace(check.sidecar_api_version, "Sidecar", key)
 
-    namespaces, services, sidecars = {}, {}, []
+    namespaces, services, sidecars, gateways, scoped = {}, {}, [], [], False
     for what, key, found in client.map_concurrently(send, requests, concurrency):
         if what == "namespace":
             namespaces[key] = None if found is None else ((found.get("metadata") or {}).get("labels") or {})
         elif what == "service":
             services[key] = found
+        elif what == "gateways":
+            gateways = found
+        elif what == "istiod":
+            scoped = scopes_gateways(found)
         else:
             sidecars.extend(found)
-    return Observed(namespaces, text, "%s/%s" % (MESH_CONFIG_NAMESPACE, check.mesh_config_name), sidecars, services)
+    return Observed(namespaces, text, "%s/%s" % (MESH_CONFIG_NAMESPACE, check.mesh_config_name), sidecars, services,
+                    gateways, scoped)
 
 
 def converge(client, plan, check_mode):

@@ -42,6 +42,7 @@ try:
 except ImportError:  # pragma: no cover - Ansible brings PyYAML
     HAS_YAML = False
 
+from ansible_collections.meshfed.federation.plugins.module_utils.labels import owning_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.model import service_fqdn
 
 AMBIENT_LABEL = "istio.io/dataplane-mode"
@@ -60,8 +61,11 @@ DEFAULT_ROOT_NAMESPACE = "istio-system"
 Finding = namedtuple("Finding", "blocking setting message")
 # what was read of one cluster for one role: namespace -> labels (None: no such namespace); the mesh config's text
 # (None: no ConfigMap) and the ConfigMap's 'namespace/name'; the Sidecars of the namespaces asked for; (namespace,
-# name) -> live Service (None: absent)
-Observed = namedtuple("Observed", "namespaces mesh_config mesh_config_ref sidecars services")
+# name) -> live Service (None: absent); the Gateways of every namespace (() when not asked for) and whether istiod
+# scopes a Gateway to the gateway pods of its own namespace (PILOT_SCOPE_GATEWAY_TO_NAMESPACE)
+Observed = namedtuple("Observed", "namespaces mesh_config mesh_config_ref sidecars services gateways gateway_scoped")
+Observed.__new__.__defaults__ = ((), False)
+SCOPE_GATEWAY_TO_NAMESPACE = "PILOT_SCOPE_GATEWAY_TO_NAMESPACE"
 
 
 def mesh_config_name(settings):
@@ -267,8 +271,8 @@ def import_reads(federation, cluster_name):
     return namespaces, [n for n in namespaces if n != federation.settings.gateway_namespace]
 
 
-def import_findings(federation, cluster_name, observed):
-    """Findings of the import role of one cluster."""
+def import_findings(federation, cluster_name, observed, gateway_pods=()):
+    """Findings of the import role of one cluster; ``gateway_pods`` as foreign_gateway_findings takes them."""
     cluster = federation.clusters[cluster_name]
     if not cluster.imports:
         return []
@@ -279,6 +283,7 @@ def import_findings(federation, cluster_name, observed):
     mesh, findings = mesh_config_findings(observed)
     findings.extend(ambient_findings(cluster_name, observed, users, "imports"))
     findings.extend(sidecar_findings(federation, cluster_name, observed, mesh))
+    findings.extend(foreign_gateway_findings(federation.settings, observed, gateway_pods))
     return findings
 
 
@@ -325,8 +330,8 @@ def proxy_protocol(mesh):
     return topology.get("proxyProtocol") if isinstance(topology, dict) else None
 
 
-def export_findings(federation, cluster_name, observed):
-    """Findings of the export role of one cluster."""
+def export_findings(federation, cluster_name, observed, gateway_pods=()):
+    """Findings of the export role of one cluster; ``gateway_pods`` as foreign_gateway_findings takes them."""
     settings = federation.settings
     cluster = federation.clusters[cluster_name]
     if not cluster.exports:
@@ -349,6 +354,51 @@ def export_findings(federation, cluster_name, observed):
             "every link to this cluster fails unless a load balancer in front of the gateway adds it. meshfed leaves "
             "the ingress gateway as the mesh says; if no load balancer adds the header, remove the setting or "
             "override it on the gateway's pods (%s)." % (observed.mesh_config_ref, PROXY_CONFIG))))
+    findings.extend(foreign_gateway_findings(settings, observed, gateway_pods))
+    return findings
+
+
+def istiod_name(settings):
+    """istiod's Deployment in istio-system: ``istiod``, or ``istiod-<revision>``."""
+    return "istiod-%s" % settings.istio_revision if settings.istio_revision else "istiod"
+
+
+def scopes_gateways(istiod):
+    """istiod (its live Deployment, or None) runs with PILOT_SCOPE_GATEWAY_TO_NAMESPACE=true: a Gateway then
+    applies only to the gateway pods of its own namespace (pilot/pkg/model/push_context.go, mergeGateways)."""
+    for container in ((((istiod or {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+        for env in container.get("env") or []:
+            if env.get("name") == SCOPE_GATEWAY_TO_NAMESPACE and str(env.get("value", "")).lower() == "true":
+                return True
+    return False
+
+
+def foreign_gateway_findings(settings, observed, pods):
+    """Gateways of someone else whose selector matches meshfed's gateway pods. ``pods``: (what, pod labels) of each
+    gateway of the role. Istio applies a Gateway's selector to the gateway pods of every namespace (unless istiod
+    scopes it) and merges the servers of every Gateway that selects a pod into its listeners: a tenant's Gateway
+    would add servers to the federation's gateway, and one with a server for an export's or a binding's host makes
+    Envoy refuse the whole listener (two filter chains with the same match): from then on the gateway takes no
+    listener update, and a new pod of it has no listener at all."""
+    findings = []
+    for gateway in observed.gateways:
+        meta = gateway.get("metadata") or {}
+        if owning_federation(gateway) == settings.federation_name:
+            continue
+        if observed.gateway_scoped and meta.get("namespace") != settings.gateway_namespace:
+            continue
+        selector = (gateway.get("spec") or {}).get("selector") or {}
+        for what, pod_labels in pods:
+            if all(pod_labels.get(key) == value for key, value in selector.items()):
+                findings.append(Finding(True, "Gateway selector", (
+                    "Gateway %s/%s selects the pods of meshfed's %s (selector %s): Istio merges its servers into the "
+                    "gateway's listeners, where it could serve a host of the federation or, with the same host as one "
+                    "of meshfed's servers, make Envoy refuse the whole listener. Delete it or narrow its selector, "
+                    "or run istiod with %s=true (a Gateway then selects the gateway pods of its own namespace only)."
+                    % (meta.get("namespace"), meta.get("name"), what,
+                       ", ".join("%s=%s" % kv for kv in sorted(selector.items())) or "empty: every gateway pod",
+                       SCOPE_GATEWAY_TO_NAMESPACE))))
+                break
     return findings
 
 

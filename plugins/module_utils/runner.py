@@ -30,12 +30,13 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube_client imp
     HAS_KUBERNETES, ClusterClient, ClusterError)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
-    export_findings, export_reads, import_findings, import_reads, mesh_config_name, warnings)
+    export_findings, export_reads, import_findings, import_reads, istiod_name, mesh_config_name, warnings)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import DuplicateObjectError, is_blocked, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_result
 from ansible_collections.meshfed.federation.plugins.module_utils.progress import preflight_line, progress_line
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
+    EGRESS, INGRESS, gateway_pod_labels, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
     host_claims, render_imports)
@@ -181,10 +182,15 @@ def run_private_gateway(module):
         federation, cluster, gateway_credential(module, federation)), namespace_and_discovery)
 
 
-def settings_check(federation, evaluate, namespaces, services=(), sidecar_namespaces=()):
+def settings_check(federation, findings, cluster, direction, namespaces, services=(), sidecar_namespaces=()):
+    """The SettingsCheck of one role: its reads, and ``findings`` (mesh_settings.export_findings or import_findings)
+    of what was read, with the labels of the role's gateway pods, which no Gateway of someone else may select."""
     settings = federation.settings
-    return SettingsCheck(namespaces, services, sidecar_namespaces,
-                         istio_api_version(NETWORKING, settings.istio_api_version), mesh_config_name(settings), evaluate)
+    networking = istio_api_version(NETWORKING, settings.istio_api_version)
+    pods = [("private %s gateway" % direction, gateway_pod_labels(direction, settings))]
+    return SettingsCheck(namespaces, services, sidecar_namespaces, networking, mesh_config_name(settings),
+                         functools.partial(findings, federation, cluster, gateway_pods=pods),
+                         gateway_api_version=networking, istiod_name=istiod_name(settings))
 
 
 def export_settings_check(federation, cluster):
@@ -192,8 +198,7 @@ def export_settings_check(federation, cluster):
     if not federation.clusters[cluster].exports:
         return None
     namespaces, services = export_reads(federation, cluster)
-    return settings_check(federation, functools.partial(export_findings, federation, cluster),
-                          namespaces, services=services)
+    return settings_check(federation, export_findings, cluster, INGRESS, namespaces, services=services)
 
 
 def import_settings_check(federation, cluster):
@@ -201,8 +206,8 @@ def import_settings_check(federation, cluster):
     if not federation.clusters[cluster].imports:
         return None
     namespaces, sidecar_namespaces = import_reads(federation, cluster)
-    return settings_check(federation, functools.partial(import_findings, federation, cluster),
-                          namespaces, sidecar_namespaces=sidecar_namespaces)
+    return settings_check(federation, import_findings, cluster, EGRESS, namespaces,
+                          sidecar_namespaces=sidecar_namespaces)
 
 
 def run_service_export(module):

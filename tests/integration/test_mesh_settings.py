@@ -311,3 +311,25 @@ def test_the_root_namespace_sidecar_counts_where_a_namespace_has_none_and_is_ove
         with user_object(lab, "cluster1", sidecar("default", "default", ["./*", "%s/*" % GATEWAY_NAMESPACE])):
             converged = federate(lab, inventory)
             assert converged.rc == 0, converged.stdout[-5000:]
+
+
+# --- a tenant's Gateway selecting meshfed's gateway pods ---
+
+def test_a_tenant_gateway_selecting_the_gateway_pods_stops_the_run(lab, federation):
+    """A Gateway in a tenant's namespace (bookinfo) that selects the private ingress gateway's pods: Istio would merge
+    its servers into the gateway's listeners (the lab's istiod does not scope Gateways to their namespace)."""
+    name, inventory = federation
+    tenant_gateway = {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+                      "metadata": {"name": "borrowed", "namespace": "bookinfo"},
+                      "spec": {"selector": {"istio": "private-ingressgateway"}, "servers": [
+                          {"port": {"number": 15443, "name": "tls", "protocol": "TLS"},
+                           "hosts": ["details.c2.example.com"], "tls": {"mode": "PASSTHROUGH"}}]}}
+    lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(tenant_gateway))
+    try:
+        run = federate(lab, inventory)
+    finally:
+        lab.kubectl("cluster2", "delete", "gateways.networking.istio.io", "borrowed", "-n", "bookinfo",
+                    "--ignore-not-found")
+    assert_refused(lab, run, name, ("cluster2", "export"), [
+        "Gateway bookinfo/borrowed selects the pods of meshfed's private ingress gateway "
+        "(selector istio=private-ingressgateway)", "PILOT_SCOPE_GATEWAY_TO_NAMESPACE=true"])

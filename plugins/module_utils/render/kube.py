@@ -66,8 +66,10 @@ def deployment(name, ns, labels, selector, pod_labels, pod_annotations, service_
     """A Deployment without spec.replicas: the HorizontalPodAutoscaler owns that field.
 
     ``selector`` (immutable once created) holds only labels that never change; the pods carry it and
-    ``pod_labels`` (injection labels, say, which change with an Istio revision)."""
-    pod_spec = {"serviceAccountName": service_account_name, "containers": [container]}
+    ``pod_labels`` (injection labels, say, which change with an Istio revision). Its pods spread over zones and
+    nodes (topology_spread)."""
+    pod_spec = {"serviceAccountName": service_account_name, "containers": [container],
+                "topologySpreadConstraints": topology_spread(selector)}
     if volumes:
         pod_spec["volumes"] = volumes
     return {
@@ -82,6 +84,14 @@ def deployment(name, ns, labels, selector, pod_labels, pod_annotations, service_
             },
         },
     }
+
+
+def topology_spread(selector):
+    """Replicas on different zones, then nodes, where the cluster has several; ScheduleAnyway, so that a cluster
+    of one zone or node still runs them all (a drain then evicts them one at a time, as the PDB allows)."""
+    return [{"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": dict(selector)}}
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
 
 
 def horizontal_pod_autoscaler(name, ns, labels, target_deployment, min_replicas, max_replicas, cpu_percent):

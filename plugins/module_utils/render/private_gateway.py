@@ -47,6 +47,12 @@ def injection_labels(settings):
     return {"sidecar.istio.io/inject": "true"}
 
 
+def gateway_pod_labels(direction, settings):
+    """Every label a gateway's pods carry (the Deployment's selector, the injection and gateway namespace labels)."""
+    return dict(gateway_selector(direction), app=gateway_name(direction),
+                **dict(injection_labels(settings), **{GATEWAY_NAMESPACE_LABEL: settings.gateway_namespace}))
+
+
 def gateway_service_fqdn(direction, settings):
     return "%s.%s.svc.%s" % (gateway_name(direction), settings.gateway_namespace, settings.cluster_domain)
 

@@ -17,11 +17,11 @@ from ansible_collections.meshfed.federation.plugins.module_utils.args_common imp
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import cluster_role_rules
 from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
     EXPORT_TO, PROXY_CONFIG, Observed, applicable_sidecars, export_findings, import_findings, mesh_config_name,
-    sidecar_covers, visible_to)
+    scopes_gateways, sidecar_covers, visible_to)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_failure
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, gateway_service_fqdn, render_gateways)
+    EGRESS, INGRESS, gateway_pod_labels, gateway_service_fqdn, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
@@ -356,3 +356,56 @@ def test_the_rbac_reads_the_mesh_config_by_name_and_lists_sidecars_only():
     rules = cluster_role_rules()
     assert {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"], "resourceNames": ["istio"]} in rules
     assert {"apiGroups": ["networking.istio.io"], "resources": ["sidecars"], "verbs": ["list"]} in rules
+
+
+def gateway(namespace, name, selector, labels=None):
+    meta = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": meta,
+            "spec": {"selector": selector} if selector is not None else {}}
+
+
+def test_a_gateway_of_someone_else_that_selects_a_federation_gateway_blocks_its_role():
+    fed = federation(federation_name="demo")
+    pods = [("private ingress gateway", gateway_pod_labels(INGRESS, fed.settings))]
+    ours = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "demo"}
+    another_federations = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "other"}
+    gateways = [
+        gateway(GATEWAY_NS, "meshfed-export-details", {"istio": "private-ingressgateway"}, ours),
+        gateway("tenant", "wide", {"istio": "private-ingressgateway"}),
+        gateway("tenant", "every-gateway-pod", None),
+        gateway("other-gateways", "theirs", {"istio": "private-ingressgateway",
+                                             "meshfed.io/gateway-namespace": "other-gateways"}, another_federations),
+        gateway("tenant", "elsewhere", {"istio": "ingressgateway"}),
+    ]
+    findings = export_findings(fed, "cluster2", observed(services=exported_services())._replace(gateways=gateways),
+                               gateway_pods=pods)
+    selectors = [f for f in findings if f.setting == "Gateway selector"]
+    assert [f.blocking for f in selectors] == [True, True]
+    assert selectors[0].message.startswith("Gateway tenant/wide selects the pods of meshfed's private ingress gateway "
+                                           "(selector istio=private-ingressgateway)")
+    assert "(selector empty: every gateway pod)" in selectors[1].message
+    # istiod scoping Gateways to their own namespace: only a Gateway in the gateway namespace could select them
+    scoped = export_findings(fed, "cluster2", observed(services=exported_services())._replace(
+        gateways=gateways + [gateway(GATEWAY_NS, "left-here", {"app": "istio-private-ingressgateway"})],
+        gateway_scoped=True), gateway_pods=pods)
+    assert [f.message.split(" selects")[0] for f in scoped if f.setting == "Gateway selector"] == [
+        "Gateway istio-private-gateways/left-here"]
+
+
+def test_istiod_scopes_gateways_only_when_its_deployment_says_so():
+    def istiod(env):
+        return {"spec": {"template": {"spec": {"containers": [{"name": "discovery", "env": env}]}}}}
+    assert scopes_gateways(istiod([{"name": "PILOT_SCOPE_GATEWAY_TO_NAMESPACE", "value": "true"}]))
+    assert not scopes_gateways(istiod([{"name": "PILOT_SCOPE_GATEWAY_TO_NAMESPACE", "value": "false"}]))
+    assert not scopes_gateways(istiod([])) and not scopes_gateways(None)
+
+
+def test_the_gateway_pod_labels_are_the_rendered_pods_labels():
+    for values in ({}, {"istio_revision": "canary"}):
+        fed = federation(**values)
+        for direction, cluster in ((INGRESS, "cluster2"), (EGRESS, "cluster1")):
+            deployment = [o for o in render_gateways(fed, cluster, CREDENTIAL) if o["kind"] == "Deployment" and
+                          o["metadata"]["name"] == "istio-private-%sgateway" % direction][0]
+            assert deployment["spec"]["template"]["metadata"]["labels"] == gateway_pod_labels(direction, fed.settings)

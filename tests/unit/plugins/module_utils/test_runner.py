@@ -40,7 +40,7 @@ class FakeClient(object):
     def list_namespace(self, api_version, kind, namespace):
         self.requests["list"] += 1
         self.namespace_lists.append((api_version, kind, namespace))
-        return [o for o in self.foreign if o["kind"] == kind and o["metadata"]["namespace"] == namespace]
+        return [o for o in self.foreign if o["kind"] == kind and namespace in (None, o["metadata"]["namespace"])]
 
     def list_metadata(self, api_version, kind, namespace=None):
         self.requests["list"] += 1
@@ -72,8 +72,9 @@ def test_the_import_role_reads_the_importing_namespaces_and_stops_on_host_confli
                users_rule("other", "*.local", namespace="bookinfo")]
     result, client = run_import(monkeypatch, foreign)
     # host conflicts: VirtualServices and DestinationRules of the importing namespace; mesh settings: its Sidecars
-    # and the root namespace's
-    assert sorted(client.namespace_lists) == [("networking.istio.io/v1", "DestinationRule", "default"),
+    # and the root namespace's, and the Gateways of every namespace
+    assert sorted(client.namespace_lists, key=str) == [("networking.istio.io/v1", "DestinationRule", "default"),
+                                              ("networking.istio.io/v1", "Gateway", None),
                                               ("networking.istio.io/v1", "Sidecar", "default"),
                                               ("networking.istio.io/v1", "Sidecar", "istio-system"),
                                               ("networking.istio.io/v1", "VirtualService", "default")]
@@ -85,6 +86,17 @@ def test_the_import_role_reads_the_importing_namespaces_and_stops_on_host_confli
                                     "DestinationRule default/details: host details (for "
                                     "details.default.svc.cluster.local) is the local name of import default/details")
     assert "created" in result and not result.get("changed") and "summary" not in result
+
+
+def test_a_gateway_of_someone_else_selecting_the_egress_gateway_pods_stops_the_import_role(monkeypatch):
+    tenant_gateway = {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+                      "metadata": {"name": "mine", "namespace": "tenant"},
+                      "spec": {"selector": {"istio": "private-egressgateway"}, "servers": []}}
+    result, client = run_import(monkeypatch, [tenant_gateway])
+    assert result["failed"] and result["mesh_settings"][0]["setting"] == "Gateway selector"
+    assert "Gateway tenant/mine selects the pods of meshfed's private egress gateway (selector " \
+           "istio=private-egressgateway)" in result["msg"]
+    assert "PILOT_SCOPE_GATEWAY_TO_NAMESPACE=true" in result["msg"]
 
 
 def test_roles_without_host_claims_return_no_host_conflicts(monkeypatch):
