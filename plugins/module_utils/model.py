@@ -53,7 +53,7 @@ DEFAULT_SETTINGS = {
     "ingress_port": 15443,
     "egress_port": 443,
     "ingress_service_type": "LoadBalancer",
-    "autoscale_min": 1,
+    "autoscale_min": 2,
     "autoscale_max": 5,
     "autoscale_cpu_percent": 80,
     "gateway_image": "auto",

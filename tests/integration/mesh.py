@@ -88,6 +88,10 @@ class Mesh(object):
     def rejected_updates(self, w):
         return envoy_admin.rejected_updates(w["netns"], w["admin_port"])
 
+    def live(self, w):
+        """The proxy's Envoy answers its admin's /ready with LIVE."""
+        return envoy_admin.ready(w["netns"], w["admin_port"])
+
     def stats(self, w, pattern):
         """The proxy's counters and gauges whose name matches ``pattern`` (a regex)."""
         return envoy_admin.stats(w["netns"], w["admin_port"], pattern)

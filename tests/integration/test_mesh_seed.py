@@ -34,6 +34,8 @@ EGRESS_HOST = "istio-private-egressgateway.istio-private-gateways.svc.cluster.lo
 OUTSIDER_NS = "outsider"
 OUTSIDER = sample_app(OUTSIDER_NS, "curious")
 STOLEN_EGRESS = "egress.stolen.example.com"
+TENANT_NS = "tenant"
+TENANT = sample_app(TENANT_NS, "thief", service_port_name="http")
 
 
 def play(lab, playbook, *extra):
@@ -50,6 +52,11 @@ def seed(lab):
     play(lab, "lab-sample-apps.yml", "--limit", "cluster1,cluster2")
     for context in ("cluster1", "cluster2"):
         settle_namespace(lab, context, GATEWAYS)  # a previous federation's may still be going away
+    # a tenant of cluster2 wrote its routes for the exports' hosts before the federation existed: its VirtualServices
+    # are older than meshfed's, which Istio puts first (test_a_tenant_virtual_service_...)
+    settle_namespace(lab, "cluster2", TENANT_NS)
+    lab.kubectl("cluster2", "apply", "-f", "-", input=TENANT)
+    lab.kubectl("cluster2", "apply", "-f", "-", input="\n---\n".join(json.dumps(r) for r in TENANT_ROUTES))
     play(lab, "federate.yml")
     lab.kubectl("cluster1", "apply", "-f", "-", input=OUTSIDER)
     proxies = {
@@ -63,8 +70,10 @@ def seed(lab):
         mesh.wait_ready(cluster, namespace, prefix)
     # the first request through the whole chain once every proxy has its configuration
     until(lambda: via_sidecar(proxies["productpage"], DETAILS, 9080, "/details/0")[0] == 200, timeout=120)
+    proxies["thief"] = mesh.wait_ready("cluster2", TENANT_NS, "thief")
     yield mesh, proxies
     lab.kubectl_run("cluster1", "delete", "namespace", OUTSIDER_NS, "--wait=false")
+    lab.kubectl_run("cluster2", "delete", "namespace", TENANT_NS, "--wait=false")
 
 
 def test_reviews_split_between_local_v1_and_cluster2_v2(seed):
@@ -100,7 +109,7 @@ def test_callers_in_other_namespaces_keep_the_local_service_and_never_reach_the_
     endpoints: a 503 from the caller's own sidecar, never a request through the egress gateway."""
     mesh, proxies = seed
     outsider = proxies["outsider"]
-    egress_before = egress_connections(mesh, proxies["egress"])
+    egress_before = egress_connections(mesh)
     versions = collections.Counter()
     for dummy in range(40):
         status, body = via_sidecar(outsider, REVIEWS, 9080, "/reviews/1")
@@ -111,30 +120,40 @@ def test_callers_in_other_namespaces_keep_the_local_service_and_never_reach_the_
         status, body = via_sidecar(outsider, DETAILS, 9080, "/details/1")
         answers[(status, "no healthy upstream" in str(body))] += 1
     assert answers == {(503, True): 10}, answers
-    assert egress_connections(mesh, proxies["egress"]) == egress_before
+    assert egress_connections(mesh) == egress_before
     # and the same requests from `default` do reach cluster2 (the refusal above is about the namespace)
     assert via_sidecar(proxies["productpage"], DETAILS, 9080, "/details/1")[0] == 200
 
 
-def egress_connections(mesh, egress):
-    """Downstream connections the egress gateway's listeners ever accepted (Envoy's listener stats)."""
-    return sum(v for k, v in mesh.stats(egress, r"^listener\..*\.downstream_cx_total$").items() if "admin" not in k)
+def egress_connections(mesh):
+    """Downstream connections the egress gateway's pods' listeners ever accepted (Envoy's listener stats)."""
+    return sum(listener_connections(mesh, w) for w in gateway_proxies(mesh, "cluster1", "egress"))
 
 
-TENANT_NS = "tenant"
-TENANT = sample_app(TENANT_NS, "thief", service_port_name="http")
+def gateway_proxies(mesh, cluster, direction):
+    """The proxies of a gateway's pods (two by default: autoscale_min) that are live."""
+    return [w for w in mesh.workloads(cluster) if w["namespace"] == GATEWAYS and
+            w["pod"].startswith("istio-private-%sgateway-" % direction) and mesh.live(w)]
 
 
-def tenant_routes(gateways_by_host):
+def tenant_routes(routes_by_host):
     """What a tenant of cluster2 with VirtualService rights in its own namespace writes to take an export's
-    requests: routes of its own, more specific than the export's, bound to meshfed's export Gateways by name."""
+    requests: routes of its own to its own Service, bound to meshfed's export Gateways by name."""
     return [{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
              "metadata": {"name": "take-" + gateway.split("/")[-1], "namespace": TENANT_NS},
              "spec": {"hosts": [host], "gateways": [gateway], "http": [{
                  "match": [{"uri": {"prefix": prefix}}],
                  "route": [{"destination": {"host": "thief.%s.svc.cluster.local" % TENANT_NS,
-                                            "port": {"number": 8080}}}]}]}}
-            for host, (gateway, prefix) in sorted(gateways_by_host.items())]
+                                            "port": {"number": 8080}}}]} for prefix in prefixes]}}
+            for host, (gateway, prefixes) in sorted(routes_by_host.items())]
+
+
+# reviews-v2 is a catch-all export (prefix /), whose route Istio sorts after the tenant's more specific one; details
+# is path-prefixed: meshfed's VirtualService, private to the gateway namespace, comes before a public one for the
+# same prefix, but the tenant's route outside the prefix would be the only one there (the export widened)
+TENANT_ROUTES = tenant_routes({
+    "reviews-v2.c2.example.com": (GATEWAYS + "/meshfed-export-reviews-v2", ["/reviews"]),
+    "details.c2.example.com": (GATEWAYS + "/meshfed-export-details", ["/details", "/health"])})
 
 
 def unscoped(lab, context, gateway):
@@ -156,30 +175,35 @@ def tally(proxy, host, path, count):
 
 
 def test_a_tenant_virtual_service_bound_to_an_export_gateway_takes_no_request(seed, lab):
-    """A tenant of the exporting cluster binds routes of its own to the export Gateways of reviews-v2 (a catch-all
-    export) and details (a path-prefixed one). Istio binds a VirtualService of any namespace to a server whose hosts
-    admit it: meshfed's servers admit their own namespace only (``./host``). Shown first on the live Gateways with
-    the servers as they were before: the tenant takes the export's share; federate.yml puts them back."""
+    """A tenant of the exporting cluster bound routes of its own to the export Gateways of reviews-v2 (a catch-all
+    export) and details (a path-prefixed one), before the federation existed. Istio binds a VirtualService of any
+    namespace to a server whose hosts admit it: meshfed's servers admit their own namespace only (``./host``), and
+    the tenant takes nothing and adds nothing. Shown too on the live Gateways with their servers as they were before:
+    the tenant takes reviews' remote share and serves /health on details' host, until federate.yml puts them back."""
     mesh, proxies = seed
     productpage = proxies["productpage"]
-    lab.kubectl("cluster2", "apply", "-f", "-", input=TENANT)
-    mesh.wait_ready("cluster2", TENANT_NS, "thief")
-    routes = tenant_routes({"reviews-v2.c2.example.com": (GATEWAYS + "/meshfed-export-reviews-v2", "/reviews"),
-                            "details.c2.example.com": (GATEWAYS + "/meshfed-export-details", "/details/")})
-    lab.kubectl("cluster2", "apply", "-f", "-", input="\n---\n".join(json.dumps(r) for r in routes))
-    try:
-        for gateway in ("meshfed-export-reviews-v2", "meshfed-export-details"):
-            unscoped(lab, "cluster2", gateway)
-        assert until(lambda: tally(productpage, DETAILS, "/details/%d", 1).get(TENANT_NS), timeout=60)
-        before = tally(productpage, REVIEWS, "/reviews/%d", 20)
-        assert before[TENANT_NS] >= 5, before  # the whole remote share, about half
-        play(lab, "federate.yml")
-        assert until(lambda: not tally(productpage, DETAILS, "/details/%d", 3).get(TENANT_NS), timeout=60)
+
+    def health():
+        return via_sidecar(productpage, DETAILS, 9080, "/health")
+
+    def assert_untouched():
         reviews, details = tally(productpage, REVIEWS, "/reviews/%d", 40), tally(productpage, DETAILS, "/details/%d", 20)
         assert set(reviews) == {"default", "bookinfo"}, reviews  # the local v1 and cluster2's v2, nobody else
         assert details == {"bookinfo": 20}, details
+        assert [health()[0] for dummy in range(5)] == [404] * 5  # cluster2's gateway has no route outside /details
+    assert_untouched()
+    try:
+        for gateway in ("meshfed-export-reviews-v2", "meshfed-export-details"):
+            unscoped(lab, "cluster2", gateway)
+        assert until(lambda: health()[0] == 200, timeout=60)
+        status, body = health()
+        assert (status, body["namespace"]) == (200, TENANT_NS), body
+        taken = tally(productpage, REVIEWS, "/reviews/%d", 20)
+        assert taken[TENANT_NS] >= 4 and "bookinfo" not in taken, taken  # the whole remote half, about 10
     finally:
-        lab.kubectl_run("cluster2", "delete", "namespace", TENANT_NS, "--wait=false")
+        play(lab, "federate.yml")
+    assert until(lambda: health()[0] == 404, timeout=60)
+    assert_untouched()
 
 
 def test_an_allow_all_policy_elsewhere_does_not_open_a_binding_to_other_namespaces(seed, lab):
@@ -206,10 +230,10 @@ def test_an_allow_all_policy_elsewhere_does_not_open_a_binding_to_other_namespac
         play(lab, "federate.yml")
         # ... with it, refused by the egress gateway's RBAC filter
         assert until(lambda: request()[0] == 503, timeout=60)
-        denied_before = rbac_denied(mesh, proxies["egress"])
+        denied_before = rbac_denied(mesh)
         statuses = collections.Counter(request()[0] for dummy in range(10))
         assert statuses == {503: 10}, statuses
-        assert rbac_denied(mesh, proxies["egress"]) - denied_before >= 10
+        assert rbac_denied(mesh) - denied_before >= 10
         # the importing namespace is not affected
         assert via_sidecar(proxies["productpage"], DETAILS, 9080, "/details/1")[0] == 200
     finally:
@@ -220,9 +244,9 @@ def test_an_allow_all_policy_elsewhere_does_not_open_a_binding_to_other_namespac
                         "--all")
 
 
-def rbac_denied(mesh, w):
-    """Connections and requests the proxy's RBAC filters denied (Envoy's rbac.denied counters)."""
-    return sum(mesh.stats(w, r"rbac\.denied$").values())
+def rbac_denied(mesh):
+    """Connections the egress gateway's pods' RBAC filters denied (Envoy's rbac.denied counters)."""
+    return sum(sum(mesh.stats(w, r"rbac\.denied$").values()) for w in gateway_proxies(mesh, "cluster1", "egress"))
 
 
 def binding_sni(lab, import_name):
@@ -409,6 +433,45 @@ def test_rotating_the_ca_in_stages_drops_no_request_and_ends_trusting_the_new_ca
     again = rotate(lab, mesh, "-e", "meshfed_ca_rotation=drop")
     assert "The PKI directory is at stage none; this run: drop." in said(again), said(again)
     assert all(not stats["changed"] for stats in again.stats().values()), again.stats()
+
+
+def listener_connections(mesh, w):
+    """Downstream connections the proxy's listeners (not its admin) ever accepted."""
+    return sum(v for k, v in mesh.stats(w, r"^listener\..*\.downstream_cx_total$").items() if "admin" not in k)
+
+
+def evict(lab, context, pod):
+    """What a node drain does to a pod: an Eviction, which the PodDisruptionBudget may refuse."""
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": GATEWAYS}}
+    lab.kubectl(context, "create", "--raw", "/api/v1/namespaces/%s/pods/%s/eviction" % (GATEWAYS, pod), "-f", "-",
+                input=json.dumps(eviction))
+
+
+def test_each_gateway_loses_one_of_its_two_pods_without_a_failed_request(seed, lab):
+    """Every gateway runs two pods (autoscale_min 2, spread over zones and nodes where there are several). Under a
+    load of 20 requests a second from productpage to details (cluster1's egress gateway, then cluster2's ingress
+    gateway), one pod of cluster2's ingress gateway, then one of cluster1's egress gateway, is evicted as a node
+    drain evicts it (the PDB allows one at a time): the other pod serves while it drains and goes and the
+    Deployment replaces it. Counts in docs/reliability.md."""
+    mesh, proxies = seed
+    gateways = (("cluster2", "ingress"), ("cluster1", "egress"))
+    for context, direction in gateways:
+        assert until(lambda c=context, d=direction: len(gateway_proxies(mesh, c, d)) == 2, timeout=120), \
+            (context, direction, mesh.workloads(context))
+    with LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/", rate=20, max_count=2400, max_seconds=120) as load:
+        time.sleep(3)
+        for context, direction in gateways:
+            # the pod that served the most: evicting an idle one would prove nothing
+            served = [(listener_connections(mesh, w), w["pod"]) for w in gateway_proxies(mesh, context, direction)]
+            connections, victim = max(served)
+            assert connections > 0, served
+            evict(lab, context, victim)
+            assert until(lambda c=context, d=direction, v=victim: sorted(
+                w["pod"] != v for w in gateway_proxies(mesh, c, d)) == [True, True], timeout=120), (context, victim)
+            time.sleep(8)  # the evicted pod's drain (5 s) ends while the load goes on
+    record_load(lab, "a gateway pod evicted", load)
+    sent = sum(load.statuses.values())
+    assert sent >= 200 and load.statuses == {200: sent}, (load.statuses, load.failures)
 
 
 def test_unfederation_leaves_the_local_copies(seed, lab):

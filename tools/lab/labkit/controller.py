@@ -36,6 +36,9 @@ class ClusterController:
         self.netns = info["netns"]
         self.api = Api(clusters.credentials(lab, name), timeout=10)
         self.workloads: dict[str, proxies.Workload] = {}
+        # gateways still draining after their pod went (their slot and address stay taken until they are gone)
+        self.stopping: dict[str, proxies.Workload] = {}
+        self.stopping_lock = threading.Lock()
         self.failures: dict[str, int] = {}
         self.root_cert: str | None = None
         self.pool = netns.load_balancer_pool(name)
@@ -67,7 +70,8 @@ class ClusterController:
         return res
 
     def free_slot(self) -> proxies.Slot:
-        used = {w.slot.index for w in self.workloads.values()}
+        with self.stopping_lock:
+            used = {w.slot.index for w in list(self.workloads.values()) + list(self.stopping.values())}
         return proxies.Slot(next(i for i in range(10000) if i not in used))
 
     def start(self, pod: dict, kind: str) -> None:
@@ -90,12 +94,32 @@ class ClusterController:
         log(f"{self.name}: {w.key} ({kind}{'/' + w.app if kind == proxies.SIDECAR else ''}) started at {w.ip}, "
             f"admin port {w.slot.admin}")
 
-    def stop(self, uid: str) -> None:
+    def stop(self, uid: str, gone: bool = True) -> None:
+        """Stop a workload. A gateway whose pod went drains in the background (proxies.stop), so that the others'
+        pods keep being reconciled meanwhile; one whose process died is stopped at once."""
         w = self.workloads.pop(uid)
+        if w.kind == proxies.ROUTER and gone:
+            with self.stopping_lock:
+                self.stopping[uid] = w
+            threading.Thread(target=self._finish_stop, args=(uid, w), daemon=True).start()
+            return
         proxies.stop(self.lab, w)
+        self._release(w)
+
+    def _finish_stop(self, uid: str, w: proxies.Workload) -> None:
+        try:
+            proxies.stop(self.lab, w, self.netns)
+        finally:
+            with self.stopping_lock:
+                self.stopping.pop(uid, None)
+            self._release(w)
+
+    def _release(self, w: proxies.Workload) -> None:
         if w.kind == proxies.SIDECAR:
             self.api.delete(f"/apis/networking.istio.io/v1/namespaces/{w.namespace}/sidecars/lab-{w.name}")
-        if not any(o.ip == w.ip for o in self.workloads.values()):
+        with self.stopping_lock:
+            others = list(self.workloads.values()) + list(self.stopping.values())
+        if not any(o.ip == w.ip for o in others):
             netns.del_address(self.netns, w.ip, "lo")
         log(f"{self.name}: {w.key} stopped")
 
@@ -106,7 +130,7 @@ class ClusterController:
         for uid, w in list(self.workloads.items()):
             if any(not procs.alive(p) for p in w.pids.values()):
                 log(f"{self.name}: {w.key}: a process exited (logs in {self.lab.log_dir}/mesh/{self.name}), restarting")
-                self.stop(uid)
+                self.stop(uid, gone=False)
         for uid, (pod, kind) in want.items():
             if uid in self.workloads or self.failures.get(uid, 0) > 5:
                 continue
@@ -153,6 +177,10 @@ class ClusterController:
     def shutdown(self) -> None:
         for uid in list(self.workloads):
             w = self.workloads.pop(uid)
+            proxies.stop(self.lab, w)
+        with self.stopping_lock:
+            draining = list(self.stopping.values())
+        for w in draining:
             proxies.stop(self.lab, w)
 
 

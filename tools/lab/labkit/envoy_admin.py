@@ -11,11 +11,11 @@ import urllib.parse
 from labkit import netns
 
 
-def get(ns: str, port: int, path: str, timeout: float = 5.0) -> str:
+def get(ns: str, port: int, path: str, timeout: float = 5.0, method: str = "GET") -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     conn.sock = netns.connect(ns, ("127.0.0.1", port), timeout)
     try:
-        conn.request("GET", path)
+        conn.request(method, path)
         resp = conn.getresponse()
         return resp.read().decode(errors="replace")
     finally:
@@ -30,6 +30,12 @@ def stats(ns: str, port: int, pattern: str) -> dict[str, int]:
         if sep and value.strip().isdigit():
             out[name.strip()] = int(value)
     return out
+
+
+def stop_listening(ns: str, port: int) -> None:
+    """Envoy closes its listeners at once (connections it holds go on, and drain): what a load balancer does to a
+    terminating pod, which gets no new connection from then on."""
+    get(ns, port, "/drain_listeners", method="POST")
 
 
 def rejected_updates(ns: str, port: int) -> int:

@@ -20,16 +20,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit import apps, procs
+from labkit import apps, envoy_admin, procs
 from labkit.common import HERE, LabError, cache_dir, versions
 from labkit.istio_base import DISCOVERY_ADDRESS
 from labkit.state import Lab
 
 ROUTER, SIDECAR = "router", "sidecar"
+# a terminating gateway's time to drain and exit (pilot-agent's termination drain duration is 5 s; a kubelet gives
+# 30 s by default)
+ROUTER_GRACE_SECONDS = 20
 POD_LABEL = "lab.meshfed.io/pod"
 TLS_MODE_LABEL = "security.istio.io/tlsMode"
 PORT_BASE = 20000
@@ -225,7 +230,24 @@ def start(lab: Lab, bin_dir: Path, w: Workload, netns: str, d: Path) -> None:
                                   lab.home, cwd=d).pid
 
 
-def stop(lab: Lab, w: Workload) -> None:
+def stop(lab: Lab, w: Workload, netns_name: str | None = None) -> None:
+    """Stop a workload's processes. A gateway (router) stops as a real one behind a load balancer does: the load
+    balancer takes it out of rotation (its listeners close: every proxy of the cluster shares one network namespace,
+    where the gateway replicas share their ports with SO_REUSEPORT, and the kernel now hands new connections to the
+    others), then the kubelet sends SIGTERM to the container's first process, pilot-agent, which drains Envoy for
+    its termination drain duration (5 s) and exits; what is left after the grace period is killed. A sidecar's
+    processes get SIGTERM at once."""
+    if w.kind == ROUTER and netns_name:
+        try:
+            envoy_admin.stop_listening(netns_name, w.slot.admin)
+        except OSError:
+            pass
+        agent = w.pids.get("agent")
+        if agent and procs.owned_by(agent, lab.home):
+            procs.kill(agent, signal.SIGTERM)
+            deadline = time.time() + ROUTER_GRACE_SECONDS
+            while time.time() < deadline and procs.alive(agent):
+                time.sleep(0.2)
     for pid in w.pids.values():
         procs.stop_group(pid, lab.home, grace=5)
     w.pids = {}
