@@ -383,7 +383,9 @@ def foreign_gateway_findings(settings, observed, pods):
     findings = []
     for gateway in observed.gateways:
         meta = gateway.get("metadata") or {}
-        if owning_federation(gateway) == settings.federation_name:
+        # ours, or another federation's in our gateway namespace (a conflict the plan reports already); labels alone
+        # prove nothing elsewhere: a tenant can write them
+        if meta.get("namespace") == settings.gateway_namespace and owning_federation(gateway) is not None:
             continue
         if observed.gateway_scoped and meta.get("namespace") != settings.gateway_namespace:
             continue

@@ -378,14 +378,16 @@ def test_a_gateway_of_someone_else_that_selects_a_federation_gateway_blocks_its_
         gateway("other-gateways", "theirs", {"istio": "private-ingressgateway",
                                              "meshfed.io/gateway-namespace": "other-gateways"}, another_federations),
         gateway("tenant", "elsewhere", {"istio": "ingressgateway"}),
+        gateway("tenant", "looks-like-ours", {"istio": "private-ingressgateway"}, ours),
     ]
     findings = export_findings(fed, "cluster2", observed(services=exported_services())._replace(gateways=gateways),
                                gateway_pods=pods)
     selectors = [f for f in findings if f.setting == "Gateway selector"]
-    assert [f.blocking for f in selectors] == [True, True]
+    assert [f.blocking for f in selectors] == [True, True, True]
     assert selectors[0].message.startswith("Gateway tenant/wide selects the pods of meshfed's private ingress gateway "
                                            "(selector istio=private-ingressgateway)")
     assert "(selector empty: every gateway pod)" in selectors[1].message
+    assert selectors[2].message.startswith("Gateway tenant/looks-like-ours selects")  # our labels, not our namespace
     # istiod scoping Gateways to their own namespace: only a Gateway in the gateway namespace could select them
     scoped = export_findings(fed, "cluster2", observed(services=exported_services())._replace(
         gateways=gateways + [gateway(GATEWAY_NS, "left-here", {"app": "istio-private-ingressgateway"})],
