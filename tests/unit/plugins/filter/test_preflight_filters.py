@@ -40,3 +40,12 @@ def test_the_clusters_left_out_are_those_of_the_run_no_longer_in_the_play():
     assert clusters_left_out(hostvars(), every, ["cluster1", "cluster2"]) == (
         "This run left out 1 of its 3 clusters, where it failed: %s" % UNREACHABLE["msg"])
     assert clusters_left_out(hostvars(), every, ["cluster1", "cluster2", "cluster3"]) == ""
+
+
+def test_a_cluster_blocked_by_mesh_settings_alone_is_worded_so_through_what_the_roles_registered():
+    ambient = dict(CLEAR, blocked=True, in_the_way=False, conflict_reasons="Mesh settings meshfed cannot work with: ...",
+                   mesh_settings=[{"blocking": True, "setting": "ambient", "message": "..."}])
+    registered = hostvars()
+    registered["cluster2"]["service_export_result"] = ambient
+    assert preflight_failure(registered, ["cluster1", "cluster2"]).startswith(
+        "Mesh settings meshfed cannot work with are in cluster2 (1 of the 2 clusters the preflight read)")
