@@ -266,7 +266,7 @@ def test_default_service_export_to_on_the_importer_is_rendered_around_and_the_im
         service = json.loads(lab.kubectl("cluster1", "get", "service", EGRESS, "-n", GATEWAY_NAMESPACE, "-o", "json"))
         assert service["metadata"]["annotations"][EXPORT_TO] == ".,default"
         details = json.loads(lab.kubectl("cluster1", "get", "service", "details", "-n", "default", "-o", "json"))
-        assert details["metadata"]["annotations"][EXPORT_TO] == "."
+        assert details["metadata"]["annotations"][EXPORT_TO] == "*"
         productpage = mesh.wait_ready("cluster1", "default", "productpage-v1")
         mesh.wait_ready("cluster1", GATEWAY_NAMESPACE, EGRESS)
         mesh.wait_ready("cluster2", GATEWAY_NAMESPACE, "istio-private-ingressgateway")
