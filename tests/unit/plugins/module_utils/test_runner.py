@@ -73,11 +73,10 @@ def test_the_import_role_reads_the_importing_namespaces_and_stops_on_host_confli
     result, client = run_import(monkeypatch, foreign)
     # host conflicts: VirtualServices and DestinationRules of the importing namespace; mesh settings: its Sidecars
     # and the root namespace's, and the Gateways of every namespace
-    assert sorted(client.namespace_lists, key=str) == [("networking.istio.io/v1", "DestinationRule", "default"),
-                                              ("networking.istio.io/v1", "Gateway", None),
-                                              ("networking.istio.io/v1", "Sidecar", "default"),
-                                              ("networking.istio.io/v1", "Sidecar", "istio-system"),
-                                              ("networking.istio.io/v1", "VirtualService", "default")]
+    assert sorted(client.namespace_lists, key=str) == [
+        ("networking.istio.io/v1", "DestinationRule", "default"), ("networking.istio.io/v1", "Gateway", None),
+        ("networking.istio.io/v1", "Sidecar", "default"), ("networking.istio.io/v1", "Sidecar", "istio-system"),
+        ("networking.istio.io/v1", "VirtualService", "default")]
     assert result["failed"] and result["conflicts"] == []
     assert [(c["name"], c["host"], c["import_host"]) for c in result["host_conflicts"]] == [
         ("details", "details", "details.default.svc.cluster.local"),
