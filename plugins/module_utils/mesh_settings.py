@@ -42,7 +42,6 @@ try:
 except ImportError:  # pragma: no cover - Ansible brings PyYAML
     HAS_YAML = False
 
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owning_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.model import service_fqdn
 
 AMBIENT_LABEL = "istio.io/dataplane-mode"
@@ -381,13 +380,13 @@ def foreign_gateway_findings(settings, observed, pods):
     Envoy refuse the whole listener (two filter chains with the same match): from then on the gateway takes no
     listener update, and a new pod of it has no listener at all."""
     findings = []
+    if observed.gateway_scoped:
+        return findings
     for gateway in observed.gateways:
         meta = gateway.get("metadata") or {}
-        # ours, or another federation's in our gateway namespace (a conflict the plan reports already); labels alone
-        # prove nothing elsewhere: a tenant can write them
-        if meta.get("namespace") == settings.gateway_namespace and owning_federation(gateway) is not None:
-            continue
-        if observed.gateway_scoped and meta.get("namespace") != settings.gateway_namespace:
+        # the gateway namespace is the federation's own (tenants write elsewhere): what else is there is an object in
+        # the way the plan reports, or the cluster administrator's
+        if meta.get("namespace") == settings.gateway_namespace:
             continue
         selector = (gateway.get("spec") or {}).get("selector") or {}
         for what, pod_labels in pods:

@@ -168,10 +168,12 @@ def settle_namespace(lab, context, name, timeout=120):
 def write_marks(lab, context, selector=None):
     """(kind, namespace, name) -> (generation, when meshfed last wrote it) of the objects of our kinds in one
     cluster, with ``selector`` (a label selector) only those; objects being deleted are left out. Status updates
-    by controllers, such as the HPA's, change resourceVersion but neither of these."""
+    by controllers change resourceVersion but neither of these; the HPA's scaling of a Deployment (spec.replicas,
+    which the HPA owns: two pods by default, from one at creation) changes a Deployment's generation, so a
+    Deployment's mark is meshfed's write time alone."""
     args = ["get", OUR_KINDS, "-A", "-o", "json"] + (["-l", selector] if selector else [])
     items = json.loads(lab.kubectl(context, *args))["items"]
     return dict(((i["kind"], i["metadata"].get("namespace"), i["metadata"]["name"]), (
-        i["metadata"].get("generation"),
+        None if i["kind"] == "Deployment" else i["metadata"].get("generation"),
         sorted(f.get("time") for f in i["metadata"].get("managedFields", []) if f.get("manager") == "meshfed")))
         for i in items if not i["metadata"].get("deletionTimestamp"))

@@ -123,6 +123,7 @@ def test_check_mode_predicts_exactly_the_changes(lab, inventory, tmp_path):
     assert {c: write_marks(lab, c) for c in CLUSTERS} == before, "check mode wrote to a cluster"
     assert predicted[("cluster1", "service_import")]["updated"] == ["VirtualService default/reviews"]
     assert sorted(predicted[("cluster2", "service_export")]["created"]) == [
+        "AuthorizationPolicy istio-private-gateways/meshfed-deny-export-ratings",
         "AuthorizationPolicy istio-private-gateways/meshfed-export-ratings",
         "DestinationRule istio-private-gateways/meshfed-local-bookinfo-ratings",
         "Gateway istio-private-gateways/meshfed-export-ratings",

@@ -322,6 +322,47 @@ def test_every_proxy_has_its_secrets_and_rejected_nothing(seed):
     assert sidecar_secrets["default"]["certificate"] and sidecar_secrets["ROOTCA"]["validation"], sidecar_secrets
 
 
+def listener_connections(mesh, w):
+    """Downstream connections the proxy's listeners (not its admin) ever accepted."""
+    return sum(v for k, v in mesh.stats(w, r"^listener\..*\.downstream_cx_total$").items() if "admin" not in k)
+
+
+def evict(lab, context, pod):
+    """What a node drain does to a pod: an Eviction, which the PodDisruptionBudget may refuse."""
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": GATEWAYS}}
+    lab.kubectl(context, "create", "--raw", "/api/v1/namespaces/%s/pods/%s/eviction" % (GATEWAYS, pod), "-f", "-",
+                input=json.dumps(eviction))
+
+
+def test_each_gateway_loses_one_of_its_two_pods_without_a_failed_request(seed, lab):
+    """Every gateway runs two pods (autoscale_min 2, spread over zones and nodes where there are several). Under a
+    load of 20 requests a second from productpage to details (cluster1's egress gateway, then cluster2's ingress
+    gateway), one pod of cluster2's ingress gateway, then one of cluster1's egress gateway, is evicted as a node
+    drain evicts it (the PDB allows one at a time): the other pod serves while it drains and goes and the
+    Deployment replaces it. Counts in docs/reliability.md."""
+    mesh, proxies = seed
+    gateways = (("cluster2", "ingress"), ("cluster1", "egress"))
+    for context, direction in gateways:
+        assert until(lambda c=context, d=direction: len(gateway_proxies(mesh, c, d)) == 2, timeout=120), \
+            (context, direction, mesh.workloads(context))
+    with LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/", rate=20, max_count=2400, max_seconds=120) as load:
+        time.sleep(3)
+        for context, direction in gateways:
+            # the pod that served the most: evicting an idle one would prove nothing
+            served = until(lambda c=context, d=direction: max(
+                (listener_connections(mesh, w), w["pod"]) for w in gateway_proxies(mesh, c, d))[0] > 0 and sorted(
+                (listener_connections(mesh, w), w["pod"]) for w in gateway_proxies(mesh, c, d)), timeout=30)
+            assert served, (context, direction, load.statuses, load.failures)
+            connections, victim = served[-1]
+            evict(lab, context, victim)
+            assert until(lambda c=context, d=direction, v=victim: sorted(
+                w["pod"] != v for w in gateway_proxies(mesh, c, d)) == [True, True], timeout=120), (context, victim)
+            time.sleep(8)  # the evicted pod's drain (5 s) ends while the load goes on
+    record_load(lab, "a gateway pod evicted", load)
+    sent = sum(load.statuses.values())
+    assert sent >= 200 and load.statuses == {200: sent}, (load.statuses, load.failures)
+
+
 def envoy_secrets(mesh, w):
     from labkit import envoy_admin  # tools/lab is on the path through mesh.py
     return envoy_admin.active_secrets(w["netns"], w["admin_port"])
@@ -433,45 +474,6 @@ def test_rotating_the_ca_in_stages_drops_no_request_and_ends_trusting_the_new_ca
     again = rotate(lab, mesh, "-e", "meshfed_ca_rotation=drop")
     assert "The PKI directory is at stage none; this run: drop." in said(again), said(again)
     assert all(not stats["changed"] for stats in again.stats().values()), again.stats()
-
-
-def listener_connections(mesh, w):
-    """Downstream connections the proxy's listeners (not its admin) ever accepted."""
-    return sum(v for k, v in mesh.stats(w, r"^listener\..*\.downstream_cx_total$").items() if "admin" not in k)
-
-
-def evict(lab, context, pod):
-    """What a node drain does to a pod: an Eviction, which the PodDisruptionBudget may refuse."""
-    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": GATEWAYS}}
-    lab.kubectl(context, "create", "--raw", "/api/v1/namespaces/%s/pods/%s/eviction" % (GATEWAYS, pod), "-f", "-",
-                input=json.dumps(eviction))
-
-
-def test_each_gateway_loses_one_of_its_two_pods_without_a_failed_request(seed, lab):
-    """Every gateway runs two pods (autoscale_min 2, spread over zones and nodes where there are several). Under a
-    load of 20 requests a second from productpage to details (cluster1's egress gateway, then cluster2's ingress
-    gateway), one pod of cluster2's ingress gateway, then one of cluster1's egress gateway, is evicted as a node
-    drain evicts it (the PDB allows one at a time): the other pod serves while it drains and goes and the
-    Deployment replaces it. Counts in docs/reliability.md."""
-    mesh, proxies = seed
-    gateways = (("cluster2", "ingress"), ("cluster1", "egress"))
-    for context, direction in gateways:
-        assert until(lambda c=context, d=direction: len(gateway_proxies(mesh, c, d)) == 2, timeout=120), \
-            (context, direction, mesh.workloads(context))
-    with LoadLoop(proxies["productpage"], DETAILS, 9080, "/details/", rate=20, max_count=2400, max_seconds=120) as load:
-        time.sleep(3)
-        for context, direction in gateways:
-            # the pod that served the most: evicting an idle one would prove nothing
-            served = [(listener_connections(mesh, w), w["pod"]) for w in gateway_proxies(mesh, context, direction)]
-            connections, victim = max(served)
-            assert connections > 0, served
-            evict(lab, context, victim)
-            assert until(lambda c=context, d=direction, v=victim: sorted(
-                w["pod"] != v for w in gateway_proxies(mesh, c, d)) == [True, True], timeout=120), (context, victim)
-            time.sleep(8)  # the evicted pod's drain (5 s) ends while the load goes on
-    record_load(lab, "a gateway pod evicted", load)
-    sent = sum(load.statuses.values())
-    assert sent >= 200 and load.statuses == {200: sent}, (load.statuses, load.failures)
 
 
 def test_unfederation_leaves_the_local_copies(seed, lab):
