@@ -234,7 +234,7 @@ def test_gateways_follow_the_seed_topology():
     assert ingress["type"] == "LoadBalancer" and ingress["ports"][0]["port"] == 15443
     assert egress["type"] == "ClusterIP" and egress["ports"][0]["port"] == 443
     hpa = find(exporter, "HorizontalPodAutoscaler", "istio-private-ingressgateway")["spec"]
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 5)
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 5)
     assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
     template = find(exporter, "Deployment", "istio-private-ingressgateway")["spec"]["template"]
     assert template["metadata"]["annotations"] == {"inject.istio.io/templates": "gateway"}
