@@ -68,8 +68,10 @@ def write_inventory(directory, kubeconfig, federation_name, mutate=None, pki_dir
         hosts = yaml.safe_load(f)
     with open(os.path.join(REPO, "inventories", "lab", "group_vars", "meshfed_clusters.yml")) as f:
         group_vars = yaml.safe_load(f)
+    # one pod per gateway: the lab's two cores run every proxy, and the two pods of the default are the seed's to
+    # show (inventories/lab, test_mesh_seed.py's drain drill); a test may set it back with group_mutate
     group_vars.update(meshfed_kubeconfig=kubeconfig, meshfed_federation_name=federation_name,
-                      meshfed_pki_dir=pki_dir or pki_dir_for(directory))
+                      meshfed_pki_dir=pki_dir or pki_dir_for(directory), meshfed_autoscale_min=1)
     hosts = copy.deepcopy(hosts)
     if group_mutate:
         group_mutate(group_vars)
