@@ -161,8 +161,9 @@ def plan_message(cluster, plan, force):
 
 def read_mesh_settings(client, check, concurrency=WRITE_CONCURRENCY):
     """What one role needs to know of the mesh (mesh_settings.Observed): the mesh config (one GET of its ConfigMap
-    first: it names the root namespace), then, concurrently, a GET per namespace and per Service and a LIST of
-    Sidecars per namespace (the root namespace's included)."""
+    first: it names the root namespace), then, concurrently, a GET per namespace, a LIST of Services per namespace
+    of the Services asked for (one request whatever the number of exports there), a LIST of Sidecars per namespace
+    (the root namespace's included), and the Gateways of every namespace with istiod's Deployment when asked."""
     config_map = client.get({"apiVersion": "v1", "kind": "ConfigMap",
                              "metadata": {"name": check.mesh_config_name, "namespace": MESH_CONFIG_NAMESPACE}})
     text = ((config_map or {}).get("data") or {}).get(MESH_CONFIG_KEY)
@@ -172,7 +173,9 @@ def read_mesh_settings(client, check, concurrency=WRITE_CONCURRENCY):
         if root not in sidecar_namespaces:
             sidecar_namespaces.append(root)
         client.resource(check.sidecar_api_version, "Sidecar")  # discovery once, before the threads
-    requests = ([("namespace", name) for name in check.namespaces] + [("service", key) for key in check.services] +
+    service_namespaces = sorted(set(namespace for namespace, dummy in check.services))
+    requests = ([("namespace", name) for name in check.namespaces] +
+                [("services", namespace) for namespace in service_namespaces] +
                 [("sidecars", namespace) for namespace in sidecar_namespaces])
     if check.gateway_api_version:
         client.resource(check.gateway_api_version, "Gateway")
@@ -182,9 +185,8 @@ def read_mesh_settings(client, check, concurrency=WRITE_CONCURRENCY):
         what, key = request
         if what == "namespace":
             return what, key, client.get({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": key}})
-        if what == "service":
-            return what, key, client.get({"apiVersion": "v1", "kind": "Service",
-                                          "metadata": {"namespace": key[0], "name": key[1]}})
+        if what == "services":
+            return what, key, client.list_namespace("v1", "Service", key)
         if what == "gateways":
             return what, key, client.list_namespace(check.gateway_api_version, "Gateway", None)
         if what == "istiod":
@@ -196,8 +198,9 @@ def read_mesh_settings(client, check, concurrency=WRITE_CONCURRENCY):
     for what, key, found in client.map_concurrently(send, requests, concurrency):
         if what == "namespace":
             namespaces[key] = None if found is None else ((found.get("metadata") or {}).get("labels") or {})
-        elif what == "service":
-            services[key] = found
+        elif what == "services":
+            by_name = dict((service["metadata"]["name"], service) for service in found)
+            services.update(((key, name), by_name.get(name)) for namespace, name in check.services if namespace == key)
         elif what == "gateways":
             gateways = found
         elif what == "istiod":

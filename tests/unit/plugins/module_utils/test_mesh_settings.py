@@ -300,6 +300,13 @@ class MeshClient(FakeClient):
             return self.services.get((meta.get("namespace"), meta["name"]))
         return None
 
+    def list_namespace(self, api_version, kind, namespace):
+        if kind == "Service":
+            self.requests["list"] += 1
+            self.namespace_lists.append((api_version, kind, namespace))
+            return [s for (ns, dummy), s in sorted(self.services.items()) if ns == namespace]
+        return super(MeshClient, self).list_namespace(api_version, kind, namespace)
+
     def apply(self, obj, force_conflicts=False):
         self.requests["apply"] += 1
         return obj
@@ -338,7 +345,9 @@ def test_the_export_role_reads_its_services_and_the_revision_mesh_config_and_war
                       istio_revision="canary")
     assert not result.get("failed"), result.get("msg")
     assert ("ConfigMap", "istio-system", "istio-canary") in client.gets
-    assert ("Service", "bookinfo", "myreviews") in client.gets and ("Namespace", None, "bookinfo") in client.gets
+    # the exported Services: one LIST of their namespace, whatever the number of exports there
+    assert [k for k in client.namespace_lists if k[1] == "Service"] == [("v1", "Service", "bookinfo")]
+    assert ("Namespace", None, "bookinfo") in client.gets and not [g for g in client.gets if g[0] == "Service"]
     assert [w for w in result["warnings"] if w.startswith("cluster cluster2: the mesh config (ConfigMap "
                                                           "istio-system/istio-canary) sets "
                                                           "defaultConfig.gatewayTopology.proxyProtocol")]
