@@ -47,10 +47,19 @@ def injection_labels(settings):
     return {"sidecar.istio.io/inject": "true"}
 
 
+def gateway_pod_selector(direction):
+    """The labels of a gateway's pods that never change: its Deployment's (immutable) selector and its Service's."""
+    return dict(gateway_selector(direction), app=gateway_name(direction))
+
+
+def gateway_pod_extra_labels(settings):
+    """The labels of a gateway's pods that may change: the injection labels and the gateway namespace's."""
+    return dict(injection_labels(settings), **{GATEWAY_NAMESPACE_LABEL: settings.gateway_namespace})
+
+
 def gateway_pod_labels(direction, settings):
-    """Every label a gateway's pods carry (the Deployment's selector, the injection and gateway namespace labels)."""
-    return dict(gateway_selector(direction), app=gateway_name(direction),
-                **dict(injection_labels(settings), **{GATEWAY_NAMESPACE_LABEL: settings.gateway_namespace}))
+    """Every label a gateway's pods carry."""
+    return dict(gateway_pod_selector(direction), **gateway_pod_extra_labels(settings))
 
 
 def gateway_service_fqdn(direction, settings):
@@ -164,7 +173,7 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
     ns = settings.gateway_namespace
     name = gateway_name(direction)
     labels = owned_labels(federation_name, "gateway")
-    pod_labels = dict(gateway_selector(direction), app=name)
+    pod_labels = gateway_pod_selector(direction)
     pod_annotations = {"inject.istio.io/templates": "gateway"}
     if direction == EGRESS:
         pod_annotations[PROXY_CONFIG] = EGRESS_PROXY_CONFIG
@@ -179,8 +188,7 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
         kube.service_account(name, ns, labels),
         kube.secret_reader_role(sds_role, ns, labels),
         kube.role_binding(sds_role, ns, labels, sds_role, name),
-        kube.deployment(name, ns, labels, pod_labels,
-                        dict(injection_labels(settings), **{GATEWAY_NAMESPACE_LABEL: ns}), pod_annotations,
+        kube.deployment(name, ns, labels, pod_labels, gateway_pod_extra_labels(settings), pod_annotations,
                         name, _gateway_container(direction, cluster, settings, parties), volumes),
         _gateway_service(direction, cluster, name, ns, labels, ports, pod_labels, settings),
         kube.horizontal_pod_autoscaler(name, ns, labels, name, settings.autoscale_min, settings.autoscale_max,
