@@ -41,7 +41,7 @@ HostCheck = namedtuple("HostCheck", "claims places cluster_domain")
 NO_HOST_CHECK = HostCheck((), (), "cluster.local")
 
 # The mesh settings of a role (mesh_settings.py): the namespaces whose labels to read (a GET each), the Services
-# (namespace, name) to read (a GET each), the namespaces whose Sidecars to list (the root namespace's too, once the
+# (namespace, name) to read (a LIST of Services per namespace), the namespaces whose Sidecars to list (the root namespace's too, once the
 # mesh config has named it), the Sidecar apiVersion, the mesh config's ConfigMap name (in istio-system, one GET),
 # and evaluate(mesh_settings.Observed) -> [Finding]; the Gateway apiVersion and istiod's Deployment name when the
 # Gateways of every namespace are to be read (one LIST, and one GET of istiod: whether it scopes Gateways), else None.

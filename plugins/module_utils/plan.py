@@ -188,7 +188,7 @@ def is_blocked(plan, force):
     """Objects in the way of our names always stop the run (force adopted them otherwise); objects for our
     hosts do unless forced; a blocking mesh setting always does (force adopts objects, it does not make a mesh
     setting work)."""
-    return bool(plan.conflict or (plan.host_conflict and not force) or any(f.blocking for f in plan.mesh_settings))
+    return is_in_the_way(plan, force) or any(f.blocking for f in plan.mesh_settings)
 
 
 def is_in_the_way(plan, force):
