@@ -163,9 +163,21 @@ class ClusterClient(object):
         return ClusterError("cluster %s: %s %s %s failed: %s" % (self.cluster, verb, what, scope(namespace),
                                                                  _short(error)))
 
-    def _call(self, verb, what, namespace, request, missing_ok=False, conflict_ok=False):
+    def _served_after_all(self, api_version, kind):
+        """Discovery again, past the on-disk cache: a LIST answered 404 means the cache (keyed by the API server's
+        address) may describe an earlier cluster there, or kinds removed since, e.g. Istio uninstalled."""
+        self._resources.pop((api_version, kind), None)
+        try:
+            self.dynamic.resources.invalidate_cache()
+            self.resource(api_version, kind)
+        except ClusterError:
+            return False
+        return True
+
+    def _call(self, verb, what, namespace, request, missing_ok=False, conflict_ok=False, listed=None):
         """Send one request, counted; None for a 404 when ``missing_ok`` (a 409 when ``conflict_ok``), else
-        ClusterError on failure."""
+        ClusterError on failure. ``listed`` is the (apiVersion, kind) of a LIST, whose 404 is checked against
+        fresh discovery."""
         with self._count_lock:
             self.requests[verb] = self.requests.get(verb, 0) + 1
         try:
@@ -173,6 +185,8 @@ class ClusterClient(object):
         except NotFoundError as error:
             if missing_ok:
                 return None
+            if listed and not self._served_after_all(*listed):
+                raise ClusterError(self._not_served(*listed))
             raise self._failure(error, verb, what, namespace)
         except Exception as error:
             if conflict_ok and getattr(error, "status", None) == 409:
@@ -197,7 +211,7 @@ class ClusterClient(object):
         """Every object of one kind, in all namespaces, carrying ``labels``: one request."""
         resource = self.resource(api_version, kind)
         result = self._call("list", kind, None, lambda: self.dynamic.get(
-            resource, label_selector=selector_string(labels), serializer=plain_json))
+            resource, label_selector=selector_string(labels), serializer=plain_json), listed=(api_version, kind))
         return _items(result, api_version, kind)
 
     def list_metadata(self, api_version, kind, namespace=None):
@@ -205,14 +219,14 @@ class ClusterClient(object):
         resource = self.resource(api_version, kind)
         path = resource.path(namespace=namespace)
         result = self._call("list", kind, namespace, lambda: self.dynamic.request(
-            "get", path, header_params={"Accept": METADATA_ONLY}, serializer=plain_json))
+            "get", path, header_params={"Accept": METADATA_ONLY}, serializer=plain_json), listed=(api_version, kind))
         return _items(result, api_version, kind)
 
     def list_namespace(self, api_version, kind, namespace):
         """Every object of one kind in one namespace, with its content."""
         resource = self.resource(api_version, kind)
         result = self._call("list", kind, namespace, lambda: self.dynamic.get(
-            resource, namespace=namespace, serializer=plain_json))
+            resource, namespace=namespace, serializer=plain_json), listed=(api_version, kind))
         return _items(result, api_version, kind)
 
     def get(self, obj):

@@ -7,9 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+
+import pytest
+
 from ansible_collections.meshfed.federation.plugins.module_utils.engine import terminating_namespaces
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
-    ClusterClient, api_message, is_available, is_unreachable, unreachable_message)
+    ClusterClient, ClusterError, api_message, is_available, is_unreachable, unreachable_message)
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import core
 
 
@@ -61,3 +65,37 @@ def test_a_role_stops_before_writing_into_a_namespace_being_deleted():
                  metadata={"name": "elsewhere", "deletionTimestamp": "2026-12-02T07:00:00Z"})]
     assert terminating_namespaces(desired, live) == [("gw", "2026-12-02T07:00:00Z")]
     assert terminating_namespaces(desired, [core("Namespace", "gw", namespace=None)]) == []
+
+
+def test_a_list_answered_404_asks_discovery_again_and_names_istio_missing():
+    from kubernetes.client.rest import ApiException
+    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+
+    class Discovery(object):  # the on-disk cache still lists Gateway; the API server no longer serves it
+        fresh = False
+
+        def invalidate_cache(self):
+            self.fresh = True
+
+    class K8s(object):
+        def resource(self, kind, api_version):
+            if discovery.fresh:
+                raise ResourceNotFoundError("no %s" % kind)
+            return object()
+
+    discovery = Discovery()
+
+    class Dynamic(object):
+        resources = discovery
+
+        def get(self, resource, **options):
+            raise NotFoundError(ApiException(status=404, reason="Not Found"))
+
+    client = ClusterClient.__new__(ClusterClient)
+    client.cluster, client.requests, client._resources = "cluster2", {}, {}
+    client._count_lock = threading.Lock()
+    client.k8s, client.dynamic = K8s(), Dynamic()
+    with pytest.raises(ClusterError) as raised:
+        client.list_namespace("networking.istio.io/v1", "Gateway", None)
+    assert str(raised.value) == "Istio is not installed in cluster cluster2 (networking.istio.io/v1 Gateway not served)"
+    assert discovery.fresh
