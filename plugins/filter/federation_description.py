@@ -18,6 +18,7 @@ description:
     C(meshfed_cert_delivery), C(meshfed_cluster_domain), C(meshfed_ingress_port), C(meshfed_egress_port),
     C(meshfed_ingress_service_type), C(meshfed_autoscale_min), C(meshfed_autoscale_max),
     C(meshfed_autoscale_cpu_percent), C(meshfed_gateway_image), C(meshfed_istio_revision),
+    C(meshfed_istio_version),
     C(meshfed_allow_local_gateway_addresses), C(meshfed_ingress_service_annotations),
     C(meshfed_ingress_load_balancer_source_ranges), C(meshfed_ingress_external_traffic_policy),
     C(meshfed_peer_tcp_keepalive), C(meshfed_party) and C(meshfed_ca_scope) when defined.

@@ -17,6 +17,8 @@ import ipaddress
 import re
 from collections import namedtuple
 
+from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import AUTO, parse_version
+
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # a lowercase DNS name: labels of at most 63 characters, 253 in all (a cluster's identity, an address)
 DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
@@ -58,6 +60,8 @@ DEFAULT_SETTINGS = {
     "autoscale_cpu_percent": 80,
     "gateway_image": "auto",
     "istio_revision": None,
+    # the minor version of every cluster's istiod ("1.28"), or auto: read from istiod's Deployment in each cluster
+    "istio_version": "auto",
     "allow_local_gateway_addresses": False,
     # the ingress gateway's Service (LoadBalancer by default): annotations for the cloud's load balancer, the
     # source ranges it admits, its externalTrafficPolicy; none of them set by default
@@ -233,6 +237,9 @@ def _parse_settings(problems, raw):
         merged["istio_revision"] = None
     if merged["istio_revision"] is not None:
         _check_dns_label(problems, where, setting_var("istio_revision"), merged["istio_revision"])
+    if merged["istio_version"] != AUTO and parse_version(merged["istio_version"]) is None:
+        problems.add(where, "%s %r must be auto or an Istio version such as \"1.28\" (quoted: YAML reads 1.30 as "
+                            "the number 1.3)" % (setting_var("istio_version"), merged["istio_version"]))
     allow_local = as_bool(merged["allow_local_gateway_addresses"])
     if allow_local is None:
         problems.add(where, "%s %r must be true or false" % (setting_var("allow_local_gateway_addresses"),
@@ -681,13 +688,21 @@ def known_grants(export):
     return [g for g in export.grants if g.identity is not None]
 
 
+def consumer_parties(federation, cluster):
+    """The peer parties that consume an export of one cluster of this inventory (known grants)."""
+    return sorted({g.party for e in cluster.exports for g in known_grants(e)} - {cluster.party})
+
+
+def source_parties(federation, cluster):
+    """The peer parties one cluster of this inventory imports from."""
+    return sorted({cluster_of(federation, s.cluster).party for i in cluster.imports for s in i.sources}
+                  - {cluster.party})
+
+
 def peer_parties(federation, cluster):
     """The peer parties one cluster of this inventory deals with: consumers of its exports (known ones) and
     sources of its imports, each needing its own trust bundle."""
-    parties = {g.party for e in cluster.exports for g in known_grants(e)}
-    parties.update(cluster_of(federation, s.cluster).party for i in cluster.imports for s in i.sources)
-    parties.discard(cluster.party)
-    return sorted(parties)
+    return sorted(set(consumer_parties(federation, cluster)) | set(source_parties(federation, cluster)))
 
 
 def _check_cross_references(problems, clusters, peers, settings):

@@ -24,13 +24,15 @@ from ansible_collections.meshfed.federation.plugins.module_utils.engine import (
     NO_HOST_CHECK, HostCheck, SettingsCheck, apply_role, plan_message, plan_role, release_namespace_if_empty)
 from ansible_collections.meshfed.federation.plugins.module_utils.federation import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.hosts import claim_places, host_conflict_message
+from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import istiod_version, setting_version
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import (
     NETWORKING, istio_api_version, kind_api_version, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
     HAS_KUBERNETES, ClusterClient, ClusterError)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
-    export_findings, export_reads, import_findings, import_reads, istiod_name, mesh_config_name, warnings)
+    MESH_CONFIG_NAMESPACE, export_findings, export_reads, import_findings, import_reads, istiod_name, mesh_config_name,
+    warnings)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import DuplicateObjectError, is_blocked, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_result
@@ -60,7 +62,7 @@ def exit_preflight(module, client, cluster, role, desired, kinds, federation_nam
 
 
 def run_apply(module, cluster, role, desired, kinds, federation_name, release_namespace=None, report=None,
-              host_check=NO_HOST_CHECK, settings_check=None):
+              host_check=NO_HOST_CHECK, settings_check=None, client=None):
     """Converge one role of one cluster to ``desired`` and exit the module with the result (with preflight=true,
     only plan it: exit_preflight).
 
@@ -75,6 +77,7 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
     settings_check     engine.SettingsCheck: the mesh settings to read and judge (mesh_settings.py); the blocking
                        ones stop the role before anything is written, the others are warnings; with one, the
                        result has ``mesh_settings``
+    client             the cluster's ClusterClient when the role has one already (cluster_istio_version's)
 
     The result's ``summary`` is its one line for the task output (module_utils/progress.py), timed from here.
     """
@@ -84,9 +87,8 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"))
     params = module.params
-    client = None
     try:
-        client = ClusterClient(cluster, auth_params(params))
+        client = client or ClusterClient(cluster, auth_params(params))
         if params.get("preflight"):
             exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started,
                            settings_check)
@@ -155,18 +157,40 @@ def gateway_credential(module, federation):
     return read_credential(module, module.params["credential"])
 
 
-def converge_role(module, role, render, apply_args=None):
+def cluster_istio_version(module, settings):
+    """(version, client): the (major, minor) of the cluster's istiod that the gateway and export roles render for
+    (istio_version.py), and the client that read it, or None. meshfed_istio_version when set; otherwise one GET of
+    istiod's Deployment (None when there is none, and always with state=rendered, which contacts no cluster)."""
+    configured = setting_version(settings.istio_version)
+    if configured or module.params["state"] in (RENDERED, "absent") or not HAS_KUBERNETES:
+        return configured, None
+    cluster = module.params["cluster"]
+    try:
+        client = ClusterClient(cluster, auth_params(module.params))
+        return istiod_version(client.get({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+            "namespace": MESH_CONFIG_NAMESPACE, "name": istiod_name(settings)}})), client
+    except ClusterError as error:
+        module.fail_json(msg="%s (reading istiod's version; set meshfed_istio_version to skip this)" % error,
+                         cluster=cluster, **preflight_mark(module.params))
+
+
+def converge_role(module, role, render, apply_args=None, versioned=False):
     """The module of one role: the validated federation, ``render(federation, cluster)`` (nothing with
     state=absent) and the engine, given what ``apply_args(federation, cluster, present)`` adds to run_apply's
-    arguments."""
+    arguments. A ``versioned`` role renders for the cluster's Istio: ``render(federation, cluster, version)``."""
     federation = load_federation(module)
     settings = federation.settings
     cluster = module.params["cluster"]
     present = module.params["state"] != "absent"
-    desired = render(federation, cluster) if present else []
+    client = None
+    if versioned:
+        version, client = cluster_istio_version(module, settings)
+        desired = render(federation, cluster, version) if present else []
+    else:
+        desired = render(federation, cluster) if present else []
     extra = apply_args(federation, cluster, present) if apply_args else {}
     run_apply(module, cluster, role, desired, role_kinds(role, settings.istio_api_version), settings.federation_name,
-              **extra)
+              client=client, **extra)
 
 
 def run_private_gateway(module):
@@ -178,8 +202,8 @@ def run_private_gateway(module):
                                                 timeout=module.params["discover_timeout"], check_mode=module.check_mode)
         return extra
 
-    converge_role(module, "gateway", lambda federation, cluster: render_gateways(
-        federation, cluster, gateway_credential(module, federation)), namespace_and_discovery)
+    converge_role(module, "gateway", lambda federation, cluster, version: render_gateways(
+        federation, cluster, gateway_credential(module, federation), version), namespace_and_discovery, versioned=True)
 
 
 def settings_check(federation, findings, cluster, direction, namespaces, services=(), sidecar_namespaces=()):
@@ -214,7 +238,7 @@ def run_service_export(module):
     def mesh_settings(federation, cluster, present):
         return {"settings_check": export_settings_check(federation, cluster)} if present else {}
 
-    converge_role(module, "export", render_exports, mesh_settings)
+    converge_role(module, "export", render_exports, mesh_settings, versioned=True)
 
 
 def run_service_import(module):

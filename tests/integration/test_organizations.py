@@ -236,6 +236,58 @@ def test_granted_method_and_path_only(parties):
     assert via_sidecar(proxies["productpage"], host, 9080, "/details/1")[0] == 403
 
 
+def gateway_secrets(lab, cluster):
+    """name -> the keys of each Secret of the federation in a cluster's gateway namespace."""
+    out = lab.kubectl(cluster, "get", "secrets", "-n", GATEWAYS, "-l", "meshfed.io/federation=" + FEDERATION,
+                      "-o", "json")
+    return dict((s["metadata"]["name"], sorted(s["data"])) for s in json.loads(out)["items"])
+
+
+ONE_KEY = {"c2-example-com-certs": ["ca.crt", "tls.crt", "tls.key"],
+           "c2-example-com-org-a-certs-cacert": ["ca.crt"], "c2-example-com-org-c-certs-cacert": ["ca.crt"]}
+
+
+def test_the_exporters_key_is_in_one_secret_and_a_change_of_layout_fails_no_request(parties, lab):
+    """The lab's istiod is 1.31: org-b's ingress servers take each consumer party's CA from a Secret holding that CA
+    alone (caCertCredentialName), so its private key is in one Secret. Told its Istio is older
+    (meshfed_istio_version=1.27) it copies the key into one Secret per consumer party, as before 1.28; both ways,
+    org-a and org-c send requests through the change, each a new handshake, and none fails."""
+    parties_, dummy, dummy, proxies = parties
+    org_b = parties_["org-b"]
+    assert gateway_secrets(lab, "cluster2") == ONE_KEY
+    gateway = json.loads(lab.kubectl("cluster2", "get", "gateways.networking.istio.io", "-n", GATEWAYS,
+                                     "meshfed-export-reviews-v2", "-o", "json"))
+    assert sorted((s["tls"]["credentialName"], s["tls"]["caCertCredentialName"]) for s in gateway["spec"]["servers"]) == [
+        ("c2-example-com-certs", "c2-example-com-org-a-certs-cacert"),
+        ("c2-example-com-certs", "c2-example-com-org-c-certs-cacert")]
+    for cluster in ("cluster1", "cluster3"):
+        handshake_per_request(lab, cluster)
+    loops = [LoadLoop(proxies["productpage"], "remote-reviews.default.svc.cluster.local", 9080, "/reviews/", rate=10),
+             LoadLoop(proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP, 9080, "/reviews/", rate=10)]
+    for loop in loops:
+        loop.__enter__()
+    try:
+        time.sleep(2)
+        org_b.play("federate.yml", "-e", "meshfed_istio_version=1.27")
+        copies = gateway_secrets(lab, "cluster2")
+        time.sleep(5)
+        org_b.play("federate.yml")
+        time.sleep(5)
+    finally:
+        for loop in loops:
+            loop.stop()
+    assert copies == {"c2-example-com-certs": ["ca.crt", "tls.crt", "tls.key"],
+                      "c2-example-com-org-a-certs": ["ca.crt", "tls.crt", "tls.key"],
+                      "c2-example-com-org-c-certs": ["ca.crt", "tls.crt", "tls.key"]}
+    assert gateway_secrets(lab, "cluster2") == ONE_KEY
+    for loop in loops:
+        assert loop.statuses[200] >= 10 * loop.seconds * 0.5, (loop.statuses, loop.seconds)
+        assert set(loop.statuses) == {200}, (loop.statuses, loop.failures)
+    record_load(lab, "organizations: org-b's key layout 1.31 -> 1.27 -> 1.31 (org-a, org-c)", loops)
+    for party in ("org-a", "org-c"):
+        parties_[party].play("federate.yml")  # their egress rules as meshfed writes them
+
+
 def ingress_address(lab):
     service = json.loads(lab.kubectl("cluster2", "get", "service", "-n", GATEWAYS, "istio-private-ingressgateway",
                                      "-o", "json"))

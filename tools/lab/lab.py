@@ -77,15 +77,16 @@ def cmd_up(lab: Lab, n: int, with_mesh: bool) -> int:
         created.append(name)
         log(f"{name}: created ({time.time() - t:.1f}s)")
     clusters.write_kubeconfig(lab, names)
-    crd_file = istio_base.istio_crd_file()
+    istio_dir, crd_file = istio_base.istio_sources()
+    istio_version = istio_base.istio_version(istio_dir)
     crds = istio_base.crd_names(crd_file)
 
     def setup(name: str) -> None:
         t = time.time()
         clusters.ensure_node(lab, bin_dir, name)
-        istio_base.install_istio(lab, name, crd_file, crds)
-        log(f"{name}: node Ready, {len(crds)} Istio CRDs Established, istio-system/istio ConfigMap "
-            f"({time.time() - t:.1f}s)")
+        istio_base.install_istio(lab, name, crd_file, crds, istio_version)
+        log(f"{name}: node Ready, {len(crds)} Istio CRDs Established, istio-system/istio ConfigMap, istiod "
+            f"Deployment {istio_version} ({time.time() - t:.1f}s)")
 
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         for f in [pool.submit(setup, name) for name in names]:

@@ -27,17 +27,29 @@ def service_account(name, ns, labels):
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(name, ns, labels)}
 
 
+def _b64(text):
+    return base64.b64encode(text.encode("ascii")).decode("ascii")
+
+
 def tls_secret(name, ns, labels, cert_pem, key_pem, ca_pem):
     """A kubernetes.io/tls Secret with ca.crt beside the pair: the layout Istio's credentialName reads."""
-    def b64(text):
-        return base64.b64encode(text.encode("ascii")).decode("ascii")
-
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": metadata(name, ns, labels),
         "type": "kubernetes.io/tls",
-        "data": {"tls.crt": b64(cert_pem), "tls.key": b64(key_pem), "ca.crt": b64(ca_pem)},
+        "data": {"tls.crt": _b64(cert_pem), "tls.key": _b64(key_pem), "ca.crt": _b64(ca_pem)},
+    }
+
+
+def ca_secret(name, ns, labels, ca_pem):
+    """An Opaque Secret with ca.crt alone: a CA bundle Istio reads by caCertCredentialName (or as <name>-cacert)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(name, ns, labels),
+        "type": "Opaque",
+        "data": {"ca.crt": _b64(ca_pem)},
     }
 
 

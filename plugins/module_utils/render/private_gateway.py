@@ -8,16 +8,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import separates_ca
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
     EGRESS_PROXY_CONFIG, EXPORT_TO, PROXY_CONFIG)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import peer_parties
+from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+    consumer_parties, peer_parties, source_parties)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
 
 INGRESS = "ingress"
 EGRESS = "egress"
 CROSS_CLUSTER_PORT_NAME = "https-for-cross-cluster-communication"
 IN_MESH_PORT_NAME = "tls-in-mesh"
+# istiod reads the CA of credential <name> from Secret <name>-cacert when there is one (a CA-only Secret)
+CA_SECRET_SUFFIX = "-cacert"
 
 
 def gateway_name(direction):
@@ -76,6 +80,12 @@ def credential_secret_name(cluster, party=None):
     return "%s-%s-certs" % (cluster.identity.replace(".", "-"), party)
 
 
+def ca_secret_name(cluster, party):
+    """The Secret holding one peer party's CA alone, for a server's caCertCredentialName: the name istiod itself
+    looks up first for the CA of that party's credential Secret (<credential>-cacert), so both always agree."""
+    return credential_secret_name(cluster, party) + CA_SECRET_SUFFIX
+
+
 def credential_mount_path(cluster, party=None):
     """Where a credential is mounted with cert_delivery=file (the blog's /etc/istio/<identity>/certs)."""
     if party is None or party == cluster.party:
@@ -83,11 +93,15 @@ def credential_mount_path(cluster, party=None):
     return "/etc/istio/%s/%s/certs" % (cluster.identity, party)
 
 
-def credential_tls(cluster, settings, certificate_field, party=None):
+def credential_tls(cluster, settings, certificate_field, party=None, separate_ca=False):
     """Where a gateway's TLS settings find the cluster's credential trusting ``party``'s CA (default: its own): its
     Secret by credentialName (SDS), or the mounted files, the certificate under ``certificate_field``
-    (serverCertificate for a server, clientCertificate for origination)."""
+    (serverCertificate for a server, clientCertificate for origination). With ``separate_ca`` (a server on Istio
+    1.28 or later: istio_version.separates_ca) a peer party's CA comes from its own Secret by caCertCredentialName,
+    the certificate and key from the cluster's one credential Secret."""
     if settings.cert_delivery == "sds":
+        if separate_ca and party is not None and party != cluster.party:
+            return {"credentialName": credential_secret_name(cluster), "caCertCredentialName": ca_secret_name(cluster, party)}
         return {"credentialName": credential_secret_name(cluster, party)}
     path = credential_mount_path(cluster, party)
     return {certificate_field: path + "/tls.crt", "privateKey": path + "/tls.key", "caCertificates": path + "/ca.crt"}
@@ -106,6 +120,21 @@ def party_ca(federation, party, credential):
 def credential_parties(federation, cluster):
     """The parties whose CA one cluster's gateways trust: its own, then each peer party it deals with."""
     return [None] + peer_parties(federation, cluster)
+
+
+def key_parties(federation, cluster, separate_ca):
+    """The parties with a Secret holding the cluster's private key and their CA: its own; each peer party whose
+    gateways the egress dials (a DestinationRule has no caCertCredentialName, istio 1.31 included); and, unless
+    the ingress servers take their CAs by caCertCredentialName, each consumer party of an export."""
+    if not separate_ca:
+        return credential_parties(federation, cluster)
+    return [None] + source_parties(federation, cluster)
+
+
+def ca_parties(federation, cluster, separate_ca):
+    """The peer parties with a CA-only Secret (ca_secret_name): the consumer parties of the cluster's exports when
+    its ingress servers take their CAs by caCertCredentialName."""
+    return consumer_parties(federation, cluster) if separate_ca else []
 
 
 def gateway_directions(cluster):
@@ -197,13 +226,14 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
     ]
 
 
-def render_gateways(federation, cluster_name, credential):
+def render_gateways(federation, cluster_name, credential, istio_version=None):
     """Every object of the gateway role of one cluster.
 
     ``credential`` holds the PEM texts ``cert``, ``key`` and ``ca`` of the cluster's gateway certificate;
     it becomes the Secret both gateways read (credentialName or file mount) and, with the CAs of a peer party's
-    bundle in place of ``ca``, one Secret per peer party. Without it (None) the Secret
-    is left out, for objects rendered to be applied by other means.
+    bundle in place of ``ca``, one Secret per peer party (key_parties), or, for the consumer parties of the
+    exports on Istio 1.28 or later (``istio_version``, (major, minor)), one Secret with that party's CA alone
+    (ca_parties). Without it (None) the Secrets are left out, for objects rendered to be applied by other means.
     """
     settings = federation.settings
     cluster = federation.clusters[cluster_name]
@@ -212,12 +242,16 @@ def render_gateways(federation, cluster_name, credential):
         return []
     labels = owned_labels(settings.federation_name, "gateway")
     objects = [kube.namespace(settings.gateway_namespace, labels)]
-    parties = credential_parties(federation, cluster)
+    separate_ca = separates_ca(istio_version, settings.cert_delivery)
+    parties = key_parties(federation, cluster, separate_ca)
     if credential is not None:
         for party in parties:
             ca = party_ca(federation, party, credential)
             objects.append(kube.tls_secret(credential_secret_name(cluster, party), settings.gateway_namespace, labels,
                                            credential["cert"], credential["key"], ca))
+        for party in ca_parties(federation, cluster, separate_ca):
+            objects.append(kube.ca_secret(ca_secret_name(cluster, party), settings.gateway_namespace, labels,
+                                          party_ca(federation, party, credential)))
     for direction in directions:
         objects.extend(render_gateway_workload(cluster, settings, settings.federation_name, direction, parties))
     return objects

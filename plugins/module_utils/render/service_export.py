@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import separates_ca
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.model import (
@@ -40,10 +41,11 @@ UNSAFE_PATH_REGEX = r".*(%2[fF]|%5[cC]|/(\.|%2[eE]){1,2}(/|$)).*"
 UNSAFE_PATH_ROUTE = "meshfed:unsafe-path"
 
 
-def export_server_tls(federation, cluster, party, identities):
+def export_server_tls(federation, cluster, party, identities, separate_ca=False):
     """Mutual TLS of one server of an export: this cluster's certificate, the CA of one consumer party only, and
     only the identities granted the export within that party."""
-    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, federation.settings, "serverCertificate", party))
+    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, federation.settings, "serverCertificate", party,
+                                                     separate_ca))
     tls["subjectAltNames"] = identities
     return tls
 
@@ -56,7 +58,7 @@ def export_servers(export):
     return servers
 
 
-def render_export_gateway(federation, cluster, export):
+def render_export_gateway(federation, cluster, export, separate_ca=False):
     """One Gateway per export, one server per consumer party (selected by SNI): each trusts that party's CA only,
     so no party's CA can mint a certificate another party's server accepts."""
     settings = federation.settings
@@ -65,7 +67,7 @@ def render_export_gateway(federation, cluster, export):
     servers = [istio.gateway_server(settings.ingress_port, short_name("export", export.name,
                                                                       None if party == cluster.party else party),
                                     protocol, [host],
-                                    export_server_tls(federation, cluster, party, identities))
+                                    export_server_tls(federation, cluster, party, identities, separate_ca))
                for host, (party, identities) in sorted(export_servers(export).items())]
     return istio.gateway(settings.istio_api_version, export_object_name(export), settings.gateway_namespace, labels,
                          gateway_workload_selector(INGRESS, settings), servers)
@@ -176,16 +178,18 @@ def _local_service_policy(exports):
     return policy
 
 
-def render_exports(federation, cluster_name):
-    """Every object of the export role of one cluster."""
+def render_exports(federation, cluster_name, istio_version=None):
+    """Every object of the export role of one cluster; ``istio_version`` ((major, minor) of its istiod, None when
+    unknown) says whether its servers take their consumers' CAs by caCertCredentialName (istio_version.py)."""
     cluster = federation.clusters[cluster_name]
+    separate_ca = separates_ca(istio_version, federation.settings.cert_delivery)
     objects = []
     served = [export for export in cluster.exports if known_grants(export)]
     for export in served:
         # the policies before the Gateway: a server never serves without them
         objects.append(render_export_deny(federation, export))
         objects.append(render_export_policy(federation, export))
-        objects.append(render_export_gateway(federation, cluster, export))
+        objects.append(render_export_gateway(federation, cluster, export, separate_ca))
         objects.append(render_export_route(federation, cluster, export))
     objects.extend(render_local_service_rules(federation, cluster._replace(exports=tuple(served))))
     return objects

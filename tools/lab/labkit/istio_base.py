@@ -60,6 +60,17 @@ MESH_NETWORKS = "networks: {}\n"
 
 def istio_crd_file() -> Path:
     """customresourcedefinitions.gen.yaml of the istio.io/api version istio.io/istio requires."""
+    return istio_sources()[1]
+
+
+def istio_version(istio_dir: Path) -> str:
+    """The version the lab's istiod is built from, as its source names it (VERSION: "1.31"), with the "-dev" its
+    Makefile appends when no release version is given."""
+    return (istio_dir / "VERSION").read_text().strip() + "-dev"
+
+
+def istio_sources() -> tuple[Path, Path]:
+    """The istio.io/istio module's directory, and the CRD file of the istio.io/api version it requires."""
     cache = cache_dir()
     env = dict(os.environ, GOMODCACHE=str(cache / "gomod"), GOFLAGS="-mod=mod", GOTOOLCHAIN="local",
                GONOSUMDB="*")
@@ -85,7 +96,7 @@ def istio_crd_file() -> Path:
     f = Path(api["Dir"]) / ISTIO_CRD_FILE
     if not f.is_file():
         raise LabError(f"{f} missing")
-    return f
+    return Path(istio["Dir"]), f
 
 
 def injection_webhook() -> dict:
@@ -116,7 +127,22 @@ def injection_webhook() -> dict:
     }
 
 
-def istio_base_objects() -> str:
+def istiod_deployment(version: str) -> dict:
+    """istiod's Deployment with the labels and image of Istio's istiod chart (manifests/charts/istio-control/
+    istio-discovery), which say its version (meshfed reads them: module_utils/istio_version.py). No replicas: the
+    lab's istiod is the process beside the cluster (mesh.py), not a pod."""
+    labels = {"app": "istiod", "istio": "pilot"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "istiod", "namespace": "istio-system",
+                         "labels": dict(labels, **{"istio.io/rev": "default", "app.kubernetes.io/name": "istiod",
+                                                   "app.kubernetes.io/part-of": "istio",
+                                                   "app.kubernetes.io/version": version})},
+            "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                         {"name": "discovery", "image": f"docker.io/istio/pilot:{version}"}]}}}}
+
+
+def istio_base_objects(version: str) -> str:
     return yaml.safe_dump_all([
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}},
         # the control plane Service the injector points at; the lab's istiod runs outside the cluster
@@ -129,6 +155,7 @@ def istio_base_objects() -> str:
          "metadata": {"name": "istio", "namespace": "istio-system",
                       "labels": {"app.kubernetes.io/part-of": "meshfed-lab"}},
          "data": {"mesh": yaml.safe_dump(mesh_config(), sort_keys=False), "meshNetworks": MESH_NETWORKS}},
+        istiod_deployment(version),
     ])
 
 
@@ -145,7 +172,7 @@ def established_crds(lab: Lab, name: str) -> set[str]:
                    for x in (c.get("status") or {}).get("conditions") or [])}
 
 
-def install_istio(lab: Lab, name: str, crd_file: Path, crds: list[str]) -> None:
+def install_istio(lab: Lab, name: str, crd_file: Path, crds: list[str], version: str) -> None:
     lab.kubectl(name, "apply", "--server-side", "--force-conflicts", "--field-manager=meshfed-lab",
                 "-f", str(crd_file))
     deadline = time.time() + 120
@@ -157,4 +184,4 @@ def install_istio(lab: Lab, name: str, crd_file: Path, crds: list[str]) -> None:
             raise LabError(f"{name}: CRDs not Established after 120s: {sorted(missing)}")
         time.sleep(0.3)
     lab.kubectl(name, "apply", "--server-side", "--force-conflicts", "--field-manager=meshfed-lab",
-                "-f", "-", input=istio_base_objects())
+                "-f", "-", input=istio_base_objects(version))

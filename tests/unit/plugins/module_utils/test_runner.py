@@ -10,7 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils import runner
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
-    PRIVATE_GATEWAY_MODULE, SERVICE_IMPORT_MODULE)
+    PRIVATE_GATEWAY_MODULE, SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
 from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.plan import SPEC_HASH, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
@@ -243,5 +243,52 @@ def test_a_gateway_preflight_neither_discovers_nor_waits(monkeypatch, tmp_path):
     result = run_in_process(PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, args, check_mode=False, diff=False)
     assert not result.get("failed") and not result["blocked"], result.get("msg")
     assert "ingress_gateway_address" not in result and "ansible_facts" not in result and "host_conflicts" not in result
-    # a Namespace that does not exist yet holds nothing: one GET for it, none for what would go in it
-    assert client.requests["get"] == 1 and result["summary"].startswith("cluster2 gateway preflight: ")
+    # istiod's Deployment (which Secrets to render), and a Namespace that does not exist yet, which holds nothing:
+    # one GET each, none for what would go in it
+    assert client.requests["get"] == 2 and result["summary"].startswith("cluster2 gateway preflight: ")
+
+
+class IstiodClient(FakeClient):
+    """A cluster whose istiod's Deployment runs ``image``; ``denied``: reading it is forbidden."""
+
+    def __init__(self, image, denied=False):
+        super(IstiodClient, self).__init__([])
+        self.image, self.denied, self.got = image, denied, []
+
+    def get(self, obj):
+        self.got.append((obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]))
+        if obj["kind"] == "Deployment" and self.denied:
+            raise runner.ClusterError("cluster cluster2: not allowed to get Deployment istiod in istio-system (403)")
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "istiod":
+            return {"metadata": {"labels": {"app": "istiod"}}, "spec": {"template": {"spec": {
+                "containers": [{"name": "discovery", "image": self.image}]}}}}
+        return super(IstiodClient, self).get(obj)
+
+
+def run_export(monkeypatch, client, **values):
+    rendered_for = []
+    monkeypatch.setattr(runner, "HAS_KUBERNETES", True)
+    monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
+    monkeypatch.setattr(runner, "render_exports", lambda federation, cluster, version: rendered_for.append(version) or [])
+    args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo", **values)},
+                cluster="cluster2", preflight=True)
+    return run_in_process(SERVICE_EXPORT_MODULE, runner.run_service_export, args, check_mode=False, diff=False), rendered_for
+
+
+def test_the_export_role_renders_for_the_istiod_it_finds_with_one_client(monkeypatch):
+    client = IstiodClient("docker.io/istio/pilot:1.28.2-distroless")
+    result, rendered_for = run_export(monkeypatch, client)
+    assert not result.get("failed"), result.get("msg")
+    assert rendered_for == [(1, 28)] and client.got[0] == ("Deployment", "istio-system", "istiod")
+    revisioned, rendered_for = run_export(monkeypatch, IstiodClient("pilot:1.29.0"), istio_revision="canary")
+    assert rendered_for == [None]  # no istiod-canary Deployment: the layout every Istio reads
+    configured = IstiodClient("pilot:1.31.0")
+    result, rendered_for = run_export(monkeypatch, configured, istio_version="1.27")
+    assert rendered_for == [(1, 27)]  # the setting, not istiod's 1.31
+
+
+def test_istiods_deployment_that_cannot_be_read_fails_the_role_naming_the_setting(monkeypatch):
+    result, rendered_for = run_export(monkeypatch, IstiodClient("pilot:1.28.0", denied=True))
+    assert result["failed"] and rendered_for == [] and result["preflight"]
+    assert result["msg"] == ("cluster cluster2: not allowed to get Deployment istiod in istio-system (403) (reading "
+                             "istiod's version; set meshfed_istio_version to skip this)")
