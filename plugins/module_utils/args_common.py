@@ -14,10 +14,27 @@ import copy
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
 from ansible_collections.meshfed.federation.plugins.module_utils import pki_rotation
 
+KUBERNETES_CORE_MISSING = ("meshfed.federation needs the kubernetes.core collection (>= 3.0.0) on the controller to "
+                           "reach a cluster: ansible-galaxy collection install kubernetes.core")
+# kubernetes.core's connection options, by name: stand-ins without it (below)
+AUTH_OPTION_NAMES = ("kubeconfig", "context", "host", "api_key", "username", "password", "validate_certs", "ca_cert",
+                     "client_cert", "client_key", "proxy", "no_proxy", "proxy_headers", "persist_config",
+                     "impersonate_user", "impersonate_groups")
+
 try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC as _AUTH_ARG_SPEC
+    HAS_KUBERNETES_CORE = True
 except ImportError:
-    AUTH_ARG_SPEC = {}
+    # Accept the options anyway, so that a task giving kubeconfig or context fails with KUBERNETES_CORE_MISSING
+    # rather than "Unsupported parameters", and a module that does not reach a cluster (state=rendered) still works.
+    _AUTH_ARG_SPEC = dict((name, dict(type="raw", no_log=name in ("api_key", "password", "proxy_headers")))
+                          for name in AUTH_OPTION_NAMES)
+    HAS_KUBERNETES_CORE = False
+
+# kubernetes.core 6.3 stopped marking kubeconfig no_log (its own modules pick the secrets out of an inline
+# kubeconfig); meshfed's modules are plain AnsibleModules, so an inline kubeconfig's token would be shown: keep it
+# no_log, on every kubernetes.core alike.
+AUTH_ARG_SPEC = dict(_AUTH_ARG_SPEC, kubeconfig=dict(_AUTH_ARG_SPEC["kubeconfig"], no_log=True))
 
 # doc fragment meshfed.federation.federation
 FEDERATION_ARG_SPEC = dict(
