@@ -14,7 +14,7 @@ version_added: 0.1.0
 author: meshfed maintainers (@meshfed)
 description:
   - The lock is a C(coordination.k8s.io/v1) Lease named C(meshfed-<federation_name>) in O(namespace) of the cluster.
-    C(federate.yml), C(unfederate.yml) and C(rotate-certificates.yml) take it in every cluster before they plan
+    C(federate.yml), C(unfederate.yml) and C(rotate_certificates.yml) take it in every cluster before they plan
     anything and release it when they end, so that a second run of the same federation on the same cluster is
     refused (or waits, O(timeout)) before it reads or writes anything, and cannot prune what the first one creates.
     Federations of other names have other Leases and are not held up.
