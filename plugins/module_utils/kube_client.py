@@ -24,8 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
-    HAS_KUBERNETES_CORE, KUBERNETES_CORE_MISSING)
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import KUBERNETES_CORE_MISSING
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import selector_string
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe
 
@@ -36,8 +35,9 @@ except ImportError:
     HAS_KUBERNETES_LIBRARY = False
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    HAS_KUBERNETES_CORE = True
 except ImportError:
-    pass
+    HAS_KUBERNETES_CORE = False
 HAS_KUBERNETES = HAS_KUBERNETES_LIBRARY and HAS_KUBERNETES_CORE
 
 

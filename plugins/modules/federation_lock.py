@@ -28,7 +28,7 @@ description:
   - Writes carry the C(resourceVersion) they read, so two runs that race for a free lock cannot both take it.
   - The lock task reports C(changed=false), as the lock is the run's bookkeeping, not a change of the federation.
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.kubernetes_auth
   - meshfed.federation.attributes
   - meshfed.federation.attributes.actiongroup_meshfed
 options:
