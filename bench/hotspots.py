@@ -76,6 +76,7 @@ def py_spy(checkout, directory, out):
     raw = os.path.join(out, "py-spy.raw")
     env = checkout.env()
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    env["ANSIBLE_INJECT_INVOCATION"] = "true"  # the module arguments are read back (ansible-core 2.21 omits them)
     command = ["py-spy", "record", "--subprocesses", "--full-filenames", "--rate", "100", "--format", "raw",
                "--output", raw, "--",
                "ansible-playbook", os.path.join(checkout.root, "playbooks", "federate.yml"),

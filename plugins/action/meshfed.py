@@ -33,7 +33,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory i
 from ansible_collections.meshfed.federation.plugins.module_utils.runner import (
     run_private_gateway, run_service_export, run_service_import)
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import (
-    LOCAL_TRANSPORTS, in_process_enabled, run_in_process, shows_progress)
+    LOCAL_TRANSPORTS, in_process_enabled, invocation_wanted, run_in_process, shows_progress)
 
 display = Display()
 
@@ -82,7 +82,8 @@ class ActionModule(ActionBase):
         if self.runs_on_controller(entry):
             result.update(run_in_process(entry.spec, entry.run, self._task.args,
                                          check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
-                                         module_name=self._task.action))
+                                         module_name=self._task.action,
+                                         invocation=invocation_wanted(task_vars)))
         else:
             wrap_async = self._task.async_val and not self._connection.has_native_async
             result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))

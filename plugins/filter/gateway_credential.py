@@ -42,7 +42,7 @@ options:
       - V(current) is the credential the gateways use.
       - V(next) has the certificate and key the next CA of a rotation issued (stage trust), and V(issuing) trusts
         only the CAs that issue certificates. Probes with them prove that a stage of a CA rotation reached the
-        gateways (playbooks/rotate-certificates.yml).
+        gateways (playbooks/rotate_certificates.yml).
     type: str
     choices: [current, next, issuing]
     default: current

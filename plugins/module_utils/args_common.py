@@ -14,10 +14,36 @@ import copy
 from ansible_collections.meshfed.federation.plugins.module_utils import pki
 from ansible_collections.meshfed.federation.plugins.module_utils import pki_rotation
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-except ImportError:
-    AUTH_ARG_SPEC = {}
+KUBERNETES_CORE_MISSING = ("meshfed.federation needs the kubernetes.core collection (>= 3.0.0) on the controller to "
+                           "reach a cluster: ansible-galaxy collection install kubernetes.core")
+
+# doc fragment meshfed.federation.kubernetes_auth: kubernetes.core's connection options (its AUTH_ARG_SPEC, whose
+# client reads the K8S_AUTH_* environment itself), kept here so that the modules take them, documented, whatever
+# kubernetes.core is installed or not (without it, the modules that reach a cluster fail with
+# KUBERNETES_CORE_MISSING). kubeconfig is no_log, as before kubernetes.core 6.3: meshfed's modules are plain
+# AnsibleModules, which would show an inline kubeconfig's tokens. A unit test compares it with kubernetes.core's.
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="raw", no_log=True),
+    context=dict(),
+    host=dict(),
+    api_key=dict(no_log=True),
+    username=dict(),
+    password=dict(no_log=True),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
+    client_cert=dict(type="path", aliases=["cert_file"]),
+    client_key=dict(type="path", aliases=["key_file"]),
+    proxy=dict(type="str"),
+    no_proxy=dict(type="str"),
+    proxy_headers=dict(type="dict", options=dict(
+        proxy_basic_auth=dict(type="str", no_log=True),
+        basic_auth=dict(type="str", no_log=True),
+        user_agent=dict(type="str"),
+    )),
+    persist_config=dict(type="bool"),
+    impersonate_user=dict(),
+    impersonate_groups=dict(type="list", elements="str"),
+)
 
 # doc fragment meshfed.federation.federation
 FEDERATION_ARG_SPEC = dict(

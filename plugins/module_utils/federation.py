@@ -118,7 +118,7 @@ def run_federation_model(module):
         peers=dict((name, peer_summary(p)) for name, p in federation.peers.items()),
         peer_changes=dict((name, lines) for name, lines in changes.items() if lines),
         peer_state_dir=state_dir,
-        skipped=list(federation.skipped),
+        waiting=list(federation.skipped),
         needs_address_discovery=[name for name in clusters_needing_address(federation)
                                  if federation.clusters[name].gateway_address == DISCOVER],
     )

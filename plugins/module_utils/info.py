@@ -20,7 +20,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.federation impo
     address_data, cluster_summary, load_federation)
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
-    HAS_KUBERNETES, ClusterClient, ClusterError)
+    ClusterClient, ClusterError, kubernetes_missing)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.model import DISCOVER, cluster_of, find_export, grant_for, peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.probe import (
@@ -157,8 +157,8 @@ def probe_cluster_links(module, federation, cluster):
 
 def run_federation_info(module):
     """Report one cluster of the federation (module.exit_json); see the federation_info module."""
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"))
+    if kubernetes_missing():
+        module.fail_json(msg=kubernetes_missing())
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"))
     if module.params["query"] is not None and not HAS_JMESPATH:

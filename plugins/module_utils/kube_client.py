@@ -22,15 +22,33 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import KUBERNETES_CORE_MISSING
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import selector_string
 from ansible_collections.meshfed.federation.plugins.module_utils.objects import api_group, describe
 
 try:
     from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    HAS_KUBERNETES = True
+    HAS_KUBERNETES_LIBRARY = True
 except ImportError:
-    HAS_KUBERNETES = False
+    HAS_KUBERNETES_LIBRARY = False
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    HAS_KUBERNETES_CORE = True
+except ImportError:
+    HAS_KUBERNETES_CORE = False
+HAS_KUBERNETES = HAS_KUBERNETES_LIBRARY and HAS_KUBERNETES_CORE
+
+
+def kubernetes_missing():
+    """Why this controller cannot reach a cluster (the message to fail with), or None."""
+    if not HAS_KUBERNETES_LIBRARY:
+        return missing_required_lib("kubernetes")
+    if not HAS_KUBERNETES_CORE:
+        return KUBERNETES_CORE_MISSING
+    return None
+
 
 FIELD_MANAGER = "meshfed"
 ISTIO_GROUP_SUFFIX = ".istio.io"

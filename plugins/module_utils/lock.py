@@ -24,10 +24,9 @@ import socket
 import time
 from datetime import datetime, timedelta
 
-from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
-    HAS_KUBERNETES, ClusterClient, ClusterError)
+    ClusterClient, ClusterError, kubernetes_missing)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import FEDERATION, MANAGED_BY, MANAGED_BY_VALUE
 
 LEASE_API = "coordination.k8s.io/v1"
@@ -251,8 +250,8 @@ def release(client, name, namespace, me):
 
 def run_federation_lock(module):
     """state=acquired or released, see the federation_lock module."""
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"))
+    if kubernetes_missing():
+        module.fail_json(msg=kubernetes_missing())
     params = module.params
     cluster, federation_name, namespace = params["cluster"], params["federation_name"], params["namespace"]
     name = lease_name(federation_name)

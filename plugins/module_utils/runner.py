@@ -15,7 +15,6 @@ import errno
 import functools
 import time
 
-from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
 from ansible_collections.meshfed.federation.plugins.module_utils.diff import plan_diffs
 from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
@@ -28,7 +27,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.istio_version i
 from ansible_collections.meshfed.federation.plugins.module_utils.kinds import (
     NETWORKING, istio_api_version, kind_api_version, role_kinds)
 from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
-    HAS_KUBERNETES, ClusterClient, ClusterError)
+    ClusterClient, ClusterError, kubernetes_missing)
 from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
     MESH_CONFIG_NAMESPACE, export_findings, export_reads, import_findings, import_reads, istiod_name, mesh_config_name,
@@ -84,8 +83,8 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
     started = time.time()
     if module.params.get("state") == RENDERED:
         exit_rendered(module, cluster, role, desired)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"))
+    if kubernetes_missing():
+        module.fail_json(msg=kubernetes_missing())
     params = module.params
     try:
         client = client or ClusterClient(cluster, auth_params(params))

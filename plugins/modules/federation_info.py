@@ -27,7 +27,7 @@ description:
   - With O(query), a JMESPath expression over RV(cluster) picks what matters (RV(query_result)), for example
     C(links[?state!='ok']).
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.kubernetes_auth
   - meshfed.federation.credential
   - meshfed.federation.federation
   - meshfed.federation.peers

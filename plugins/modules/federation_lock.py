@@ -14,7 +14,7 @@ version_added: 0.1.0
 author: meshfed maintainers (@meshfed)
 description:
   - The lock is a C(coordination.k8s.io/v1) Lease named C(meshfed-<federation_name>) in O(namespace) of the cluster.
-    C(federate.yml), C(unfederate.yml) and C(rotate-certificates.yml) take it in every cluster before they plan
+    C(federate.yml), C(unfederate.yml) and C(rotate_certificates.yml) take it in every cluster before they plan
     anything and release it when they end, so that a second run of the same federation on the same cluster is
     refused (or waits, O(timeout)) before it reads or writes anything, and cannot prune what the first one creates.
     Federations of other names have other Leases and are not held up.
@@ -28,7 +28,7 @@ description:
   - Writes carry the C(resourceVersion) they read, so two runs that race for a free lock cannot both take it.
   - The lock task reports C(changed=false), as the lock is the run's bookkeeping, not a change of the federation.
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.kubernetes_auth
   - meshfed.federation.attributes
   - meshfed.federation.attributes.actiongroup_meshfed
 options:

@@ -31,7 +31,7 @@ options:
         signer while the peer rotates its CA). Their peering bundles are read here and verified (signature, pinned signer, issuer,
         recipient = this party, times, CA certificates), then checked against the inventory with the rest; a
         problem names the peer, the bundle field and the inventory item. A peer whose bundle file is not there yet
-        is pending - what needs it (imports from it, exports granted to it) waits, listed in RV(skipped).
+        is pending - what needs it (imports from it, exports granted to it) waits, listed in RV(waiting).
     type: dict
     required: true
   peer_state_dir:
@@ -110,8 +110,9 @@ peer_state_dir:
   description: The directory of the records of the peers' bundles that was read (null without peers).
   returned: success
   type: str
-skipped:
-  description: What waits for a pending peer's bundle, one sentence each (also given as warnings).
+waiting:
+  description: What waits for a pending peer's bundle, one sentence each (also given as warnings). Not named
+    C(skipped), which Ansible reads as the task's own skipped flag.
   returned: success
   type: list
   elements: str

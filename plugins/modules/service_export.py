@@ -25,7 +25,7 @@ description:
   - Objects are labelled as owned by meshfed; objects of this role that meshfed owns and the federation no longer
     wants are deleted; objects meshfed does not own are never modified or deleted.
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.kubernetes_auth
   - meshfed.federation.federation
   - meshfed.federation.apply
   - meshfed.federation.attributes

@@ -75,6 +75,42 @@ def shows_progress(stdout_callback=None):
     return (stdout_callback or C.DEFAULT_STDOUT_CALLBACK) not in JSON_CALLBACKS
 
 
+def invocation_wanted(task_vars=None):
+    """Whether a module's result carries ``invocation``, as ansible-core would add it: 2.21 and later only when
+    INJECT_INVOCATION is on, the ones before it always (they have no such setting)."""
+    if "INJECT_INVOCATION" not in C.config.get_configuration_definitions():
+        return True
+    return bool(C.config.get_config_value("INJECT_INVOCATION", variables=task_vars))
+
+
+def no_log_values(argument_spec, params):
+    """The values of the ``no_log`` options in ``params`` (validated: fallbacks and defaults applied), suboptions
+    included, as strings: what AnsibleModule removes from a result, found with no private API."""
+    found = set()
+    for name, option in argument_spec.items():
+        value = (params or {}).get(name)
+        if value is None:
+            continue
+        if option.get("no_log"):
+            found.update(_secret_strings(value))
+        if option.get("options"):
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    found.update(no_log_values(option["options"], item))
+    return found
+
+
+def _secret_strings(value):
+    """Every leaf of a no_log value (an inline kubeconfig: its tokens and keys) as a string."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple, set)):
+        return set().union(*[_secret_strings(item) for item in value])
+    if value is None or isinstance(value, bool) or value == "":
+        return set()
+    return {str(value)}
+
+
 def validate_args(module_spec, args, module_name):
     """(validation result, error message or None) as AnsibleModule would check ``args``."""
     keywords = dict((k, module_spec[k]) for k in SPEC_KEYWORDS if k in module_spec)
@@ -87,12 +123,13 @@ def validate_args(module_spec, args, module_name):
     return validated, msg
 
 
-def run_in_process(module_spec, run_module, args, check_mode, diff, module_name="module"):
-    """The result the module would return for ``args``, computed in this process."""
+def run_in_process(module_spec, run_module, args, check_mode, diff, module_name="module", invocation=True):
+    """The result the module would return for ``args``, computed in this process; ``invocation``: whether it
+    carries one (invocation_wanted)."""
     validated, error = validate_args(module_spec, args, module_name)
-    no_log_values = validated._no_log_values  # pylint: disable=protected-access
+    secrets = no_log_values(module_spec["argument_spec"], validated.validated_parameters)
     if error:
-        return remove_values({"failed": True, "msg": error}, no_log_values)
+        return remove_values({"failed": True, "msg": error}, secrets)
     module = InProcessModule(validated.validated_parameters, check_mode, diff)
     try:
         run_module(module)
@@ -101,6 +138,7 @@ def run_in_process(module_spec, run_module, args, check_mode, diff, module_name=
         result = end.result
     if module.warnings:
         result["warnings"] = result.get("warnings", []) + module.warnings
-    result["invocation"] = {"module_args": validated.validated_parameters}
-    # remove_values walks the whole result (the federation is in the invocation): only when there is a secret
-    return remove_values(result, no_log_values) if no_log_values else result
+    if invocation:
+        result["invocation"] = {"module_args": validated.validated_parameters}
+    # remove_values walks the whole result (the federation may be in the invocation): only when there is a secret
+    return remove_values(result, secrets) if secrets else result

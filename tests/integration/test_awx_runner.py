@@ -146,7 +146,7 @@ def awx(lab, tmp_path_factory):
     # the applications and, at the end, a clean-up whatever happened, with the lab's own kubeconfig
     direct = write_inventory(os.path.join(base, "direct"), lab.kubeconfig, FEDERATION,
                              pki_dir=pki_dir_for(inventory))
-    apps = run_playbook("lab-sample-apps.yml", direct)
+    apps = run_playbook("lab_sample_apps.yml", direct)
     assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
     yield Awx(lab, base, inventory)
     run_playbook("unfederate.yml", direct)

@@ -42,7 +42,7 @@ def per_cluster(lab, tmp_path_factory):
         pytest.fail("the lab runs without its mesh (tools/lab/lab up --no-mesh); run tools/lab/lab up 3", pytrace=False)
     inventory = write_inventory(str(tmp_path_factory.mktemp("inventory")), lab.kubeconfig, FEDERATION,
                                 group_mutate=lambda group: group.update(meshfed_ca_scope="cluster"))
-    play(lab, inventory, "lab-sample-apps.yml", "--limit", "cluster1,cluster2")
+    play(lab, inventory, "lab_sample_apps.yml", "--limit", "cluster1,cluster2")
     for context in ("cluster1", "cluster2"):
         settle_namespace(lab, context, GATEWAYS)
     try:

@@ -89,7 +89,7 @@ def inventories(lab, tmp_path_factory):
     # another operator's checkout of the same federation: same name, same certificates
     partial = write_inventory(str(tmp_path_factory.mktemp("partial")), lab.kubeconfig, FEDERATION,
                               mutate=without_details, pki_dir=full + "-pki")
-    apps = run_playbook("lab-sample-apps.yml", full)
+    apps = run_playbook("lab_sample_apps.yml", full)
     assert apps.rc == 0, apps.stdout[-3000:]
     try:
         yield full, partial

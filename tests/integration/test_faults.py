@@ -67,7 +67,7 @@ def inventory(lab, tmp_path_factory):
         settle_namespace(lab, context, GATEWAYS)
         lab.kubectl(context, "apply", "-f", "-", input=json.dumps(BYSTANDER))
     directory = write_inventory(str(tmp_path_factory.mktemp("faults")), lab.kubeconfig, FEDERATION)
-    apps = run_playbook("lab-sample-apps.yml", directory)
+    apps = run_playbook("lab_sample_apps.yml", directory)
     assert apps.rc == 0, apps.stdout[-3000:]
     versions = dict((context, bystander_version(lab, context)) for context in CLUSTERS)
     try:

@@ -38,7 +38,7 @@ def inventory(lab, tmp_path_factory):
         settle_namespace(lab, context, GATEWAY_NAMESPACE)
     directory = str(tmp_path_factory.mktemp("inventory"))
     write_inventory(directory, lab.kubeconfig, FEDERATION)
-    apps = run_playbook("lab-sample-apps.yml", directory)
+    apps = run_playbook("lab_sample_apps.yml", directory)
     assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
     yield directory
     run_playbook("unfederate.yml", directory)
@@ -184,10 +184,10 @@ def test_no_output_holds_a_key_or_secret_data_and_key_files_stay_private(lab, in
     pki = pki_dir_for(inventory)
     # the probes are proven on the real mesh (test_mesh_seed.py): here the output only
     no_probe = ["-e", "meshfed_rotation_probe=false", "-e", "meshfed_rotation_settle_seconds=0"]
-    runs = [("federate.yml", []), ("rotate-certificates.yml", []),
-            ("rotate-certificates.yml", ["-e", "meshfed_ca_rotation=trust"] + no_probe),
-            ("rotate-certificates.yml", ["-e", "meshfed_ca_rotation=issue"] + no_probe),
-            ("rotate-certificates.yml", ["-e", "meshfed_ca_rotation=drop"] + no_probe),
+    runs = [("federate.yml", []), ("rotate_certificates.yml", []),
+            ("rotate_certificates.yml", ["-e", "meshfed_ca_rotation=trust"] + no_probe),
+            ("rotate_certificates.yml", ["-e", "meshfed_ca_rotation=issue"] + no_probe),
+            ("rotate_certificates.yml", ["-e", "meshfed_ca_rotation=drop"] + no_probe),
             ("status.yml", ["-e", "meshfed_probe=false"])]
     outputs, secrets = [], set()
     for playbook, extra in runs:

@@ -31,7 +31,7 @@ def no_load_balancer(group_vars):
 @pytest.fixture()
 def inventory(lab, tmp_path):
     directory = write_inventory(str(tmp_path / "inventory"), lab.kubeconfig, "discover-" + uuid.uuid4().hex[:6])
-    assert run_playbook("lab-sample-apps.yml", directory).rc == 0
+    assert run_playbook("lab_sample_apps.yml", directory).rc == 0
     for context in ("cluster1", "cluster2"):
         settle_namespace(lab, context, GATEWAY_NAMESPACE)  # a previous federation's may still be going away
     yield directory

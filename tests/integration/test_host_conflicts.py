@@ -45,7 +45,7 @@ def configured_address(hosts):
 def sample_apps(lab, tmp_path_factory):
     """Bookinfo's pieces (cluster1 default: productpage, reviews v1), as the lab inventory expects them."""
     directory = write_inventory(str(tmp_path_factory.mktemp("apps")), lab.kubeconfig, "hostconf-apps")
-    apps = run_playbook("lab-sample-apps.yml", directory)
+    apps = run_playbook("lab_sample_apps.yml", directory)
     assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
 
 

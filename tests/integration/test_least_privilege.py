@@ -65,7 +65,7 @@ def least_privilege(lab, tmp_path_factory):
         lab.kubectl(name, "create", "rolebinding", "meshfed-operator-lock", "-n", "kube-system",
                     "--role=meshfed-operator-lock", "--serviceaccount=%s:meshfed" % NAMESPACE)
     inventory = write_inventory(str(root / "inventory"), kubeconfig, FEDERATION)
-    apps = run_playbook("lab-sample-apps.yml", write_inventory(str(root / "apps"), lab.kubeconfig, FEDERATION),
+    apps = run_playbook("lab_sample_apps.yml", write_inventory(str(root / "apps"), lab.kubeconfig, FEDERATION),
                         "--limit", ",".join(CLUSTERS))
     assert apps.rc == 0, apps.stdout[-3000:]
     yield inventory, unbound

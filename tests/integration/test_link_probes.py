@@ -74,7 +74,7 @@ def federated(lab):
     mesh = Mesh(lab)
     if not mesh.state or not mesh.state.get("operator_netns"):
         pytest.fail("the lab runs without its mesh (tools/lab/lab up --no-mesh); run tools/lab/lab up 3", pytrace=False)
-    play(lab, "lab-sample-apps.yml", "--limit", "cluster1,cluster2")
+    play(lab, "lab_sample_apps.yml", "--limit", "cluster1,cluster2")
     for context in ("cluster1", "cluster2"):
         settle_namespace(lab, context, GATEWAYS)  # a previous federation's may still be going away
     play(lab, "federate.yml")

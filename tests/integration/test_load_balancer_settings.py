@@ -42,7 +42,7 @@ def inventory(lab, tmp_path_factory):
     for context in CLUSTERS:
         settle_namespace(lab, context, GATEWAY_NAMESPACE)  # a previous federation's may still be going away
     directory = inventory_with(str(tmp_path_factory.mktemp("inventory")), lab, SETTINGS)
-    apps = run_playbook("lab-sample-apps.yml", directory)
+    apps = run_playbook("lab_sample_apps.yml", directory)
     assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
     yield directory
     run_playbook("unfederate.yml", directory)

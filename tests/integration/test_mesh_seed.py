@@ -49,7 +49,7 @@ def seed(lab):
     mesh = Mesh(lab)
     if not mesh.state:
         pytest.fail("the lab runs without its mesh (tools/lab/lab up --no-mesh); run tools/lab/lab up 3", pytrace=False)
-    play(lab, "lab-sample-apps.yml", "--limit", "cluster1,cluster2")
+    play(lab, "lab_sample_apps.yml", "--limit", "cluster1,cluster2")
     for context in ("cluster1", "cluster2"):
         settle_namespace(lab, context, GATEWAYS)  # a previous federation's may still be going away
     # a tenant of cluster2 wrote its routes for the exports' hosts before the federation existed: its VirtualServices
@@ -379,8 +379,8 @@ def envoy_secrets(mesh, w):
 
 
 def rotate(lab, mesh, *extra):
-    """rotate-certificates.yml from the operator's namespace, where its probes reach the gateways."""
-    run = run_playbook("rotate-certificates.yml", INVENTORY, *extra, env={"MESHFED_LAB_DIR": lab.dir},
+    """rotate_certificates.yml from the operator's namespace, where its probes reach the gateways."""
+    run = run_playbook("rotate_certificates.yml", INVENTORY, *extra, env={"MESHFED_LAB_DIR": lab.dir},
                        netns=mesh.state["operator_netns"], timeout=900)
     assert run.rc == 0, run.stdout[-6000:] + run.stderr[-3000:]
     return run

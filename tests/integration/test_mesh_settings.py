@@ -52,7 +52,7 @@ def federate(lab, inventory, *extra):
 @pytest.fixture(scope="module")
 def sample_apps(lab, tmp_path_factory):
     directory = write_inventory(str(tmp_path_factory.mktemp("apps")), lab.kubeconfig, "meshset-apps")
-    apps = run_playbook("lab-sample-apps.yml", directory, "--limit", ",".join(CLUSTERS))
+    apps = run_playbook("lab_sample_apps.yml", directory, "--limit", ",".join(CLUSTERS))
     assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
 
 

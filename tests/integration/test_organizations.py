@@ -144,7 +144,7 @@ def parties(lab, tmp_path_factory):
     if not mesh.state or not mesh.state.get("operator_netns"):
         pytest.fail("the lab runs without its mesh (tools/lab/lab up --no-mesh); run tools/lab/lab up 3", pytrace=False)
     lab_inventory = os.path.join(REPO, "inventories", "lab")
-    samples = run_playbook("lab-sample-apps.yml", lab_inventory, "--limit", "cluster1,cluster2",
+    samples = run_playbook("lab_sample_apps.yml", lab_inventory, "--limit", "cluster1,cluster2",
                            env={"MESHFED_LAB_DIR": lab.dir}, timeout=900)
     assert samples.rc == 0, samples.stdout[-3000:]
     settle_namespace(lab, "cluster3", SHOP)  # the last run's may still be going away
@@ -188,7 +188,7 @@ def exchange(parties):
     fingerprints = dict((org, party.fingerprint()) for org, party in parties.items())
     for party in parties.values():
         party.write(fingerprints)
-        party.play("peering-bundle.yml")
+        party.play("peering_bundle.yml")
     for sender, recipients in PEERS.items():
         for recipient in recipients:
             hand_over(parties, sender, recipient)
@@ -381,7 +381,7 @@ def test_a_party_rotates_its_ca_in_stages_with_its_peers_and_no_request_fails(pa
              LoadLoop(proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP, 9080, "/reviews/", rate=10)]
 
     def peers_apply(pins):
-        org_b.play("peering-bundle.yml")
+        org_b.play("peering_bundle.yml")
         for peer in ("org-a", "org-c"):
             hand_over(parties_, "org-b", peer)
             parties_[peer].write(dict(fingerprints, **{"org-b": pins}))
@@ -390,21 +390,21 @@ def test_a_party_rotates_its_ca_in_stages_with_its_peers_and_no_request_fails(pa
         loop.__enter__()
     try:
         # with peers, all runs one stage at a time: here trust
-        trust = org_b.play("rotate-certificates.yml", "-e", "meshfed_ca_rotation=all")
+        trust = org_b.play("rotate_certificates.yml", "-e", "meshfed_ca_rotation=all")
         assert "this run: trust." in str(list(trust.task_results("debug"))), "with peers, one stage at a time"
         new = bundle.fingerprint(open(os.path.join(org_b.pki, "next", "ca.crt")).read())
         peers_apply(old)  # still signed by the old CA, with both CAs
         assert trusted_for(lab, "cluster1", "c1-example-com-org-b-certs") == [old, new]
-        org_b.play("rotate-certificates.yml", "-e", "meshfed_ca_rotation=issue")
+        org_b.play("rotate_certificates.yml", "-e", "meshfed_ca_rotation=issue")
         assert org_b.fingerprint() == new
         # the next bundles are signed by the new CA: a peer pinning the old one alone refuses them
-        org_b.play("peering-bundle.yml")
+        org_b.play("peering_bundle.yml")
         hand_over(parties_, "org-b", "org-a")
         refused = parties_["org-a"].play("federate.yml", check=False)
         assert refused.rc != 0 and "signed by %s, but the pinned signer is %s" % (new, old) in refused.failure(), \
             refused.failure()
         peers_apply([old, new])
-        org_b.play("rotate-certificates.yml", "-e", "meshfed_ca_rotation=drop")
+        org_b.play("rotate_certificates.yml", "-e", "meshfed_ca_rotation=drop")
         peers_apply([old, new])
         time.sleep(5)
     finally:
@@ -425,7 +425,7 @@ def test_a_withdrawn_export_shows_in_the_check_run_and_is_pruned(parties):
     org_b.write(host=cluster_vars("org-b", reviews_consumers=("org-c/cluster3",)),
                 fingerprints=dict((org, p.fingerprint()) for org, p in parties_.items()))
     org_b.play("federate.yml")
-    org_b.play("peering-bundle.yml", "-e", "meshfed_bundle_for=org-a")
+    org_b.play("peering_bundle.yml", "-e", "meshfed_bundle_for=org-a")
     hand_over(parties_, "org-b", "org-a")
     check = org_a.play("federate.yml", "--check")
     model = [res for dummy, dummy, res in check.task_results("federation_model")][0]

@@ -114,7 +114,7 @@ def inventories(lab, tmp_path_factory):
     if len(lab.contexts) < 3:
         pytest.skip("needs the lab's three clusters (tools/lab/lab up 3)")
     root = str(tmp_path_factory.mktemp("preflight"))
-    apps = run_playbook("lab-sample-apps.yml", write_inventory(os.path.join(root, "apps"), lab.kubeconfig, FEDERATION))
+    apps = run_playbook("lab_sample_apps.yml", write_inventory(os.path.join(root, "apps"), lab.kubeconfig, FEDERATION))
     assert apps.rc == 0, apps.stdout[-3000:] + apps.stderr[-3000:]
     for cluster in CLUSTERS:
         settle_namespace(lab, cluster, GATEWAY_NAMESPACE)

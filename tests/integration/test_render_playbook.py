@@ -19,6 +19,8 @@ import yaml
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     run_playbook, settle_namespace, write_inventory)
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 GATEWAY_NAMESPACE = "istio-private-gateways"
 CLUSTERS = ("cluster1", "cluster2")
 # cluster2's address given, not discovered: rendering contacts no cluster
@@ -87,8 +89,17 @@ def test_render_of_a_discovered_peer_names_it_and_what_to_set(tmp_path):
     inventory = write_inventory(str(tmp_path / "inventory"), UNREACHABLE_KUBECONFIG, "render-" + uuid.uuid4().hex[:6])
     run = render(inventory, tmp_path / "out")
     assert run.rc != 0
-    assert ("cluster cluster1: the private ingress gateway address of cluster 'cluster2' is unknown: set "
-            "meshfed_gateway_address for it") in run.stdout
+    assert ("Rendering needs the gateway address of cluster2: their meshfed_gateway_address is `discover`, which only "
+            "their cluster can answer. Set it in the inventory") in run.stdout
+    # said before anything was written
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("inventory", ["example", "example-org-a", "example-org-b", "lab"])
+def test_render_of_a_shipped_inventory_says_what_to_set_before_writing(tmp_path, inventory):
+    run = render(os.path.join(REPO, "inventories", inventory), tmp_path / "out")
+    assert run.rc != 0 and "Rendering needs the gateway address of " in run.stdout, run.stdout[-3000:]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.lab

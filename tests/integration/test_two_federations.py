@@ -57,7 +57,7 @@ def federations(lab, tmp_path_factory):
     first = write_inventory(str(tmp_path_factory.mktemp("first")), lab.kubeconfig, FIRST)
     second = write_inventory(str(tmp_path_factory.mktemp("second")), lab.kubeconfig, SECOND, mutate=second_hosts,
                              group_mutate=second_settings)
-    play(lab, first, "lab-sample-apps.yml")
+    play(lab, first, "lab_sample_apps.yml")
     for cluster in CLUSTERS:
         for namespace in ("istio-private-gateways", SECOND_NAMESPACE):
             settle_namespace(lab, cluster, namespace)

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.meshfed.federation.plugins.action import meshfed
@@ -55,7 +56,18 @@ def test_a_local_task_runs_the_module_code_in_process():
     plugin = action()
     result = plugin.run(task_vars={})
     assert ran_in_process(plugin, result)
-    assert result["invocation"] == {"module_args": {"federation": FEDERATION, "peer_state_dir": None}}
+
+
+@pytest.mark.parametrize("inject", [None, True, False])
+def test_the_result_has_an_invocation_as_ansible_core_would_add_it(inject):
+    task_vars = {} if inject is None else {"ansible_inject_invocation": inject}
+    result = action().run(task_vars=task_vars)
+    # ansible-core 2.21 added INJECT_INVOCATION (off by default); a module of an older one always returns it
+    wanted = inject if "INJECT_INVOCATION" in C.config.get_configuration_definitions() else True
+    if wanted:
+        assert result["invocation"] == {"module_args": {"federation": FEDERATION, "peer_state_dir": None}}
+    else:
+        assert "invocation" not in result
 
 
 @pytest.mark.parametrize("transport", ["local", "ansible.builtin.local"])

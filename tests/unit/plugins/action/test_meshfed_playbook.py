@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -75,7 +76,9 @@ def run_playbook(tmp_path, env):
     environ = dict((k, v) for k, v in os.environ.items() if k != "MESHFED_IN_PROCESS")
     environ.update(env, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
                    ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(["ansible-playbook", "-vvv", "-i", "localhost,", "-e", json.dumps(extra),
+    # the ansible-playbook of the Python running the tests (a venv's, not the first on PATH)
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.run([playbook if os.path.exists(playbook) else "ansible-playbook", "-vvv", "-i", "localhost,", "-e", json.dumps(extra),
                            str(tmp_path / "play.yml")], capture_output=True, text=True, env=environ,
                           cwd=str(tmp_path), timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]

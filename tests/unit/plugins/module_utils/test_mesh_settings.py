@@ -313,7 +313,7 @@ class MeshClient(FakeClient):
 
 
 def run_role(monkeypatch, spec, run, cluster, client, preflight=False, force=False, **values):
-    monkeypatch.setattr(runner, "HAS_KUBERNETES", True)
+    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
     monkeypatch.setattr(runner, "ClusterClient", lambda name, auth: client)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo", **values)}, cluster=cluster,
                 preflight=preflight, force=force)

@@ -59,7 +59,7 @@ def users_rule(name, host, namespace="default"):
 def run_import(monkeypatch, foreign, check_mode=True, diff=False, client=None, **params):
     """The service_import module's result (in check mode unless told), as its action plugin computes it."""
     client = client or FakeClient(foreign)
-    monkeypatch.setattr(runner, "HAS_KUBERNETES", True)
+    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
     monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster1")
     args.update(params)
@@ -232,7 +232,7 @@ def test_a_cluster_that_cannot_be_read_fails_its_preflight_marked_as_one(monkeyp
 
 def test_a_gateway_preflight_neither_discovers_nor_waits(monkeypatch, tmp_path):
     client = FakeClient([])
-    monkeypatch.setattr(runner, "HAS_KUBERNETES", True)
+    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
     monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
     paths = {}
     for name in ("cert_path", "key_path", "ca_path"):

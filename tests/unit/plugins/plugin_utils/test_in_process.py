@@ -13,11 +13,12 @@ import subprocess
 import sys
 
 import pytest
+from ansible import constants as C
 
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_MODEL_MODULE
 from ansible_collections.meshfed.federation.plugins.module_utils.federation import federation_from, run_federation_model
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import (
-    in_process_enabled, run_in_process, shows_progress)
+    in_process_enabled, no_log_values, run_in_process, shows_progress)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 COLLECTIONS = os.path.join(REPO, ".lab", "collections")
@@ -29,6 +30,9 @@ from scenarios import SEED, settings  # noqa: E402  pylint: disable=wrong-import
 def module_as_process(tmp_path, name, args, check=False):
     """The module run the way Ansible runs it: a Python process reading ANSIBLE_MODULE_ARGS."""
     params = dict(args, _ansible_check_mode=check, _ansible_diff=False)
+    if "INJECT_INVOCATION" in C.config.get_configuration_definitions():
+        # with an invocation, as run_in_process gives by default (before ansible-core 2.21 a module always adds it)
+        params["_ansible_inject_invocation"] = True
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS, os.environ.get("PYTHONPATH", "")]))
@@ -82,6 +86,27 @@ def test_check_mode_diff_and_no_log_values_reach_the_module_code():
     assert seen == {"check": True, "diff": True, "path": os.path.expanduser("~/pki")}
     assert got["changed"] and got["warnings"] == ["careful"]
     assert "s3cr3t-value" not in json.dumps(got)
+
+
+def test_no_log_values_are_found_in_suboptions_and_lists():
+    spec = {"token": {"no_log": True}, "path": {"type": "path"},
+            "proxy_headers": {"type": "dict", "options": {"basic_auth": {"no_log": True}, "agent": {}}},
+            "keys": {"type": "list", "no_log": True}}
+    params = {"token": "t0k", "path": "/p", "proxy_headers": {"basic_auth": "u:pw", "agent": "a"},
+              "keys": ["k1", 2, {"inline": {"token": "deep"}}]}
+    assert no_log_values(spec, params) == {"t0k", "u:pw", "k1", "2", "deep"}
+    assert no_log_values(spec, {"token": None, "proxy_headers": None}) == set()
+
+
+def test_invocation_only_when_asked():
+    spec = {"argument_spec": {"token": {"type": "str", "no_log": True}}}
+
+    def run_module(module):
+        module.exit_json(changed=False)
+
+    assert "invocation" not in run_in_process(spec, run_module, {"token": "x"}, False, False, invocation=False)
+    assert run_in_process(spec, run_module, {"token": "s3cr3t"}, False, False)["invocation"] == {
+        "module_args": {"token": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"}}
 
 
 def test_fail_json_ends_the_module_code():
