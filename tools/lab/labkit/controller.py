@@ -81,8 +81,8 @@ class ClusterController:
             self.root_cert = istiod.root_certificate(self.lab, self.name)
         token = self.api.token(w.namespace, w.service_account, "istio-ca")
         path = f"/api/v1/namespaces/{w.namespace}/pods/{w.name}"
-        self.api.merge_patch(path, {"metadata": {"labels": {proxies.TLS_MODE_LABEL: "istio",
-                                                            proxies.POD_LABEL: w.name}}})
+        self.api.merge_patch(path, {"metadata": {"labels": {proxies.TLS_MODE_LABEL: w.labels[proxies.TLS_MODE_LABEL],
+                                                            proxies.POD_LABEL: w.labels[proxies.POD_LABEL]}}})
         if kind == proxies.SIDECAR:
             sc = proxies.sidecar_resource(w)
             self.api.apply(f"/apis/networking.istio.io/v1/namespaces/{w.namespace}/sidecars/{sc['metadata']['name']}",

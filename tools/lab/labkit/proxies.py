@@ -86,6 +86,7 @@ class Workload:
     app: str
     version: str
     ports: list = field(default_factory=list)  # [(container port, name)]
+    labels: dict = field(default_factory=dict)  # the pod's, with the lab's own (tlsMode, pod name)
     slot: Slot | None = None
     pids: dict = field(default_factory=dict)
 
@@ -122,7 +123,7 @@ def workload_of(cluster: str, pod: dict, kind: str) -> Workload:
     return Workload(cluster=cluster, namespace=meta["namespace"], name=meta["name"], uid=meta["uid"],
                     ip=pod["status"]["podIP"], service_account=spec.get("serviceAccountName") or "default",
                     kind=kind, app=app if app in apps.KINDS else "http", version=labels.get("version", ""),
-                    ports=ports)
+                    ports=ports, labels=dict(labels, **{TLS_MODE_LABEL: "istio", POD_LABEL: meta["name"]}))
 
 
 def sidecar_resource(w: Workload) -> dict:
@@ -183,7 +184,16 @@ def prepare(lab: Lab, w: Workload, token: str, root_cert: str) -> Path:
     # holds all the cluster's pods: only INSTANCE_IP is this pod's (the injector's downward API file)
     (d / "etc/istio/pod").mkdir(parents=True, exist_ok=True)
     (d / "etc/istio/pod/annotations").write_text('traffic.sidecar.istio.io/excludeInterfaces="lo,eth0"\n')
+    # the injector's downward API file of the pod's labels: pilot-agent sends them as the proxy's metadata, which
+    # istiod falls back on once the pod object is gone (kwok deletes it at once; a kubelet keeps it until the
+    # containers exit), so a draining gateway stays selected by its Gateways instead of getting empty routes
+    (d / "etc/istio/pod/labels").write_text(downward_api_labels(w.labels))
     return d
+
+
+def downward_api_labels(labels: dict) -> str:
+    """key="value" lines, as the kubelet writes a downward API file of metadata.labels."""
+    return "".join('%s=%s\n' % (key, json.dumps(value)) for key, value in sorted(labels.items()))
 
 
 def agent_env(lab: Lab, w: Workload, d: Path) -> dict:
