@@ -161,7 +161,7 @@ def cluster_istio_version(module, settings):
     (istio_version.py), and the client that read it, or None. meshfed_istio_version when set; otherwise one GET of
     istiod's Deployment (None when there is none, and always with state=rendered, which contacts no cluster)."""
     configured = setting_version(settings.istio_version)
-    if configured or module.params["state"] in (RENDERED, "absent") or not HAS_KUBERNETES:
+    if configured or module.params["state"] in (RENDERED, "absent") or kubernetes_missing():
         return configured, None
     cluster = module.params["cluster"]
     try:

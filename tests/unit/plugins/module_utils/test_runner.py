@@ -267,7 +267,7 @@ class IstiodClient(FakeClient):
 
 def run_export(monkeypatch, client, **values):
     rendered_for = []
-    monkeypatch.setattr(runner, "HAS_KUBERNETES", True)
+    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
     monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
     monkeypatch.setattr(runner, "render_exports", lambda federation, cluster, version: rendered_for.append(version) or [])
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo", **values)},
