@@ -11,8 +11,8 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
-from ansible_collections.meshfed.federation.plugins.module_utils import pki_rotation
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import rotation as pki_rotation
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC

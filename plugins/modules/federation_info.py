@@ -237,7 +237,8 @@ query_result:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_INFO_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.info import run_federation_info
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_info import (
+    run_federation_info)
 
 
 def main():

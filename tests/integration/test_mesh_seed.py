@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
     LoadLoop, Mesh, Stall, handshake_per_request, mutual_tls_handshake, record_load, sample_app, until, via_sidecar)

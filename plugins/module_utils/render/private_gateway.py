@@ -8,11 +8,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import separates_ca
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
+from ansible_collections.meshfed.federation.plugins.module_utils.model.istio_version import separates_ca
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import (
     EGRESS_PROXY_CONFIG, EXPORT_TO, PROXY_CONFIG)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import (
     consumer_parties, peer_parties, source_parties)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
 

@@ -14,11 +14,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import separates_ca
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    gateway_principal, known_grants, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.istio_version import separates_ca
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    gateway_principal, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import known_grants
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     INGRESS, credential_tls, gateway_workload_selector)

@@ -14,12 +14,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.hosts import HostClaim
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import EXPORT_TO
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.hosts import HostClaim
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import EXPORT_TO
+from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import is_ip_address
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    binding_id, name_part, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of, find_export, grant_for
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     EGRESS, credential_tls, gateway_service_fqdn, gateway_workload_selector)

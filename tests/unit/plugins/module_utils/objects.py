@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import plan_changes, plan_summary, stamp
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import plan_changes, plan_summary, stamp
 
 
 OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f", "meshfed.io/role": "export"}

@@ -14,9 +14,11 @@ import os
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
-from ansible_collections.meshfed.federation.plugins.module_utils.model import GatewayAddress, build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.peering import bundle_body, read_peers
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import GatewayAddress
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.records import bundle_body, read_peers
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 12, 10, 3, 0, 0, tzinfo=UTC)

@@ -17,7 +17,8 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 12, 10, 3, 0, 0, tzinfo=UTC)

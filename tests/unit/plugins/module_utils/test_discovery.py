@@ -9,9 +9,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
     PeerAddressError, ingress_address_from_service, peer_addresses, placeholder_address)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import CREDENTIAL, seed, settings
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.test_render import find, imports_of

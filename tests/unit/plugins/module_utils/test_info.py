@@ -13,11 +13,12 @@ import socket
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import info, probe
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import federation_info as info
+from ansible_collections.meshfed.federation.plugins.module_utils.observe import probe
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_INFO_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import ClusterError
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.query import QueryError, run_query
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import ClusterError
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.query import QueryError, run_query
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
     seed, settings, three_clusters)

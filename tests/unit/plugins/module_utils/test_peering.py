@@ -15,11 +15,12 @@ import os
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
-from ansible_collections.meshfed.federation.plugins.module_utils import federation as handover
-from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError
-from ansible_collections.meshfed.federation.plugins.module_utils.peering import bundle_body, record, record_path
-from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import split_pem
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import validated_model as handover
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.records import bundle_body, record, record_path
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import split_pem
 
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.parties import (
     DAY, NOW, ORG_A, ORG_B, Party, federate, hand_over, make_ca, peer_entry, peer_path, write)

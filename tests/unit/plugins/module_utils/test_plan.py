@@ -12,9 +12,9 @@ import copy
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import (
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import (
     SPEC_HASH, DuplicateObjectError, is_subset, plan_changes, plan_summary, spec_hash, stamp, write_waves, writes)
-from ansible_collections.meshfed.federation.plugins.module_utils.objects import object_key
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.objects import object_key
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import NS, OWNER, applied, core, plan, secret, summary, vs
 
 
