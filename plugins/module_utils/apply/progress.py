@@ -58,7 +58,7 @@ def progress_line(result, seconds, check_mode=False):
 
 
 def preflight_line(result, seconds):
-    """The line for the preflight of one role of one cluster (module_utils/preflight.py):
+    """The line for the preflight of one role of one cluster (module_utils/apply/preflight.py):
 
         cluster2 export preflight: 8 objects, in the way 1 (Gateway 1): blocked [0.1 s]
     """

@@ -102,7 +102,7 @@ def cluster_role_rules():
     return rules
 
 
-# what the mesh settings checks read (module_utils/mesh_settings.py), read-only: the mesh config's ConfigMap by name
+# what the mesh settings checks read (module_utils/kube/mesh_settings.py), read-only: the mesh config's ConfigMap by name
 # (istio-system/istio; a revisioned control plane's is istio-<revision>, whose name a ClusterRole for it must add),
 # and the Sidecars of the importing namespaces and of the root namespace. Namespaces and Services are kinds meshfed
 # writes, so their get is granted already.
@@ -121,7 +121,7 @@ def read_only_rules(group):
     return rules
 
 
-# the federation lock (module_utils/lock.py): a Lease in one namespace (kube-system unless the playbooks are told
+# the federation lock (module_utils/apply/lock.py): a Lease in one namespace (kube-system unless the playbooks are told
 # otherwise), granted by a Role there rather than cluster-wide, where leases elect the cluster's own controllers
 LOCK_RULES = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                "verbs": ["get", "create", "update", "delete"]}]

@@ -42,7 +42,8 @@ try:
 except ImportError:  # pragma: no cover - Ansible brings PyYAML
     HAS_YAML = False
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model.names import service_fqdn
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    EGRESS, gateway_service_fqdn, service_fqdn)
 
 AMBIENT_LABEL = "istio.io/dataplane-mode"
 AMBIENT = "ambient"
@@ -222,7 +223,7 @@ def sidecar_findings(federation, cluster_name, observed, mesh):
     settings = federation.settings
     cluster = federation.clusters[cluster_name]
     root = root_namespace(mesh)
-    egress_host = "istio-private-egressgateway.%s.svc.%s" % (settings.gateway_namespace, settings.cluster_domain)
+    egress_host = gateway_service_fqdn(EGRESS, settings)
     by_namespace = {}
     for imported in cluster.imports:
         by_namespace.setdefault(imported.namespace, []).append(imported)

@@ -23,7 +23,7 @@ def build_model(clusters, settings=None, peers=None, errors=()):
     """Validate the inventory's clusters and return a ``Federation``; raise ``FederationModelError``.
 
     ``peers``: one mapping per meshfed_peers entry, ``{name, where, bundle, signer}``, ``bundle`` the body of its
-    verified peering bundle (module_utils/bundle.py) or None while it has none; ``errors``: the problems found
+    verified peering bundle (module_utils/peering/envelope.py) or None while it has none; ``errors``: the problems found
     reading and verifying the bundles, reported with the inventory's."""
     problems = Problems()
     problems.errors.extend(errors)

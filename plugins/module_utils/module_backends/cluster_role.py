@@ -68,7 +68,7 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
                        result has ``mesh_settings``
     client             the cluster's ClusterClient when the role has one already (cluster_istio_version's)
 
-    The result's ``summary`` is its one line for the task output (module_utils/progress.py), timed from here.
+    The result's ``summary`` is its one line for the task output (module_utils/apply/progress.py), timed from here.
     """
     started = time.time()
     if module.params.get("state") == RENDERED:
@@ -112,7 +112,7 @@ def preflight_mark(params):
 
 def cluster_istio_version(module, settings):
     """(version, client): the (major, minor) of the cluster's istiod that the gateway and export roles render for
-    (istio_version.py), and the client that read it, or None. meshfed_istio_version when set; otherwise one GET of
+    (model/istio_version.py), and the client that read it, or None. meshfed_istio_version when set; otherwise one GET of
     istiod's Deployment (None when there is none, and always with state=rendered, which contacts no cluster)."""
     configured = setting_version(settings.istio_version)
     if configured or module.params["state"] in (RENDERED, "absent") or not HAS_KUBERNETES:

@@ -2,8 +2,8 @@
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What federation_info reports for one cluster: gateways, their address, certificate expiry, which exports
-and imports are applied, and, when asked, the state of its links (probe.py) and a JMESPath query over it all
-(query.py). Read-only, a handful of requests; an unreachable cluster is reported, not a failure."""
+and imports are applied, and, when asked, the state of its links (observe/probe.py) and a JMESPath query over it all
+(observe/query.py). Read-only, a handful of requests; an unreachable cluster is reported, not a failure."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,27 +12,27 @@ __metaclass__ = type
 import base64
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
-from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
-from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
-    PeerAddressError, discovered_fact, import_peers, ingress_address_from_service, ingress_service, peer_address)
-from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_model import (
-    address_data, cluster_summary)
-from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
-from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import (
-    HAS_KUBERNETES, ClusterClient, ClusterError)
+    ClusterClient, ClusterError, HAS_KUBERNETES)
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    credential_secret_name, EGRESS, export_object_name, gateway_name, INGRESS)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import (
     cluster_of, find_export, grant_for, peer_parties)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_model import (
+    address_data, cluster_summary)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
+    discovered_fact, import_peers, ingress_address_from_service, ingress_service, peer_address, PeerAddressError)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.probe import (
-    Target, UNREACHABLE, client_context, is_down, probe_links, utc_timestamp)
+    client_context, is_down, probe_links, Target, UNREACHABLE, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.query import (
     HAS_JMESPATH, QueryError, run_query)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, INGRESS, credential_secret_name, gateway_name, party_ca)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import export_object_name
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import party_ca
 
 
 def core_object(kind, name, namespace):

@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import export_findings, export_reads
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.cluster_role import (
     converge_role, settings_check)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import INGRESS
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import INGRESS
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 
 def export_settings_check(federation, cluster):

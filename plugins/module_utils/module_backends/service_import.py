@@ -17,7 +17,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds impo
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import import_findings, import_reads
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.cluster_role import (
     converge_role, settings_check)
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import EGRESS
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import EGRESS
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
     host_claims, render_imports)
 

@@ -20,8 +20,8 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.checks im
     local_address_kind, refused_local_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER, GatewayAddress
-from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    CROSS_CLUSTER_PORT_NAME, INGRESS, gateway_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    CROSS_CLUSTER_PORT_NAME, gateway_name, INGRESS)
 
 DISCOVERED_ADDRESS_FACT = "meshfed_discovered_gateway_address"
 

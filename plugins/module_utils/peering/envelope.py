@@ -5,7 +5,7 @@
 
 A bundle carries no secret: the peer's CA certificates, its clusters, their gateways and exports. ``sign()`` makes
 one, ``verify()`` checks one received (signature, pinned signer, parties, validity, CAs) and ``changes()`` says what
-a new bundle of a peer changes against the one before. Keys and certificates are read with module_utils/pki.py.
+a new bundle of a peer changes against the one before. Keys and certificates are read with module_utils/pki/certificates.py.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -20,36 +20,12 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels imp
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import EXPORT_TO
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import is_ip_address
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
-    binding_id, name_part, service_fqdn, short_name)
+    binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, EGRESS, EGRESS_RULE_NAME,
+    gateway_service_fqdn, peer_object_name, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of, find_export, grant_for
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, credential_tls, gateway_service_fqdn, gateway_workload_selector)
-
-EGRESS_RULE_NAME = "meshfed-egress-gateway"
-
-
-def peer_object_name(peer_name):
-    return short_name("meshfed-peer", name_part(peer_name), limit=253)
-
-
-def binding_object_name(imported, source):
-    return short_name("meshfed-import", imported.namespace, binding_id(imported, source), limit=253)
-
-
-def binding_deny_name(imported, source):
-    # "meshfed-deny-binding-": no binding's own objects (meshfed-import-...) nor an export's can take this name
-    return short_name("meshfed-deny-binding", imported.namespace, binding_id(imported, source), limit=253)
-
-
-def binding_subset(imported, source):
-    """Subset of the egress gateway's DestinationRule that carries one binding (unique per cluster)."""
-    return short_name(imported.namespace, binding_id(imported, source))
-
-
-def binding_host(imported, source, settings):
-    """SNI of the in-mesh hop to the egress gateway; it selects the binding's egress Gateway server."""
-    return "%s.%s.svc.%s" % (binding_id(imported, source), imported.namespace, settings.cluster_domain)
+    credential_tls, gateway_workload_selector)
 
 
 def render_peer(federation, cluster, peer_name, exports, address):

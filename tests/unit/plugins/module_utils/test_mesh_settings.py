@@ -11,8 +11,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import cluster_role, service_export
-from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.private_gateway import run_private_gateway
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import cluster_role
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_export import run_service_export
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_import import run_service_import
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
@@ -23,8 +22,10 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_setti
     scopes_gateways, sidecar_covers, visible_to)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import preflight_failure
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    EGRESS, gateway_service_fqdn, INGRESS)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, INGRESS, gateway_pod_labels, gateway_service_fqdn, render_gateways)
+    gateway_pod_labels, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
