@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+
 def refusal_verdict(results):
     """The message every cluster of a run fails with when another run holds the lock of one of them, else "".
     ``results``: [(cluster, what its lock task registered, or None)], in the play's order."""

@@ -11,6 +11,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.preflight import is_blocked_result
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import cluster_conflict_message
 
+
 def preflight_failure(results):
     """One message naming every blocked cluster with what blocks it, or "" when none is. ``results``: (cluster, the
     registered results of its roles) of every cluster the preflight read, in order; anything that is no blocked

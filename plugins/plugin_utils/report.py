@@ -27,7 +27,6 @@ from ansible_collections.meshfed.federation.plugins.module_utils.pki.certificate
 
 # Link state (federation_info's probe) -> kind of edge; a state not listed is a link down.
 OK, EXPIRING, DOWN, NOT_PROBED = "ok", "expiring", "down", "not-probed"
-STATE_KINDS = {probe.OK: OK, probe.PEER_CERTIFICATE_EXPIRING: EXPIRING}  # every other state of probe.py is down
 KIND_COLOURS = {OK: "#2e7d32", EXPIRING: "#ef6c00", DOWN: "#c62828", NOT_PROBED: "#9e9e9e"}
 KIND_TITLES = {OK: "ok", EXPIRING: "peer certificate expiring", DOWN: "down", NOT_PROBED: "not probed"}
 KIND_LOOKS = {OK: "green", EXPIRING: "orange", DOWN: "red", NOT_PROBED: "dashed grey"}
@@ -67,7 +66,9 @@ def _link_for(cluster, imp, source):
 def link_kind(link):
     if link is None:
         return NOT_PROBED
-    return STATE_KINDS.get(link.get("state"), DOWN)
+    if probe.is_down(link):
+        return DOWN
+    return EXPIRING if link.get("state") == probe.PEER_CERTIFICATE_EXPIRING else OK
 
 
 def _edge(cluster, imp, source, link):

@@ -14,6 +14,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_setti
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.objects import describe
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import is_blocked, is_in_the_way
 
+
 def preflight_result(cluster, role, plan, force, with_host_conflicts, with_mesh_settings=False):
     """The result of one role's preflight: whether the plan is blocked, what blocks it (``conflict_reasons``, the
     wording of engine.conflict_message), whether objects are in the way (``in_the_way``; else only mesh settings

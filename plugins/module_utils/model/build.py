@@ -19,6 +19,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.settings 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
     Federation, FederationModelError, Problems)
 
+
 def build_model(clusters, settings=None, peers=None, errors=()):
     """Validate the inventory's clusters and return a ``Federation``; raise ``FederationModelError``.
 

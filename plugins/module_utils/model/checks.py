@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Field checks: the shapes a value of a description must have (DNS labels, ports, durations, labels, addresses), each problem added under its location."""
+"""Field checks: the shapes a value of a description must have (DNS labels, ports, durations, labels, addresses), each
+problem added under its location."""
 
 from __future__ import absolute_import, division, print_function
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""This inventory's clusters read into the model: each cluster's gateway address, exports (with their consumers) and imports (with their sources), every problem named by cluster, variable, item and field."""
+"""This inventory's clusters read into the model: each cluster's gateway address, exports (with their consumers) and
+imports (with their sources), every problem named by cluster, variable, item and field."""
 
 from __future__ import absolute_import, division, print_function
 

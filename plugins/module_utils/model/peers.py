@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A peer party's bundle body read into the model: its clusters, named <peer>/<cluster>, and the exports it grants to this inventory's clusters."""
+"""The body of a peering bundle, both ways: what this party grants one peer (``bundle_body``), and a peer's body read
+into the model (``parse_peers``): its clusters, named <peer>/<cluster>, and the exports it grants to this inventory's
+clusters. The envelope around a body (signature, times, CAs checked) is peering/envelope.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,9 +12,16 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import (
     check_dns_label, check_port, check_unknown_keys, is_dns_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.inventory import parse_gateway_address
-from ansible_collections.meshfed.federation.plugins.module_utils.model.names import PEER_SEPARATOR
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of, PEER_SEPARATOR
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
     Cluster, Export, GatewayAddress, Grant, PROTOCOLS, Peer)
+
+# a body: {issuer, recipient, issued_at, expires_at, cas, clusters: [BODY_CLUSTER_FIELDS]}; a cluster's exports:
+# [BODY_EXPORT_FIELDS]; an export's consumers: [BODY_CONSUMER_FIELDS]
+BODY_CLUSTER_FIELDS = ("name", "identity", "gateway_address", "consumer", "exports")
+BODY_EXPORT_FIELDS = ("name", "protocol", "host", "port", "path_prefix", "consumers")
+BODY_CONSUMER_FIELDS = ("cluster", "methods", "paths")
+
 
 def parse_peers(problems, raw_peers, settings, clusters):
     # identity -> who holds it: a certificate identity belongs to one party
@@ -73,7 +82,7 @@ def _parse_remote_cluster(problems, where, peer, raw, settings, clusters):
     if not isinstance(raw, dict):
         problems.add(where, "must be a mapping")
         return None
-    check_unknown_keys(problems, where, raw, ("name", "identity", "gateway_address", "consumer", "exports"))
+    check_unknown_keys(problems, where, raw, BODY_CLUSTER_FIELDS)
     if not check_dns_label(problems, where, "name", raw.get("name")):
         return None
     identity = raw.get("identity")
@@ -98,7 +107,7 @@ def _parse_remote_export(problems, where, raw, clusters):
     if not isinstance(raw, dict):
         problems.add(where, "must be a mapping")
         return None
-    check_unknown_keys(problems, where, raw, ("name", "protocol", "host", "port", "path_prefix", "consumers"))
+    check_unknown_keys(problems, where, raw, BODY_EXPORT_FIELDS)
     check_dns_label(problems, where, "name", raw.get("name"))
     protocol = raw.get("protocol")
     if protocol not in PROTOCOLS:
@@ -118,3 +127,34 @@ def _parse_remote_export(problems, where, raw, clusters):
             grants.append(Grant(name, clusters[name].identity, host, None, None, clusters[name].party))
     return Export(raw.get("name"), None, None, protocol, raw.get("path_prefix"), None,
                   tuple(g.consumer for g in grants), None, tuple(grants))
+
+
+def bundle_body(federation, recipient, cas, addresses, issued_at, expires_at):
+    """What this party grants the peer party ``recipient``: its CA certificates, and each cluster that exports to
+    it (with its gateway address and the exports, hosts and consumers granted) or consumes from it (its identity).
+
+    ``addresses``: cluster name -> GatewayAddress of the clusters that export to the recipient; ``issued_at``,
+    ``expires_at``: the bundle's validity as it writes it (envelope.validity)."""
+    clusters = []
+    for cluster in sorted(federation.clusters.values(), key=lambda c: c.name):
+        exports = []
+        for export in cluster.exports:
+            grants = [g for g in export.grants if peer_of(g.consumer) == recipient]
+            if not grants:
+                continue
+            exports.append({
+                "name": export.name, "protocol": export.protocol, "host": grants[0].host,
+                "port": addresses[cluster.name].port, "path_prefix": export.path_prefix,
+                "consumers": [{"cluster": g.consumer.split(PEER_SEPARATOR, 1)[1],
+                               "methods": list(g.methods) if g.methods else None,
+                               "paths": list(g.paths) if g.paths else None} for g in grants]})
+        consumer = recipient in cluster.consumes_from
+        if not exports and not consumer:
+            continue
+        address = addresses[cluster.name] if exports else None
+        clusters.append({"name": cluster.name, "identity": cluster.identity, "consumer": consumer,
+                         "gateway_address": {"address": address.address, "port": address.port} if address else None,
+                         "exports": exports})
+    return {"issuer": federation.settings.party, "recipient": recipient,
+            "issued_at": issued_at, "expires_at": expires_at,
+            "cas": list(cas), "clusters": clusters}

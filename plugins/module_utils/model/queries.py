@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
 
+
 def cluster_of(federation, name):
     """A cluster of this inventory or, named ``<peer>/<cluster>``, of a peer's bundle; None if unknown."""
     peer = peer_of(name)

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Cross-references of a description as a whole: unique names and identities, consumers and import sources that exist, weights that add up; grants resolved."""
+"""Cross-references of a description as a whole: unique names and identities, consumers and import sources that exist,
+weights that add up; grants resolved."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,6 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import check_unique
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import PEER_SEPARATOR, grant_host, peer_of
+
 
 def check_cross_references(problems, clusters, peers, settings):
     """The clusters with their grants resolved (consumer identities and hosts) and without the imports waiting for
@@ -23,7 +25,7 @@ def check_cross_references(problems, clusters, peers, settings):
     for cluster in clusters.values():
         check_unique(problems, cluster.name, "export name in meshfed_exports", [e.name for e in cluster.exports])
         check_unique(problems, cluster.name, "import (namespace/name) in meshfed_imports",
-                      ["%s/%s" % (i.namespace, i.name) for i in cluster.imports])
+                     ["%s/%s" % (i.namespace, i.name) for i in cluster.imports])
         exports = tuple(_check_consumers(problems, clusters, peers, cluster, index, export)
                         for index, export in enumerate(cluster.exports))
         imports = []

@@ -155,8 +155,9 @@ def probe_cluster_links(module, federation, cluster):
         else:
             link.update(state=UNREACHABLE, handshake_ms=None, http_status=None, peer_identity=None,
                         peer_certificate_days_left=None, detail=target, probed_at=utc_timestamp())
+        link["down"] = is_down(link)
         links.append(link)
-    return {"links": links, "links_down": sum(1 for link in links if is_down(link))}
+    return {"links": links, "links_down": sum(1 for link in links if link["down"])}
 
 
 def run_federation_info(module):

@@ -17,6 +17,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.args_common imp
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import (
     HAS_KUBERNETES, ClusterClient, ClusterError)
 
+
 def run_federation_lock(module):
     """state=acquired or released, see the federation_lock module."""
     if not HAS_KUBERNETES:

@@ -13,6 +13,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.types imp
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import (
     load_federation, validated)
 
+
 def address_data(gateway_address):
     """A gateway address as results show it: ``{address, port}``, or ``discover``."""
     if gateway_address == DISCOVER or gateway_address is None:

@@ -17,7 +17,9 @@ from ansible_collections.meshfed.federation.plugins.module_utils.pki import cert
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import PeerAddressError, peer_address
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
-from ansible_collections.meshfed.federation.plugins.module_utils.peering.records import bundle_body, record, same_grant
+from ansible_collections.meshfed.federation.plugins.module_utils.model.peers import bundle_body
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.changes import changes
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.records import record, same_grant
 
 BUNDLE_MODE = 0o644
 
@@ -90,7 +92,7 @@ def issue(module, federation):
             except PeerAddressError as error:
                 module.fail_json(msg="bundle for %s: %s (the bundle carries where %s dials it)"
                                  % (recipient, error, recipient))
-        body = bundle_body(federation, recipient, cas, addresses, now, params["validity_days"])
+        body = bundle_body(federation, recipient, cas, addresses, *bundle.validity(now, params["validity_days"]))
         path = bundle_file(params["dest"], party, recipient)
         current = _current(path, signer_fingerprint, now, params["renewal_days"])
         if same_grant(current, body):
@@ -98,7 +100,7 @@ def issue(module, federation):
             continue
         changed = True
         results[recipient] = {"path": path, "changed": True, "expires_at": body["expires_at"],
-                              "changes": bundle.changes(current, body) if current else []}
+                              "changes": changes(current, body) if current else []}
         if not module.check_mode:
             try:
                 document = bundle.sign(body, signer_cert, signer_key)

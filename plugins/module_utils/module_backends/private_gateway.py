@@ -15,6 +15,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.module_backends
     RENDERED, converge_role)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 
+
 def _read_pem(module, path, what):
     try:
         with open(path) as pem:

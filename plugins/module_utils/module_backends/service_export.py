@@ -13,6 +13,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.module_backends
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import INGRESS
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 
+
 def export_settings_check(federation, cluster):
     """The mesh settings the exports of one cluster depend on (mesh_settings.export_findings), or None."""
     if not federation.clusters[cluster].exports:

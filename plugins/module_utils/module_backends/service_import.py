@@ -21,6 +21,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.names imp
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import (
     host_claims, render_imports)
 
+
 def import_settings_check(federation, cluster):
     """The mesh settings the imports of one cluster depend on (mesh_settings.import_findings), or None."""
     if not federation.clusters[cluster].imports:

@@ -94,6 +94,11 @@ def format_time(moment):
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def validity(now, days):
+    """(issued_at, expires_at) of a bundle issued at ``now`` (an aware datetime) for ``days``, as it writes them."""
+    return format_time(now), format_time(now + datetime.timedelta(days=days))
+
+
 def parse_time(text):
     """An ISO 8601 UTC time ending in Z (or +00:00) as an aware datetime; None when ``text`` is not one."""
     if not isinstance(text, str) or not (text.endswith("Z") or text.endswith("+00:00")):
@@ -321,95 +326,3 @@ def verify(document, pinned=None, trust_on_first_use=False, recipient=None, issu
     _check_times(body, now)
     _check_cas(body.get("cas"))
     return body, signer_fingerprint
-
-
-# --------------------------------------------------------------------------- changes
-
-
-def _ca_label(pem):
-    try:
-        return short_fingerprint(fingerprint(pem))
-    except (pki.PKIError, TypeError, ValueError):
-        return "(unreadable certificate)"
-
-
-def _gateway(address):
-    if not isinstance(address, dict):
-        return "none"
-    host = address.get("address")
-    if isinstance(host, str) and ":" in host:
-        host = "[%s]" % host
-    return "%s:%s" % (host, address.get("port"))
-
-
-def _text(value):
-    return "none" if value is None else str(value)
-
-
-def _any(values):
-    return "any" if values is None else ", ".join(str(value) for value in values)
-
-
-def _by(items, key):
-    return dict((item.get(key), item) for item in items or () if isinstance(item, dict))
-
-
-def _keyed_changes(prefix, old_items, new_items, key, wording, compare):
-    """Lines for the items added, removed and changed (``compare(prefix, old, new)``), matched by ``key``, sorted.
-    ``wording`` is three templates (added, removed, prefix of a change) with ``{}`` for the item's key."""
-    old, new = _by(old_items, key), _by(new_items, key)
-    added, removed, changed = wording
-    lines = []
-    for name in sorted(set(old) | set(new), key=str):
-        if name not in old:
-            lines.append(prefix + added.format(name))
-        elif name not in new:
-            lines.append(prefix + removed.format(name))
-        else:
-            lines.extend(compare(prefix + changed.format(name), old[name], new[name]))
-    return lines
-
-
-def _field_changes(prefix, old, new, fields):
-    """``"<prefix><label> <old> -> <new>"`` for each (field, label, render) that differs."""
-    return ["%s%s %s -> %s" % (prefix, label, render(old.get(field)), render(new.get(field)))
-            for field, label, render in fields if old.get(field) != new.get(field)]
-
-
-CONSUMER_FIELDS = (("methods", "methods", _any), ("paths", "paths", _any))
-EXPORT_FIELDS = (("protocol", "protocol", _text), ("host", "host", _text), ("port", "port", _text),
-                 ("path_prefix", "path_prefix", _text))
-CLUSTER_FIELDS = (("identity", "identity", _text), ("gateway_address", "gateway address", _gateway),
-                  ("consumer", "consumer", json.dumps))
-
-
-def _consumer_changes(prefix, old, new):
-    return _field_changes(prefix, old, new, CONSUMER_FIELDS)
-
-
-def _export_changes(prefix, old, new):
-    return (_field_changes(prefix, old, new, EXPORT_FIELDS)
-            + _keyed_changes(prefix, old.get("consumers"), new.get("consumers"), "cluster",
-                             ("consumer {} added", "consumer {} removed", "consumer {} "), _consumer_changes))
-
-
-def _cluster_changes(prefix, old, new):
-    return (_field_changes(prefix, old, new, CLUSTER_FIELDS)
-            + _keyed_changes(prefix, old.get("exports"), new.get("exports"), "name",
-                             ("export {} added", "export {} removed", "export {} "), _export_changes))
-
-
-def _ca_lines(old_cas, new_cas):
-    old, new = [_ca_label(pem) for pem in old_cas or ()], [_ca_label(pem) for pem in new_cas or ()]
-    return (["CA %s added" % label for label in new if label not in old]
-            + ["CA %s removed" % label for label in old if label not in new])
-
-
-def changes(previous_body, body):
-    """What ``body`` changes against ``previous_body``, the peer's bundle before, one line each for a plan
-    (issued_at and expires_at are not reported: every new bundle moves them). [] when there is nothing before."""
-    if previous_body is None:
-        return []
-    return (_ca_lines(previous_body.get("cas"), body.get("cas"))
-            + _keyed_changes("", previous_body.get("clusters"), body.get("clusters"), "name",
-                             ("{}: new cluster", "{}: cluster removed", "{}: "), _cluster_changes))

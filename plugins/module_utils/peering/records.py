@@ -1,22 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Peering between parties: the peers' bundles read and verified for the model (``read_peers``), what this party
-grants one peer as a bundle body (``bundle_body``), and the record of the bundles last applied (``record``), which
-a later run compares with (what a peer changed) and pins a trusted-on-first-use signer to."""
+"""Peering between parties: the peers' bundles read and verified for the model (``read_peers``), and the record of
+the bundles last applied (``record``), which a later run compares with (what a peer changed) and pins a
+trusted-on-first-use signer to. A body's shape is model/peers.py's."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import json
 import os
 
 from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import as_bool, DNS1123_LABEL
-from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of, PEER_SEPARATOR
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.changes import changes as changes_of
 
 PEER_FIELDS = ("name", "bundle", "document", "signer_fingerprint", "trust_on_first_use")
 RECORD_MODE = 0o644
@@ -74,7 +73,7 @@ def read_peers(raw_peers, party, state_dir=None, now=None):
             continue
         peers.append(entry)
         if entry["bundle"] is not None and recorded:
-            changes[name] = bundle.changes(recorded.get("body"), entry["bundle"])
+            changes[name] = changes_of(recorded.get("body"), entry["bundle"])
     return peers, problems, changes
 
 
@@ -120,37 +119,6 @@ def _read_peer(where, raw, party, recorded, now):
         return None, _peer_problem(origin, str(error))
     entry.update(bundle=body, signer=signer)
     return entry, None
-
-
-def bundle_body(federation, recipient, cas, addresses, now, validity_days):
-    """What this party grants the peer party ``recipient``: its CA certificates, and each cluster that exports to
-    it (with its gateway address and the exports, hosts and consumers granted) or consumes from it (its identity).
-
-    ``addresses``: cluster name -> GatewayAddress of the clusters that export to the recipient."""
-    clusters = []
-    for cluster in sorted(federation.clusters.values(), key=lambda c: c.name):
-        exports = []
-        for export in cluster.exports:
-            grants = [g for g in export.grants if peer_of(g.consumer) == recipient]
-            if not grants:
-                continue
-            exports.append({
-                "name": export.name, "protocol": export.protocol, "host": grants[0].host,
-                "port": addresses[cluster.name].port, "path_prefix": export.path_prefix,
-                "consumers": [{"cluster": g.consumer.split(PEER_SEPARATOR, 1)[1],
-                               "methods": list(g.methods) if g.methods else None,
-                               "paths": list(g.paths) if g.paths else None} for g in grants]})
-        consumer = recipient in cluster.consumes_from
-        if not exports and not consumer:
-            continue
-        address = addresses[cluster.name] if exports else None
-        clusters.append({"name": cluster.name, "identity": cluster.identity, "consumer": consumer,
-                         "gateway_address": {"address": address.address, "port": address.port} if address else None,
-                         "exports": exports})
-    return {"issuer": federation.settings.party, "recipient": recipient,
-            "issued_at": bundle.format_time(now),
-            "expires_at": bundle.format_time(now + datetime.timedelta(days=validity_days)),
-            "cas": list(cas), "clusters": clusters}
 
 
 def same_grant(old_body, new_body):

@@ -10,6 +10,7 @@ __metaclass__ = type
 import os
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import rotation
 
+
 def cluster_pki_dir(pki_dir, cluster, ca_scope):
     """The directory of one cluster's CA and certificate: the PKI directory itself, or with a CA per cluster
     (meshfed_ca_scope: cluster) its subdirectory named after the cluster."""

@@ -10,9 +10,10 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import plan_changes, plan_summary, stamp
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
 
 
-OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f", "meshfed.io/role": "export"}
+OWNER = owner_selector("f", "export")
 
 NS = "istio-private-gateways"
 

@@ -24,7 +24,7 @@ from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scen
     seed, settings, three_clusters)
 
 LINK_FIELDS = {"import", "namespace", "peer", "export", "protocol", "sni", "address", "port", "state", "handshake_ms",
-               "http_status", "peer_identity", "peer_certificate_days_left", "detail", "probed_at"}
+               "http_status", "peer_identity", "peer_certificate_days_left", "detail", "probed_at", "down"}
 
 
 def test_one_link_per_source_of_each_import_with_the_renderers_address():
@@ -96,6 +96,7 @@ def test_probed_links_are_reported_and_counted_even_when_the_cluster_api_is_unre
     assert [(link["export"], link["state"], link["http_status"]) for link in cluster["links"]] == [
         ("reviews-v2", "peer_certificate_expiring", None), ("details", "http_error", 503)]
     assert cluster["links_down"] == 1  # expiring still carries traffic
+    assert sum(link["down"] for link in cluster["links"]) == cluster["links_down"]
     assert "query_result" not in result
 
 
