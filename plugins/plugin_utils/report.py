@@ -12,7 +12,11 @@ self-contained HTML page or a Markdown summary with a Mermaid diagram. Pure: dat
 * ``report_markdown(clusters, generated_at)``: the same tables in Markdown and the diagram as a Mermaid flowchart.
 
 Every string in a cluster dict comes from the inventory or a cluster: it is escaped for the language it lands in
-(DOT, HTML, Mermaid, Markdown)."""
+(DOT, HTML, Mermaid, Markdown).
+
+Why one file over 400 lines: the HTML page and the Markdown summary are two renderings of the same rows (clusters,
+edges, counts) and of the same link kinds; a third format would be the time to put the rows in a file of their own.
+"""
 
 from __future__ import absolute_import, division, print_function
 

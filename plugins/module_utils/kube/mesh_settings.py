@@ -28,6 +28,9 @@ What it cannot render around, it refuses (blocking) or warns about:
   the pods it selects call the import);
 * a mesh-wide ``gatewayTopology.proxyProtocol`` where the cluster exports (a warning: a load balancer in front of the
   ingress gateway may add the PROXY header on purpose).
+
+Why one file over 400 lines: every finding reads the same observed snapshot (SettingsCheck) with the same
+helpers (items, visibility, the mesh config); split by finding, each part would import the others' helpers.
 """
 
 from __future__ import absolute_import, division, print_function

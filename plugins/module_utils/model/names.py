@@ -125,5 +125,7 @@ def binding_host(imported, source, settings):
     return service_fqdn(imported.namespace, binding_id(imported, source), settings)
 
 
-def peer_object_name(peer_name):
-    return short_name("meshfed-peer", name_part(peer_name), limit=253)
+def source_object_name(cluster_name):
+    """The ServiceEntry and DestinationRule of one cluster imported from: meshfed-peer-<cluster>, a name users rely on
+    (from before "peer" came to mean another party), kept as it is."""
+    return short_name("meshfed-peer", name_part(cluster_name), limit=253)

@@ -26,7 +26,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.module_backends
     address_data, cluster_summary)
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
-    discovered_fact, import_peers, ingress_address_from_service, ingress_service, peer_address, PeerAddressError)
+    discovered_fact, source_clusters, ingress_address_from_service, ingress_service, gateway_address_of, GatewayAddressError)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.probe import (
     client_context, is_down, probe_links, Target, UNREACHABLE, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.query import (
@@ -96,13 +96,13 @@ def unreachable_report(cluster, error):
 
 def link_targets(federation, cluster, discovered):
     """Per (import, source) of ``cluster``: its link's description and the probe Target, or, for a peer whose
-    gateway address is unknown or refused (discovery.peer_address), the reason instead."""
+    gateway address is unknown or refused (discovery.gateway_address_of), the reason instead."""
     addresses = {}
-    for peer_name in import_peers(cluster):
+    for source in source_clusters(cluster):
         try:
-            addresses[peer_name] = peer_address(federation, peer_name, discovered)
-        except PeerAddressError as error:
-            addresses[peer_name] = str(error)
+            addresses[source] = gateway_address_of(federation, source, discovered)
+        except GatewayAddressError as error:
+            addresses[source] = str(error)
     links = []
     for imported in cluster.imports:
         for source in imported.sources:

@@ -14,7 +14,7 @@ import os
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
-from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import PeerAddressError, peer_address
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import GatewayAddressError, gateway_address_of
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
 from ansible_collections.meshfed.federation.plugins.module_utils.model.peers import bundle_body
@@ -88,8 +88,8 @@ def issue(module, federation):
         addresses = {}
         for name in exporting_clusters(federation, recipient):
             try:
-                addresses[name] = peer_address(federation, name, params["peer_addresses"])
-            except PeerAddressError as error:
+                addresses[name] = gateway_address_of(federation, name, params["peer_addresses"])
+            except GatewayAddressError as error:
                 module.fail_json(msg="bundle for %s: %s (the bundle carries where %s dials it)"
                                  % (recipient, error, recipient))
         body = bundle_body(federation, recipient, cas, addresses, *bundle.validity(now, params["validity_days"]))

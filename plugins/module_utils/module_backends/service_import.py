@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import functools
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
-    PeerAddressError, peer_addresses, placeholder_address)
+    GatewayAddressError, peer_addresses, placeholder_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import HostCheck
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.hosts import claim_places
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
@@ -37,7 +37,7 @@ def run_service_import(module):
         try:
             return render_imports(federation, cluster,
                                   peer_addresses(federation, cluster, module.params["peer_addresses"], fallback))
-        except PeerAddressError as error:
+        except GatewayAddressError as error:
             module.fail_json(msg="cluster %s: %s" % (cluster, error))
 
     def host_check(federation, cluster, present):

@@ -26,7 +26,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.names imp
 DISCOVERED_ADDRESS_FACT = "meshfed_discovered_gateway_address"
 
 
-class PeerAddressError(Exception):
+class GatewayAddressError(Exception):
     """A peer's gateway address that consumers cannot dial: unknown, or local to the consumer."""
 
 
@@ -64,27 +64,27 @@ def discover_ingress_address(client, gateway_namespace, timeout=0, check_mode=Fa
         time.sleep(1)
 
 
-def peer_address(federation, peer_name, discovered):
-    """The GatewayAddress consumers dial for a peer: the inventory's, else what discovery found
-    (``discovered``: cluster name -> {address, port}); PeerAddressError if unknown or refused."""
-    configured = cluster_of(federation, peer_name).gateway_address
+def gateway_address_of(federation, cluster_name, discovered):
+    """The GatewayAddress consumers dial for one cluster (of this inventory or a peer's): the inventory's, else what
+    discovery found (``discovered``: cluster name -> {address, port}); GatewayAddressError if unknown or refused."""
+    configured = cluster_of(federation, cluster_name).gateway_address
     if configured != DISCOVER:
         return configured
-    found = (discovered or {}).get(peer_name)
+    found = (discovered or {}).get(cluster_name)
     if not found:
-        raise PeerAddressError(
+        raise GatewayAddressError(
             "the private ingress gateway address of cluster '%s' is unknown: set meshfed_gateway_address for it, "
-            "or make sure its Service %s has status.loadBalancer.ingress" % (peer_name, gateway_name(INGRESS)))
+            "or make sure its Service %s has status.loadBalancer.ingress" % (cluster_name, gateway_name(INGRESS)))
     address = GatewayAddress(found["address"], int(found.get("port") or federation.settings.ingress_port))
     if local_address_kind(address.address) and not federation.settings.allow_local_gateway_addresses:
-        raise PeerAddressError(
+        raise GatewayAddressError(
             "the private ingress gateway address of cluster '%s' found by discovery (meshfed_gateway_address: "
             "discover, field address of its Service's status.loadBalancer.ingress): %s"
-            % (peer_name, refused_local_address(address.address)))
+            % (cluster_name, refused_local_address(address.address)))
     return address
 
 
-def import_peers(cluster):
+def source_clusters(cluster):
     return sorted(set(s.cluster for i in cluster.imports for s in i.sources))
 
 
@@ -96,14 +96,15 @@ def placeholder_address(settings):
 
 
 def peer_addresses(federation, cluster_name, discovered, fallback=None):
-    """Peer cluster name -> GatewayAddress, for every peer the imports of ``cluster_name`` consume from; with a
-    ``fallback`` address, that one instead of the PeerAddressError of an unknown or refused address."""
+    """Cluster name -> GatewayAddress, for every cluster the imports of ``cluster_name`` consume from (the module
+    option of that value is ``peer_addresses``); with a
+    ``fallback`` address, that one instead of the GatewayAddressError of an unknown or refused address."""
     addresses = {}
-    for peer in import_peers(federation.clusters[cluster_name]):
+    for source in source_clusters(federation.clusters[cluster_name]):
         try:
-            addresses[peer] = peer_address(federation, peer, discovered)
-        except PeerAddressError:
+            addresses[source] = gateway_address_of(federation, source, discovered)
+        except GatewayAddressError:
             if fallback is None:
                 raise
-            addresses[peer] = fallback
+            addresses[source] = fallback
     return addresses

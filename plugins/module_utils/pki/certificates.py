@@ -7,6 +7,9 @@ Pure functions (data in, data out) build keys and certificates and decide, commu
 whether what is on disk can be kept: ``leaf_reasons()`` / ``ca_reasons()`` return the list of reasons
 to regenerate (empty = keep). Each reason is ``"<code>: <detail>"`` with a code from ``REASON_CODES``.
 File IO lives in the small helpers at the end (``read_bytes``, ``ensure_dir``, ``write_atomic``).
+
+Why one file over 400 lines: building a certificate and deciding whether the one on disk can be kept are the same
+facts read both ways (subject, SANs, key usage, validity); apart, each would restate the other's.
 """
 
 from __future__ import absolute_import, division, print_function

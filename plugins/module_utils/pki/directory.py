@@ -8,7 +8,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model.settings import DEFAULT_SETTINGS
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import rotation
+
+DEFAULT_ROOT = "~/.meshfed/pki"
+
+
+def pki_dir(configured, federation_name=None):
+    """The federation's PKI directory on the controller: ``configured`` (meshfed_pki_dir) when set, else
+    ~/.meshfed/pki/<federation_name> (meshfed_federation_name, or its default)."""
+    if configured:
+        return str(configured)
+    return "%s/%s" % (DEFAULT_ROOT, federation_name or DEFAULT_SETTINGS["federation_name"])
 
 
 def cluster_pki_dir(pki_dir, cluster, ca_scope):

@@ -21,20 +21,21 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_setti
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import is_ip_address
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
     binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, EGRESS, EGRESS_RULE_NAME,
-    gateway_service_fqdn, peer_object_name, service_fqdn, short_name)
+    gateway_service_fqdn, source_object_name, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of, find_export, grant_for
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     credential_tls, gateway_workload_selector)
 
 
-def render_peer(federation, cluster, peer_name, exports, address):
-    """ServiceEntry and DestinationRule that reach one peer's ingress gateway with mutual TLS, and TCP keepalive
+def render_source_cluster(federation, cluster, peer_name, exports, address):
+    """ServiceEntry and DestinationRule (meshfed-peer-<cluster>, a name users rely on) that reach the ingress gateway of
+    one cluster this one imports from, with mutual TLS, and TCP keepalive
     (``peer_tcp_keepalive``) so that the load balancers and NAT gateways on the way keep an idle connection."""
     settings = federation.settings
     peer = cluster_of(federation, peer_name)
     labels = owned_labels(settings.federation_name, "import")
-    name = peer_object_name(peer_name)
+    name = source_object_name(peer_name)
     resolution = "STATIC" if is_ip_address(address.address) else "DNS"
     entry = istio.service_entry(
         settings.istio_api_version, name, settings.gateway_namespace, labels, [peer.identity],
@@ -269,7 +270,7 @@ def render_imports(federation, cluster_name, peer_addresses):
             exports_by_peer.setdefault(source.cluster, {})[source.export] = find_export(
                 federation, source.cluster, source.export)
     for peer in sorted(exports_by_peer):
-        objects.extend(render_peer(federation, cluster, peer, exports_by_peer[peer].values(), peer_addresses[peer]))
+        objects.extend(render_source_cluster(federation, cluster, peer, exports_by_peer[peer].values(), peer_addresses[peer]))
     objects.append(render_egress_rule(federation, cluster))
     for imported in cluster.imports:
         for source in imported.sources:

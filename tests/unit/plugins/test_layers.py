@@ -91,3 +91,14 @@ def test_the_layers_form_no_cycle():
         return any(step == goal or (step not in seen and reaches(step, goal, seen + (step,)))
                    for step in MAY_IMPORT[start])
     assert [layer for layer in MAY_IMPORT if reaches(layer, layer)] == []
+
+
+MOST_LINES = 400
+WHY = "Why one file over 400 lines:"
+
+
+@pytest.mark.parametrize("name,path", FILES, ids=[name for name, dummy in FILES])
+def test_a_long_file_says_why_it_is_one(name, path):
+    with open(path) as source:
+        text = source.read()
+    assert text.count("\n") <= MOST_LINES or WHY in (ast.get_docstring(ast.parse(text)) or "")
