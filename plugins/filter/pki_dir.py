@@ -11,8 +11,9 @@ name: pki_dir
 short_description: The federation's PKI directory on the controller
 version_added: 0.1.0
 description:
-  - C(meshfed_pki_dir) when set, else C(~/.meshfed/pki/<meshfed_federation_name>): the one default of the PKI
-    directory, which the pki, private_gateway and ca_rotation roles and the playbooks use.
+  - C(meshfed_pki_dir) when set, else C(~/.meshfed/pki/<meshfed_federation_name>).
+  - The one default of the PKI directory, which the pki, private_gateway and ca_rotation roles and the playbooks
+    use.
 options:
   _input:
     description: C(meshfed_pki_dir), or null when it is not set.

@@ -36,8 +36,8 @@ UNSAFE_PATH_ROUTE = "meshfed:unsafe-path"
 def export_server_tls(federation, cluster, party, identities, separate_ca=False):
     """Mutual TLS of one server of an export: this cluster's certificate, the CA of one consumer party only, and
     only the identities granted the export within that party."""
-    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, federation.settings, "serverCertificate", party,
-                                                     separate_ca))
+    credential = credential_tls(cluster, federation.settings, "serverCertificate", party, separate_ca)
+    tls = dict({"mode": "MUTUAL"}, **credential)
     tls["subjectAltNames"] = identities
     return tls
 
