@@ -30,7 +30,7 @@ description:
     C(spec.externalTrafficPolicy)), when set; by default none of them.
   - The cluster's gateway certificate, key and the CA certificate become one C(kubernetes.io/tls) Secret read by the
     gateways through C(credentialName) (SDS), or mounted as files when the federation's C(cert_delivery) is C(file).
-  - Across parties, each peer party's CAs go into a Secret of their own: on Istio 1.28 or later (C(istio_version),
+  - Across parties, each peer party's CAs go into a Secret of their own. On Istio 1.28 or later (C(istio_version),
     C(meshfed_istio_version); by default istiod's version read from its Deployment in C(istio-system)) a Secret
     C(<identity>-<party>-certs-cacert) with the CAs alone for the ingress servers (C(caCertCredentialName)), and
     C(<identity>-<party>-certs) with a copy of the key for each party the egress gateway dials; on older or

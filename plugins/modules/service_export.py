@@ -18,7 +18,7 @@ description:
     SNI C(<export>.<identity>) whose C(subjectAltNames) lists only the consumers granted the export), a VirtualService
     with the path prefix match and the uri and authority rewrite to the local service and subset, and a
     DestinationRule for the local service visible only to the gateway namespace.
-  - A server for a peer party trusts that party's CA only: on Istio 1.28 or later (the federation's C(istio_version),
+  - A server for a peer party trusts that party's CA only. On Istio 1.28 or later (the federation's C(istio_version),
     by default read from istiod's Deployment in C(istio-system)) by C(caCertCredentialName) of a Secret holding
     that CA alone, the key staying in the cluster's one credential Secret; on older or unknown Istio by a
     C(credentialName) of its own (M(meshfed.federation.private_gateway) writes both kinds of Secrets).

@@ -29,6 +29,8 @@ CREATE, RENEW, TAKE, HELD = "create", "renew", "take", "held"
 
 
 def lease_name(federation_name):
+    # the one object name not in model/names.py: apply never imports the model, and the lock is taken before the
+    # model is at hand (federation_lock takes a federation name, not a federation)
     return "meshfed-%s" % federation_name
 
 
