@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import run as bench  # noqa: E402  pylint: disable=wrong-import-position
 
-MODULES = {  # role -> (module spec name, run function name) in module_utils/runner.py
+MODULES = {  # role -> (module spec name in module_utils/args_common.py, run function in module_utils/module_backends/<module>.py)
     "import": ("SERVICE_IMPORT_MODULE", "run_service_import"),
     "export": ("SERVICE_EXPORT_MODULE", "run_service_export"),
     "gateway": ("PRIVATE_GATEWAY_MODULE", "run_private_gateway"),
@@ -194,7 +194,8 @@ def profile_module(checkout, args, role, phase, federation):
     """cProfile of the in-process module path (plugin_utils/in_process.run_in_process with the module's spec and
     code) for ``args``; for the first converge the federation is cleaned first (the other roles' objects too)."""
     sys.path.insert(0, checkout.collections)
-    from ansible_collections.meshfed.federation.plugins.module_utils import runner
+    import importlib
+    from ansible_collections.meshfed.federation.plugins.module_utils import args_common
     from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
     spec_name, function = MODULES[role]
     if phase == "first":
@@ -202,7 +203,9 @@ def profile_module(checkout, args, role, phase, federation):
     profiler = cProfile.Profile()
     start = time.monotonic()
     profiler.enable()
-    result = run_in_process(getattr(runner, spec_name), getattr(runner, function), args, False, False)
+    backend = importlib.import_module("ansible_collections.meshfed.federation.plugins.module_utils.module_backends."
+                                      + function[len("run_"):])
+    result = run_in_process(getattr(args_common, spec_name), getattr(backend, function), args, False, False)
     profiler.disable()
     elapsed = time.monotonic() - start
     text = io.StringIO()

@@ -93,8 +93,8 @@ def collection_render(spec, settings, credentials):
     """{cluster: objects} as federate.yml applies them, by the current checkout's own model and renderers: the one
     place that knows their names and signatures (adapt it when module_utils changes). Imported from the collection
     path that main() puts first on sys.path (the current checkout's)."""
-    from ansible_collections.meshfed.federation.plugins.module_utils.discovery import peer_addresses
-    from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+    from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import peer_addresses
+    from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
     from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
     from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
     from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports

@@ -23,15 +23,24 @@ from ansible.utils.display import Display
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
     FEDERATION_INFO_MODULE, FEDERATION_LOCK_MODULE, FEDERATION_MODEL_MODULE, FEDERATION_PKI_MODULE, PEERING_BUNDLE_MODULE,
     PRIVATE_GATEWAY_MODULE, SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
-from ansible_collections.meshfed.federation.plugins.module_utils.federation import run_federation_model
-from ansible_collections.meshfed.federation.plugins.module_utils.info import run_federation_info
-from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import HAS_KUBERNETES
-from ansible_collections.meshfed.federation.plugins.module_utils.lock import run_federation_lock
-from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import run_peering_bundle
-from ansible_collections.meshfed.federation.plugins.module_utils.pki import HAS_CRYPTOGRAPHY
-from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import run_federation_pki
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import (
-    run_private_gateway, run_service_export, run_service_import)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_model import (
+    run_federation_model)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_info import (
+    run_federation_info)
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import HAS_KUBERNETES
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_lock import (
+    run_federation_lock)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import (
+    run_peering_bundle)
+from ansible_collections.meshfed.federation.plugins.module_utils.pki.certificates import HAS_CRYPTOGRAPHY
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_pki import (
+    run_federation_pki)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.private_gateway import (
+    run_private_gateway)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_export import (
+    run_service_export)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_import import (
+    run_service_import)
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import (
     LOCAL_TRANSPORTS, in_process_enabled, invocation_wanted, run_in_process, shows_progress)
 

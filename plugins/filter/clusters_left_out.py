@@ -52,7 +52,7 @@ _value:
   type: str
 """
 
-from ansible_collections.meshfed.federation.plugins.module_utils.left_out import left_out_message
+from ansible_collections.meshfed.federation.plugins.plugin_utils.left_out import left_out_message
 from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import (
     LOCK_RESULT, ROLE_RESULTS, registered_results)
 

@@ -86,7 +86,7 @@ from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.meshfed.federation.plugins.module_utils.report import (
+from ansible_collections.meshfed.federation.plugins.plugin_utils.report import (
     cluster_list, dot_source, report_html, report_markdown)
 
 FORMATS = ("html", "markdown")

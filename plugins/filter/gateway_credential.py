@@ -65,8 +65,9 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model import CA_SCOPES
-from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import CREDENTIAL_VARIANTS, credential_paths
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import CA_SCOPES
+from ansible_collections.meshfed.federation.plugins.module_utils.pki.directory import (
+    credential_paths, CREDENTIAL_VARIANTS)
 
 
 def gateway_credential(pki_dir, cluster, clusters, ca_scope="federation", variant="current"):

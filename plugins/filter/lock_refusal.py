@@ -46,7 +46,7 @@ _value:
   type: str
 """
 
-from ansible_collections.meshfed.federation.plugins.module_utils.lock import refusal_verdict
+from ansible_collections.meshfed.federation.plugins.plugin_utils.lock_verdict import refusal_verdict
 from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import LOCK_RESULT, registered_results
 
 

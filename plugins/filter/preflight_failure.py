@@ -47,7 +47,7 @@ _value:
   type: str
 """
 
-from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_failure as verdict
+from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import preflight_failure as verdict
 from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import registered_results
 
 

@@ -11,16 +11,13 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
-from ansible_collections.meshfed.federation.plugins.module_utils import pki_rotation
-
-KUBERNETES_CORE_MISSING = ("meshfed.federation needs the kubernetes.core collection (>= 3.0.0) on the controller to "
-                           "reach a cluster: ansible-galaxy collection install kubernetes.core")
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import rotation as pki_rotation
 
 # doc fragment meshfed.federation.kubernetes_auth: kubernetes.core's connection options (its AUTH_ARG_SPEC, whose
 # client reads the K8S_AUTH_* environment itself), kept here so that the modules take them, documented, whatever
 # kubernetes.core is installed or not (without it, the modules that reach a cluster fail with
-# KUBERNETES_CORE_MISSING). kubeconfig is no_log, as before kubernetes.core 6.3: meshfed's modules are plain
+# apply/client.KUBERNETES_CORE_MISSING). kubeconfig is no_log, as before kubernetes.core 6.3: meshfed's modules are plain
 # AnsibleModules, which would show an inline kubeconfig's tokens. A unit test compares it with kubernetes.core's.
 AUTH_ARG_SPEC = dict(
     kubeconfig=dict(type="raw", no_log=True),

@@ -97,7 +97,7 @@ EXAMPLES = r"""
       cert_path: ~/.meshfed/pki/demo/{{ inventory_hostname }}.crt
       key_path: ~/.meshfed/pki/demo/{{ inventory_hostname }}.key
       ca_path: ~/.meshfed/pki/demo/ca.crt
-    query: "links[?state!='ok'].[import, peer, export, state, detail]"
+    query: "links[?down].[import, peer, export, state, detail]"
   register: links
 
 - name: Fail when a link is down
@@ -197,6 +197,11 @@ cluster:
           type: str
           choices: [ok, unreachable, refused, peer_certificate_wrong, peer_certificate_expiring, http_error]
           sample: ok
+        down:
+          description: Whether the link is down, that is its state is neither V(ok) nor V(peer_certificate_expiring)
+            (the one rule the playbooks, the roles and the report use).
+          type: bool
+          sample: false
         handshake_ms:
           description: Duration of the TLS handshake in milliseconds (the TCP connection not included); null when
             the handshake did not complete.
@@ -224,7 +229,7 @@ cluster:
           type: str
           sample: "2026-12-01T10:00:00Z"
     links_down:
-      description: Number of links whose state is neither V(ok) nor V(peer_certificate_expiring).
+      description: Number of links that are down (RV(cluster.links[].down)).
       returned: when O(probe=true)
       type: int
       sample: 0
@@ -237,7 +242,8 @@ query_result:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_INFO_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.info import run_federation_info
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_info import (
+    run_federation_info)
 
 
 def main():

@@ -134,7 +134,8 @@ expires:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_LOCK_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.lock import run_federation_lock
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_lock import (
+    run_federation_lock)
 
 
 def main():

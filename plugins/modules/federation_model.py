@@ -131,7 +131,8 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_MODEL_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.federation import run_federation_model
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_model import (
+    run_federation_model)
 
 
 def main():

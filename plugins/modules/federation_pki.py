@@ -295,7 +295,8 @@ permissions_fixed:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_PKI_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import run_federation_pki
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_pki import (
+    run_federation_pki)
 
 
 def main():

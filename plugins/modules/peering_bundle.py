@@ -129,7 +129,8 @@ recorded:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import PEERING_BUNDLE_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import run_peering_bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import (
+    run_peering_bundle)
 
 
 def main():

@@ -67,7 +67,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - meshfed.federation.kubernetes_auth
+  - kubernetes.core.k8s_auth_options
   - meshfed.federation.credential
   - meshfed.federation.federation
   - meshfed.federation.apply
@@ -185,7 +185,8 @@ ingress_gateway_address:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import PRIVATE_GATEWAY_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import run_private_gateway
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.private_gateway import (
+    run_private_gateway)
 
 
 def main():

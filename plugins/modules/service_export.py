@@ -118,7 +118,8 @@ api_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import SERVICE_EXPORT_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import run_service_export
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_export import (
+    run_service_export)
 
 
 def main():

@@ -160,7 +160,8 @@ api_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import SERVICE_IMPORT_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import run_service_import
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_import import (
+    run_service_import)
 
 
 def main():

@@ -8,14 +8,14 @@ calls leave from the controller).
 Why: executing a module means a new Python process that imports the kubernetes client again (about a second
 of CPU) for every cluster and every role. The action plugin of meshfed's modules (plugins/action/meshfed.py), which
 Ansible loads in its main process, imports it once; each worker is a fork of that process and starts warm. The
-module's code is the same function either way (see module_utils/runner.py), given a module-like object instead of
+module's code is the same function either way (see module_utils/module_backends/cluster_role.py), given a module-like object instead of
 AnsibleModule.
 
 Anything that needs the module to run as a separate process falls back to the ordinary module execution:
 a remote or delegated non-local connection, become, async, task ``environment``, a controller without
 the module's Python libraries, or ``MESHFED_IN_PROCESS=false`` in the controller's environment.
 
-Either way, a result's ``summary`` (the progress line of a cluster role, module_utils/progress.py) is displayed
+Either way, a result's ``summary`` (the progress line of a cluster role, module_utils/apply/progress.py) is displayed
 as the task ends, at default verbosity, unless the stdout callback writes JSON (a line would break its document).
 """
 

@@ -10,8 +10,8 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.meshfed.federation.plugins.module_utils.discovery import DISCOVERED_ADDRESS_FACT
-from ansible_collections.meshfed.federation.plugins.module_utils.model import DEFAULT_SETTINGS
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import DISCOVERED_ADDRESS_FACT
+from ansible_collections.meshfed.federation.plugins.module_utils.model.settings import DEFAULT_SETTINGS
 
 # what the tasks of the private_gateway, service_export and service_import roles register, in the order they run
 ROLE_RESULTS = ("private_gateway_result", "service_export_result", "service_import_result")

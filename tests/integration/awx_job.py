@@ -95,7 +95,8 @@ def render_injectors(credential_type, inputs, private_data_dir):
 
 def make_ca():
     """A self-signed ECDSA P-256 CA, the input of a CA credential: (certificate PEM, key PEM, certificate)."""
-    from ansible_collections.meshfed.federation.plugins.module_utils import pki  # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
     key = pki.generate_key("ecdsa-p256")
     cert = pki.build_ca(key, common_name="awx test federation CA", validity_days=30)

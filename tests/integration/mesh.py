@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tools", "lab"))

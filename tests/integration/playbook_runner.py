@@ -15,8 +15,12 @@ import time
 
 import yaml
 
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import KINDS, NETWORKING, SECURITY
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import MANAGED_BY, MANAGED_BY_VALUE, selector_string
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.objects import api_group
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OWNED = "app.kubernetes.io/managed-by=meshfed"
+OWNED = selector_string({MANAGED_BY: MANAGED_BY_VALUE})
 
 
 class PlaybookRun(object):
@@ -139,12 +143,9 @@ def owned_objects(lab, context, federation_name, kinds="all"):
     return sorted("%s/%s/%s" % (i["kind"], i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items)
 
 
-OUR_KINDS = ",".join([
-    "namespaces", "secrets", "serviceaccounts", "services", "deployments.apps", "roles.rbac.authorization.k8s.io",
-    "rolebindings.rbac.authorization.k8s.io", "horizontalpodautoscalers.autoscaling",
-    "poddisruptionbudgets.policy", "gateways.networking.istio.io", "virtualservices.networking.istio.io",
-    "destinationrules.networking.istio.io", "serviceentries.networking.istio.io",
-    "authorizationpolicies.security.istio.io"])
+# every kind meshfed writes, as kubectl names them (<plural>.<group>), from the kind table
+OUR_KINDS = ",".join(".".join(part for part in (kind.plural, kind.api if kind.api in (NETWORKING, SECURITY)
+                                                else api_group(kind.api)) if part) for kind in KINDS)
 
 
 def settle_namespace(lab, context, name, timeout=120):

@@ -17,8 +17,8 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import run_apply
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.cluster_role import run_apply
 
 pytestmark = pytest.mark.lab
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    pki_dir_for, run_playbook, settle_namespace, write_inventory, write_marks)
+    OWNED, pki_dir_for, run_playbook, settle_namespace, write_inventory, write_marks)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -216,7 +216,7 @@ def case_id(case):
 
 def snapshot(lab):
     """Per cluster, the write marks of every meshfed object."""
-    return dict((cluster, write_marks(lab, cluster, "app.kubernetes.io/managed-by=meshfed")) for cluster in CLUSTERS)
+    return dict((cluster, write_marks(lab, cluster, OWNED)) for cluster in CLUSTERS)
 
 
 def run_case(lab, root, index, case):

@@ -15,7 +15,8 @@ import ssl
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
     Mesh, forged, mutual_tls_handshake, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (

@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    OUR_KINDS, owned_objects, pki_dir_for, run_playbook, run_playbook_until, settle_namespace, write_inventory,
+    OUR_KINDS, OWNED, owned_objects, pki_dir_for, run_playbook, run_playbook_until, settle_namespace, write_inventory,
     write_marks)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -125,7 +125,7 @@ def test_a_cluster_without_istio_is_named_nothing_is_written_there_and_the_other
         assert "Traceback" not in run.stdout
         # nothing of ours in the cluster without Istio (its lock released), nothing changed in cluster1
         ours = subprocess.run([lab.kubectl_binary, "--kubeconfig", bare, "--context", "bare", "get",
-                               "namespaces,leases", "-A", "-l", "app.kubernetes.io/managed-by=meshfed", "-o", "name"],
+                               "namespaces,leases", "-A", "-l", OWNED, "-o", "name"],
                               capture_output=True, text=True, timeout=60, check=True)
         assert ours.stdout.strip() == "", ours.stdout
         assert write_marks(lab, "cluster1") == before

@@ -17,7 +17,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, until
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook, settle_namespace
 

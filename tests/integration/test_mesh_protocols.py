@@ -18,7 +18,7 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
     Mesh, grpc_calls, mutual_tls_handshake, netns, sample_app, tcp_exchange, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (

@@ -18,11 +18,11 @@ import time
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
     LoadLoop, Mesh, Stall, handshake_per_request, mutual_tls_handshake, record_load, sample_app, until, via_sidecar)
-from ansible_collections.meshfed.federation.tests.integration.playbook_runner import REPO, run_playbook, settle_namespace
+from ansible_collections.meshfed.federation.tests.integration.playbook_runner import OWNED, REPO, run_playbook, settle_namespace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -225,7 +225,7 @@ def test_an_allow_all_policy_elsewhere_does_not_open_a_binding_to_other_namespac
     try:
         # without the DENY (deleted here, put back by federate.yml) the allow-all opens the binding ...
         lab.kubectl("cluster1", "delete", "authorizationpolicies.security.istio.io", "-n", GATEWAYS,
-                    "-l", "app.kubernetes.io/managed-by=meshfed,meshfed.io/import=details")
+                    "-l", OWNED + ",meshfed.io/import=details")
         assert until(lambda: request()[0] == 200, timeout=60)
         play(lab, "federate.yml")
         # ... with it, refused by the egress gateway's RBAC filter

@@ -20,8 +20,8 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle
-from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import split_pem
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import split_pem
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
     LoadLoop, Mesh, forged, handshake_per_request, mutual_tls_handshake, record_load, sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
-    OUR_KINDS, owned_objects, pki_dir_for, run_playbook, settle_namespace, write_inventory, write_marks)
+    OUR_KINDS, OWNED, owned_objects, pki_dir_for, run_playbook, settle_namespace, write_inventory, write_marks)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -71,7 +71,7 @@ def federate(lab, inventory, *extra):
 def snapshot(lab):
     """Per cluster, the write marks (generation, meshfed's write times) of every meshfed object: a controller's status
     update (the HPA's) changes an object's resourceVersion, not these."""
-    return dict((cluster, write_marks(lab, cluster, "app.kubernetes.io/managed-by=meshfed")) for cluster in CLUSTERS)
+    return dict((cluster, write_marks(lab, cluster, OWNED)) for cluster in CLUSTERS)
 
 
 def ratings_objects(lab, cluster):

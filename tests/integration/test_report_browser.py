@@ -20,7 +20,7 @@ import shutil
 import pytest
 
 from ansible_collections.meshfed.federation.plugins.filter.federation_report import federation_report
-from ansible_collections.meshfed.federation.plugins.module_utils.report import KIND_COLOURS
+from ansible_collections.meshfed.federation.plugins.plugin_utils.report import KIND_COLOURS
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import run_playbook, write_inventory
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.report_scenario import (
     DAYS_LEFT, EDGES, clusters)

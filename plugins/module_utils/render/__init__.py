@@ -8,5 +8,6 @@ service_export.py   export role: ingress Gateway per export, VirtualService, loc
 service_import.py   import role: peer ServiceEntry/DestinationRule, egress Gateway/VirtualService per binding,
                     the local alias Service and the splitting VirtualService
 istio.py, kube.py   one builder per kind (where a VirtualService is built: istio.virtual_service)
-labels.py           ownership labels
+
+The names of what they build come from model/names.py.
 """

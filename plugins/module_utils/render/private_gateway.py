@@ -8,24 +8,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import separates_ca
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
+from ansible_collections.meshfed.federation.plugins.module_utils.model.istio_version import separates_ca
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import (
     EGRESS_PROXY_CONFIG, EXPORT_TO, PROXY_CONFIG)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import (
     consumer_parties, peer_parties, source_parties)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
-
-INGRESS = "ingress"
-EGRESS = "egress"
-CROSS_CLUSTER_PORT_NAME = "https-for-cross-cluster-communication"
-IN_MESH_PORT_NAME = "tls-in-mesh"
-# istiod reads the CA of credential <name> from Secret <name>-cacert when there is one (a CA-only Secret)
-CA_SECRET_SUFFIX = "-cacert"
-
-
-def gateway_name(direction):
-    return "istio-private-%sgateway" % direction
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    ca_secret_name, credential_secret_name, CROSS_CLUSTER_PORT_NAME, EGRESS, gateway_name, IN_MESH_PORT_NAME,
+    INGRESS)
 
 
 def gateway_selector(direction):
@@ -64,26 +56,6 @@ def gateway_pod_extra_labels(settings):
 def gateway_pod_labels(direction, settings):
     """Every label a gateway's pods carry."""
     return dict(gateway_pod_selector(direction), **gateway_pod_extra_labels(settings))
-
-
-def gateway_service_fqdn(direction, settings):
-    return "%s.%s.svc.%s" % (gateway_name(direction), settings.gateway_namespace, settings.cluster_domain)
-
-
-def credential_secret_name(cluster, party=None):
-    """The TLS Secret holding the cluster's gateway certificate and key with the CA it trusts: its own party's
-    (the blog's c1-example-com-certs), or one peer party's (c1-example-com-<party>-certs): a server or an
-    origination trusts one party's CA only. Never a name ending in -cacert, which istiod would take for the CA of
-    another credential."""
-    if party is None or party == cluster.party:
-        return "%s-certs" % cluster.identity.replace(".", "-")
-    return "%s-%s-certs" % (cluster.identity.replace(".", "-"), party)
-
-
-def ca_secret_name(cluster, party):
-    """The Secret holding one peer party's CA alone, for a server's caCertCredentialName: the name istiod itself
-    looks up first for the CA of that party's credential Secret (<credential>-cacert), so both always agree."""
-    return credential_secret_name(cluster, party) + CA_SECRET_SUFFIX
 
 
 def credential_mount_path(cluster, party=None):

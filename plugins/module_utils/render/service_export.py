@@ -14,23 +14,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import separates_ca
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    gateway_principal, known_grants, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.model.istio_version import separates_ca
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    export_deny_name, export_object_name, gateway_principal, INGRESS, local_rule_name, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import known_grants
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    INGRESS, credential_tls, gateway_workload_selector)
-
-
-def export_object_name(export):
-    return short_name("meshfed-export", export.name, limit=253)
-
-
-def export_deny_name(export):
-    # "meshfed-deny-export-": no export's own objects (meshfed-export-<name>) nor a binding's can take this name
-    return short_name("meshfed-deny-export", export.name, limit=253)
+    credential_tls, gateway_workload_selector)
 
 
 # A path whose meaning changes once the app decodes or resolves it: an encoded slash or backslash (Envoy's path
@@ -44,8 +36,8 @@ UNSAFE_PATH_ROUTE = "meshfed:unsafe-path"
 def export_server_tls(federation, cluster, party, identities, separate_ca=False):
     """Mutual TLS of one server of an export: this cluster's certificate, the CA of one consumer party only, and
     only the identities granted the export within that party."""
-    where = credential_tls(cluster, federation.settings, "serverCertificate", party, separate_ca)
-    tls = dict({"mode": "MUTUAL"}, **where)
+    credential = credential_tls(cluster, federation.settings, "serverCertificate", party, separate_ca)
+    tls = dict({"mode": "MUTUAL"}, **credential)
     tls["subjectAltNames"] = identities
     return tls
 
@@ -163,7 +155,7 @@ def render_local_service_rules(federation, cluster):
         labels = owned_labels(settings.federation_name, "export",
                               export=exports[0].name if len(exports) == 1 else None)
         rules.append(istio.destination_rule(
-            settings.istio_api_version, short_name("meshfed-local", namespace, name, limit=253),
+            settings.istio_api_version, local_rule_name(namespace, name),
             settings.gateway_namespace, labels, service_fqdn(namespace, name, settings),
             traffic_policy=_local_service_policy(exports),
             subsets=[subsets[k] for k in sorted(subsets)] or None, export_to=["."]))
@@ -180,7 +172,7 @@ def _local_service_policy(exports):
 
 def render_exports(federation, cluster_name, istio_version=None):
     """Every object of the export role of one cluster; ``istio_version`` ((major, minor) of its istiod, None when
-    unknown) says whether its servers take their consumers' CAs by caCertCredentialName (istio_version.py)."""
+    unknown) says whether its servers take their consumers' CAs by caCertCredentialName (model/istio_version.py)."""
     cluster = federation.clusters[cluster_name]
     separate_ca = separates_ca(istio_version, federation.settings.cert_delivery)
     objects = []

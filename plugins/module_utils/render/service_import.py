@@ -14,49 +14,28 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.hosts import HostClaim
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import kind_api_version
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owned_labels
-from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import EXPORT_TO
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    binding_id, cluster_of, find_export, grant_for, is_ip_address, name_part, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.hosts import HostClaim
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import EXPORT_TO
+from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import is_ip_address
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, EGRESS, EGRESS_RULE_NAME,
+    gateway_service_fqdn, source_object_name, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of, find_export, grant_for
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, credential_tls, gateway_service_fqdn, gateway_workload_selector)
-
-EGRESS_RULE_NAME = "meshfed-egress-gateway"
+    credential_tls, gateway_workload_selector)
 
 
-def peer_object_name(peer_name):
-    return short_name("meshfed-peer", name_part(peer_name), limit=253)
-
-
-def binding_object_name(imported, source):
-    return short_name("meshfed-import", imported.namespace, binding_id(imported, source), limit=253)
-
-
-def binding_deny_name(imported, source):
-    # "meshfed-deny-binding-": no binding's own objects (meshfed-import-...) nor an export's can take this name
-    return short_name("meshfed-deny-binding", imported.namespace, binding_id(imported, source), limit=253)
-
-
-def binding_subset(imported, source):
-    """Subset of the egress gateway's DestinationRule that carries one binding (unique per cluster)."""
-    return short_name(imported.namespace, binding_id(imported, source))
-
-
-def binding_host(imported, source, settings):
-    """SNI of the in-mesh hop to the egress gateway; it selects the binding's egress Gateway server."""
-    return "%s.%s.svc.%s" % (binding_id(imported, source), imported.namespace, settings.cluster_domain)
-
-
-def render_peer(federation, cluster, peer_name, exports, address):
-    """ServiceEntry and DestinationRule that reach one peer's ingress gateway with mutual TLS, and TCP keepalive
+def render_source_cluster(federation, cluster, peer_name, exports, address):
+    """ServiceEntry and DestinationRule (meshfed-peer-<cluster>, a name users rely on) that reach the ingress gateway of
+    one cluster this one imports from, with mutual TLS, and TCP keepalive
     (``peer_tcp_keepalive``) so that the load balancers and NAT gateways on the way keep an idle connection."""
     settings = federation.settings
     peer = cluster_of(federation, peer_name)
     labels = owned_labels(settings.federation_name, "import")
-    name = peer_object_name(peer_name)
+    name = source_object_name(peer_name)
     resolution = "STATIC" if is_ip_address(address.address) else "DNS"
     entry = istio.service_entry(
         settings.istio_api_version, name, settings.gateway_namespace, labels, [peer.identity],
@@ -291,7 +270,7 @@ def render_imports(federation, cluster_name, peer_addresses):
             exports_by_peer.setdefault(source.cluster, {})[source.export] = find_export(
                 federation, source.cluster, source.export)
     for peer in sorted(exports_by_peer):
-        objects.extend(render_peer(federation, cluster, peer, exports_by_peer[peer].values(), peer_addresses[peer]))
+        objects.extend(render_source_cluster(federation, cluster, peer, exports_by_peer[peer].values(), peer_addresses[peer]))
     objects.append(render_egress_rule(federation, cluster))
     for imported in cluster.imports:
         for source in imported.sources:

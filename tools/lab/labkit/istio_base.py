@@ -129,7 +129,7 @@ def injection_webhook() -> dict:
 
 def istiod_deployment(version: str) -> dict:
     """istiod's Deployment with the labels and image of Istio's istiod chart (manifests/charts/istio-control/
-    istio-discovery), which say its version (meshfed reads them: module_utils/istio_version.py). No replicas: the
+    istio-discovery), which say its version (meshfed reads them: module_utils/model/istio_version.py). No replicas: the
     lab's istiod is the process beside the cluster (mesh.py), not a pod."""
     labels = {"app": "istiod", "istio": "pilot"}
     return {"apiVersion": "apps/v1", "kind": "Deployment",

@@ -18,8 +18,8 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.meshfed.federation.plugins.action import meshfed
-from ansible_collections.meshfed.federation.plugins.module_utils.federation import validated
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import validated
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 MODEL = "meshfed.federation.federation_model"

@@ -9,10 +9,11 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import plan_changes, plan_summary, stamp
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import plan_changes, plan_summary, stamp
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
 
 
-OWNER = {"app.kubernetes.io/managed-by": "meshfed", "meshfed.io/federation": "f", "meshfed.io/role": "export"}
+OWNER = owner_selector("f", "export")
 
 NS = "istio-private-gateways"
 

@@ -14,9 +14,12 @@ import os
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
-from ansible_collections.meshfed.federation.plugins.module_utils.model import GatewayAddress, build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.peering import bundle_body, read_peers
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import GatewayAddress
+from ansible_collections.meshfed.federation.plugins.module_utils.model.peers import bundle_body
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.records import read_peers
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 12, 10, 3, 0, 0, tzinfo=UTC)
@@ -110,7 +113,7 @@ class Party(object):
     def body_for(self, federation, recipient, now=NOW, validity_days=VALIDITY_DAYS):
         addresses = dict((name, c.gateway_address) for name, c in federation.clusters.items()
                          if isinstance(c.gateway_address, GatewayAddress))
-        return bundle_body(federation, recipient, [self.ca[0]], addresses, now, validity_days)
+        return bundle_body(federation, recipient, [self.ca[0]], addresses, *bundle.validity(now, validity_days))
 
     def sign(self, body):
         return bundle.sign(body, self.ca[0], self.ca[1])

@@ -17,7 +17,9 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.changes import changes
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 12, 10, 3, 0, 0, tzinfo=UTC)
@@ -319,7 +321,7 @@ def previous(ca):
 def changed(previous, edit):
     new = copy.deepcopy(previous)
     edit(new)
-    return bundle.changes(previous, new)
+    return changes(previous, new)
 
 
 def cluster(b, name="cluster2"):
@@ -331,7 +333,7 @@ def export(b, name="reviews-v2"):
 
 
 def test_changes_nothing_before_and_nothing_changed(previous):
-    assert bundle.changes(None, previous) == []
+    assert changes(None, previous) == []
     assert changed(previous, lambda b: None) == []
 
 

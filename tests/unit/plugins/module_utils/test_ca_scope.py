@@ -10,9 +10,10 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.discovery import peer_addresses
-from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError, build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import credential_paths
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import peer_addresses
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError
+from ansible_collections.meshfed.federation.plugins.module_utils.pki.directory import credential_paths
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import base64
 
-from ansible_collections.meshfed.federation.plugins.module_utils.diff import plan_diffs, redact
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.diff import plan_diffs, redact
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import NS, applied, plan, secret, vs
 
 

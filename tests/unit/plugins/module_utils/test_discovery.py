@@ -9,9 +9,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.discovery import (
-    PeerAddressError, ingress_address_from_service, peer_addresses, placeholder_address)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
+    GatewayAddressError, ingress_address_from_service, peer_addresses, placeholder_address)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import CREDENTIAL, seed, settings
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.test_render import find, imports_of
@@ -21,7 +21,7 @@ def test_peer_address_discovery():
     clusters = seed()
     clusters["cluster2"]["gateway_address"] = "discover"
     federation = build_model(clusters, settings())
-    with pytest.raises(PeerAddressError, match="address of cluster 'cluster2' is unknown"):
+    with pytest.raises(GatewayAddressError, match="address of cluster 'cluster2' is unknown"):
         imports_of(federation, "cluster1")
     imports = imports_of(federation, "cluster1", {"cluster2": {"address": "192.0.2.7", "port": 31443}})
     entry = find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]
@@ -42,7 +42,7 @@ def test_a_discovered_loopback_or_link_local_address_is_refused_unless_allowed()
     clusters = seed()
     clusters["cluster2"]["gateway_address"] = "discover"
     for address, kind in (("127.0.0.42", "loopback"), ("169.254.10.1", "link-local"), ("fe80::1", "link-local")):
-        with pytest.raises(PeerAddressError) as refused:
+        with pytest.raises(GatewayAddressError) as refused:
             imports_of(build_model(clusters), "cluster1", {"cluster2": {"address": address, "port": 15443}})
         assert str(refused.value).startswith(
             "the private ingress gateway address of cluster 'cluster2' found by discovery (meshfed_gateway_address: "
@@ -62,5 +62,5 @@ def test_a_preflight_plans_with_a_placeholder_where_a_peer_address_is_not_known_
     assert peer_addresses(build_model(clusters), "cluster1", refused, fallback) == {"cluster2": fallback}
     found = peer_addresses(federation, "cluster1", {"cluster2": {"address": "192.0.2.7", "port": 31443}}, fallback)
     assert found["cluster2"].address == "192.0.2.7"
-    with pytest.raises(PeerAddressError):
+    with pytest.raises(GatewayAddressError):
         peer_addresses(federation, "cluster1", None)

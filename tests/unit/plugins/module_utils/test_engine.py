@@ -7,11 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.engine import (
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import (
     conflict_message, kinds_to_read, missing_by_place, release_namespace_if_empty, wait_pods_gone)
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import FEDERATION, MANAGED_BY
-from ansible_collections.meshfed.federation.plugins.module_utils.objects import object_key
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import is_blocked, plan_changes
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import FEDERATION, MANAGED_BY
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.objects import object_key
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import is_blocked, plan_changes
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import NS, OWNER, core, plan, vs
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.test_hosts import CLAIMS, DOMAIN, users
 

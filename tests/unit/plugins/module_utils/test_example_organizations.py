@@ -12,7 +12,7 @@ import os
 
 import yaml
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import CLUSTER_VARS
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.parties import (

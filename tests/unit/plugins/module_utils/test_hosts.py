@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.hosts import (
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.hosts import (
     HostClaim, claim_places, describe_host_conflict, host_conflict_report, host_covers, resolve_host)
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import plan_changes
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import plan_changes
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import OWNER, plan, vs
 
 

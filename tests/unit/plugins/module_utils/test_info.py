@@ -13,17 +13,18 @@ import socket
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import info, probe
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import federation_info as info
+from ansible_collections.meshfed.federation.plugins.module_utils.observe import probe
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_INFO_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import ClusterError
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.query import QueryError, run_query
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import ClusterError
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.query import QueryError, run_query
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
     seed, settings, three_clusters)
 
 LINK_FIELDS = {"import", "namespace", "peer", "export", "protocol", "sni", "address", "port", "state", "handshake_ms",
-               "http_status", "peer_identity", "peer_certificate_days_left", "detail", "probed_at"}
+               "http_status", "peer_identity", "peer_certificate_days_left", "detail", "probed_at", "down"}
 
 
 def test_one_link_per_source_of_each_import_with_the_renderers_address():
@@ -95,6 +96,7 @@ def test_probed_links_are_reported_and_counted_even_when_the_cluster_api_is_unre
     assert [(link["export"], link["state"], link["http_status"]) for link in cluster["links"]] == [
         ("reviews-v2", "peer_certificate_expiring", None), ("details", "http_error", 503)]
     assert cluster["links_down"] == 1  # expiring still carries traffic
+    assert sum(link["down"] for link in cluster["links"]) == cluster["links_down"]
     assert "query_result" not in result
 
 

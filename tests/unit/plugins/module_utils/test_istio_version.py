@@ -12,9 +12,10 @@ import base64
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.istio_version import (
+from ansible_collections.meshfed.federation.plugins.module_utils.model.istio_version import (
     image_tag, istiod_version, parse_version, separates_ca)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError, build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (

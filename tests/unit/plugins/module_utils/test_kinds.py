@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import (
-    KINDS, is_shared, kind_api_version, kind_rank, prunable_kinds, role_kinds)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import (
+    KINDS, is_shared, kind_api_version, kind_rank, role_kinds)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
@@ -26,8 +26,6 @@ def test_istio_kinds_follow_the_networking_version_and_core_kinds_keep_theirs():
 
 def test_a_namespace_is_shared_and_never_pruned():
     assert is_shared("Namespace") and not is_shared("Service") and not is_shared("ConfigMap")
-    assert "Namespace" not in prunable_kinds("gateway") and "Secret" in prunable_kinds("gateway")
-    assert prunable_kinds("export") == {"AuthorizationPolicy", "Gateway", "VirtualService", "DestinationRule"}
 
 
 def test_every_rendered_kind_is_in_the_table_under_its_role_and_version():
@@ -52,7 +50,8 @@ def test_the_creation_order_puts_what_others_refer_to_first():
 def test_the_shipped_least_privilege_cluster_role_is_the_kind_table():
     import os
     import yaml
-    from ansible_collections.meshfed.federation.plugins.module_utils.kinds import KINDS, LOCK_RULES, cluster_role_rules
+    from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import (
+        KINDS, LOCK_RULES, cluster_role_rules)
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
     with open(os.path.join(repo, "docs", "rbac", "meshfed-cluster-role.yaml")) as f:
         role = yaml.safe_load(f)

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.engine import terminating_namespaces
-from ansible_collections.meshfed.federation.plugins.module_utils.kube_client import (
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import terminating_namespaces
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import (
     ClusterClient, ClusterError, api_message, is_available, is_unreachable, unreachable_message)
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import core
 

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.left_out import left_out_message
+from ansible_collections.meshfed.federation.plugins.plugin_utils.left_out import left_out_message
 
 OK = {"changed": False, "preflight": True, "blocked": False}
 UNREACHABLE = {"failed": True, "preflight": True,

@@ -13,10 +13,11 @@ import json
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import federation as handover
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    FederationModelError, TcpKeepalive, build_model)
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import SPEC_HASH, is_unchanged, spec_hash, stamp
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import validated_model as handover
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError, TcpKeepalive
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import (
+    SPEC_HASH, is_unchanged, spec_hash, stamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
 from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import federation_description
@@ -199,7 +200,7 @@ LB_SETTINGS = {"ingress_service_annotations": ANNOTATIONS, "ingress_load_balance
 
 def test_the_validated_model_travels_as_json_with_the_same_objects_and_hashes():
     federation = build_model(seed(), settings(**LB_SETTINGS))
-    travelled = handover.federation_from(json.loads(json.dumps(handover.validated(federation))))
+    travelled = handover.read_federation(json.loads(json.dumps(handover.validated(federation))))[0]
     assert travelled == federation
     assert travelled.settings.ingress_load_balancer_source_ranges == tuple(RANGES)
     for cluster in ("cluster1", "cluster2"):

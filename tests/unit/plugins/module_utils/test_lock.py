@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import lock
-from ansible_collections.meshfed.federation.plugins.module_utils.lock import (
-    CREATE, HELD, RENEW, TAKE, LockHeld, acquire, decide, holder_identity, lease_object, parse_holder,
-    refusal_verdict, release, run_process)
+from ansible_collections.meshfed.federation.plugins.module_utils.apply import lock
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.lock import (
+    acquire, CREATE, decide, HELD, holder_identity, lease_object, LockHeld, parse_holder, release, RENEW,
+    run_process, TAKE)
+from ansible_collections.meshfed.federation.plugins.plugin_utils.lock_verdict import refusal_verdict
 
 NOW = datetime(2026, 12, 2, 12, 0, 0)
 ME = holder_identity("ops", "laptop", 4242, 777)

@@ -11,17 +11,21 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import runner
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import cluster_role
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_export import run_service_export
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_import import run_service_import
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
     SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
-from ansible_collections.meshfed.federation.plugins.module_utils.kinds import cluster_role_rules
-from ansible_collections.meshfed.federation.plugins.module_utils.mesh_settings import (
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import cluster_role_rules
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import (
     EXPORT_TO, PROXY_CONFIG, Observed, applicable_sidecars, export_findings, import_findings, mesh_config_name,
     scopes_gateways, sidecar_covers, visible_to)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_failure
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import preflight_failure
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
+    EGRESS, gateway_service_fqdn, INGRESS)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
-    EGRESS, INGRESS, gateway_pod_labels, gateway_service_fqdn, render_gateways)
+    gateway_pod_labels, render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import (
@@ -313,8 +317,8 @@ class MeshClient(FakeClient):
 
 
 def run_role(monkeypatch, spec, run, cluster, client, preflight=False, force=False, **values):
-    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
-    monkeypatch.setattr(runner, "ClusterClient", lambda name, auth: client)
+    monkeypatch.setattr(cluster_role, "kubernetes_missing", lambda: None)
+    monkeypatch.setattr(cluster_role, "ClusterClient", lambda name, auth: client)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo", **values)}, cluster=cluster,
                 preflight=preflight, force=force)
     return run_in_process(spec, run, args, check_mode=False, diff=False)
@@ -323,7 +327,7 @@ def run_role(monkeypatch, spec, run, cluster, client, preflight=False, force=Fal
 @pytest.mark.parametrize("preflight", [True, False])
 def test_an_ambient_importing_namespace_stops_the_import_role_before_any_write(monkeypatch, preflight):
     client = MeshClient(namespaces={"default": AMBIENT})
-    result = run_role(monkeypatch, SERVICE_IMPORT_MODULE, runner.run_service_import, "cluster1", client, preflight)
+    result = run_role(monkeypatch, SERVICE_IMPORT_MODULE, run_service_import, "cluster1", client, preflight)
     assert client.requests["apply"] + client.requests["delete"] == 0
     assert ("ConfigMap", "istio-system", "istio") in client.gets and ("Namespace", None, "default") in client.gets
     assert [f["setting"] for f in result["mesh_settings"]] == ["ambient namespace"]
@@ -341,7 +345,7 @@ def test_an_ambient_importing_namespace_stops_the_import_role_before_any_write(m
 
 def test_the_export_role_reads_its_services_and_the_revision_mesh_config_and_warns(monkeypatch):
     client = MeshClient(mesh=PROXY_PROTOCOL_MESH, services=exported_services().values())
-    result = run_role(monkeypatch, SERVICE_EXPORT_MODULE, runner.run_service_export, "cluster2", client,
+    result = run_role(monkeypatch, SERVICE_EXPORT_MODULE, run_service_export, "cluster2", client,
                       istio_revision="canary")
     assert not result.get("failed"), result.get("msg")
     assert ("ConfigMap", "istio-system", "istio-canary") in client.gets
@@ -356,7 +360,7 @@ def test_the_export_role_reads_its_services_and_the_revision_mesh_config_and_war
 
 def test_a_hidden_exported_service_stops_the_export_role_even_when_forced(monkeypatch):
     client = MeshClient(services=exported_services(details=".").values())
-    result = run_role(monkeypatch, SERVICE_EXPORT_MODULE, runner.run_service_export, "cluster2", client, force=True)
+    result = run_role(monkeypatch, SERVICE_EXPORT_MODULE, run_service_export, "cluster2", client, force=True)
     assert result["failed"] and "Service bookinfo/details" in result["msg"]
     assert client.requests["apply"] + client.requests["delete"] == 0
 

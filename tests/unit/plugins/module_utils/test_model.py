@@ -8,8 +8,12 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    DISCOVER, FederationModelError, GatewayAddress, build_model, clusters_needing_address, path_is_under, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import path_is_under
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import short_name
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_needing_address
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
+    DISCOVER, FederationModelError, GatewayAddress)
 
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, settings, three_clusters
 

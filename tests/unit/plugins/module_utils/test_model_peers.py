@@ -12,8 +12,10 @@ import copy
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model import (
-    FederationModelError, GatewayAddress, Grant, build_model, clusters_needing_address)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_needing_address
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
+    FederationModelError, GatewayAddress, Grant)
 
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.parties import (
     ORG_A, consumer_of_catalog, module_fixture, three_parties, two_parties)

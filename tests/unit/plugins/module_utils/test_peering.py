@@ -15,11 +15,13 @@ import os
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import bundle, pki
-from ansible_collections.meshfed.federation.plugins.module_utils import federation as handover
-from ansible_collections.meshfed.federation.plugins.module_utils.model import FederationModelError
-from ansible_collections.meshfed.federation.plugins.module_utils.peering import bundle_body, record, record_path
-from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import split_pem
+from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import validated_model as handover
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError
+from ansible_collections.meshfed.federation.plugins.module_utils.model.peers import bundle_body
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.records import record, record_path
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import split_pem
 
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.parties import (
     DAY, NOW, ORG_A, ORG_B, Party, federate, hand_over, make_ca, peer_entry, peer_path, write)
@@ -250,7 +252,7 @@ def test_during_a_ca_rotation_the_bundle_carries_both_cas_and_either_pinned_sign
     trusted = split_pem(b.ca[0] + new_ca[0])  # trusted-cas.pem of org-b's PKI directory at stage trust
     assert trusted == [b.ca[0], new_ca[0]]
     addresses = dict((name, c.gateway_address) for name, c in fed_b.clusters.items())
-    body = bundle_body(fed_b, "org-a", trusted, addresses, NOW, 30)
+    body = bundle_body(fed_b, "org-a", trusted, addresses, *bundle.validity(NOW, 30))
     path = write(tmp_path, "rotated.json", bundle.sign(body, new_ca[0], new_ca[1]))  # signed by the new CA (stage issue)
     peers, problems, dummy = a.read([peer_entry(b, path, signer_fingerprint=[b.fingerprint, new_ca[2]])])
     assert problems == [] and peers[0]["signer"] == new_ca[2]

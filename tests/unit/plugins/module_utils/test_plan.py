@@ -12,9 +12,11 @@ import copy
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import (
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import (
     SPEC_HASH, DuplicateObjectError, is_subset, plan_changes, plan_summary, spec_hash, stamp, write_waves, writes)
-from ansible_collections.meshfed.federation.plugins.module_utils.objects import object_key
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import KINDS
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.objects import object_key
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import NS, OWNER, applied, core, plan, secret, summary, vs
 
 
@@ -121,7 +123,7 @@ def test_force_adopts_the_foreign_object():
 
 
 def test_object_of_another_federation_or_role_is_foreign():
-    other_federation = vs("a", labels=dict(OWNER, **{"meshfed.io/federation": "other"}))
+    other_federation = vs("a", labels=owner_selector("other", "export"))
     other_role = vs("b", labels=dict(OWNER, **{"meshfed.io/role": "import"}))
     assert summary([vs("a"), vs("b")], names=[other_federation, other_role])["conflicts"] == [
         "VirtualService %s/a" % NS, "VirtualService %s/b" % NS]
@@ -147,9 +149,8 @@ def test_writes_follow_dependency_order_and_deletes_the_reverse():
                core("Role", "r", api_version="rbac.authorization.k8s.io/v1"),
                core("DestinationRule", "dr", api_version="networking.istio.io/v1"),
                core("ServiceEntry", "se", api_version="networking.istio.io/v1")]
-    expected = ["Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "Service", "Deployment",
-                "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceEntry", "DestinationRule", "Gateway",
-                "VirtualService"]
+    # the kind table's order (every kind but AuthorizationPolicy is here)
+    expected = [kind.name for kind in KINDS if kind.name != "AuthorizationPolicy"]
     assert [c.desired["kind"] for c in writes(plan(desired))] == expected
     # the same with half of them already there and changed: creates and updates interleave by kind
     owned = [applied(dict(o, metadata=dict(o["metadata"], labels=dict(OWNER, old="1")))) for o in desired[::2]]

@@ -7,8 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.engine import conflict_message
-from ansible_collections.meshfed.federation.plugins.module_utils.preflight import preflight_failure, preflight_result
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import conflict_message
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.preflight import preflight_result
+from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import preflight_failure
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import NS, applied, plan, vs
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.test_hosts import CLAIMS, DOMAIN, users
 

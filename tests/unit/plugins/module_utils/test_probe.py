@@ -17,8 +17,9 @@ import time
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki, probe
-from ansible_collections.meshfed.federation.plugins.module_utils.probe import Target
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.observe import probe
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.probe import Target
 
 TIMEOUT = 2.0
 

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.progress import (
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.progress import (
     kind_counts, preflight_line, progress_line)
 
 IMPORT_RESULT = {

@@ -16,9 +16,9 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.discovery import peer_addresses
-from ansible_collections.meshfed.federation.plugins.module_utils.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import peer_addresses
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     render_gateways)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports

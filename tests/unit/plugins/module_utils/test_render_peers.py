@@ -12,9 +12,9 @@ __metaclass__ = type
 import base64
 import json
 
-from ansible_collections.meshfed.federation.plugins.module_utils import federation as handover
-from ansible_collections.meshfed.federation.plugins.module_utils.discovery import peer_addresses
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import validated_model as handover
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import peer_addresses
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
@@ -131,7 +131,7 @@ def test_the_validated_federation_renders_the_same_after_the_handover_between_mo
     dummy, dummy, full = two
     for party, cluster in (("org-a", "cluster1"), ("org-b", "cluster2")):
         federation = full[party]
-        travelled = handover.federation_from(json.loads(json.dumps(handover.validated(federation))))
+        travelled = handover.read_federation(json.loads(json.dumps(handover.validated(federation))))[0]
         assert render_exports(travelled, cluster) == render_exports(federation, cluster)
         assert imports_of(travelled, cluster) == imports_of(federation, cluster)
         assert render_gateways(travelled, cluster, CREDENTIAL) == render_gateways(federation, cluster, CREDENTIAL)

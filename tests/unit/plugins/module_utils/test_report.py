@@ -10,8 +10,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.meshfed.federation.plugins.module_utils import report
-from ansible_collections.meshfed.federation.plugins.module_utils.report import KIND_COLOURS
+from ansible_collections.meshfed.federation.plugins.plugin_utils import report
+from ansible_collections.meshfed.federation.plugins.plugin_utils.report import KIND_COLOURS
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.report_scenario import (
     DAYS_LEFT, EDGES, PROBED_AT, clusters)
 

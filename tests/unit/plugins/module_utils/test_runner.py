@@ -8,11 +8,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils import runner
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import cluster_role, service_export
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.private_gateway import run_private_gateway
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_export import run_service_export
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_import import run_service_import
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import ClusterError
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
     PRIVATE_GATEWAY_MODULE, SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
-from ansible_collections.meshfed.federation.plugins.module_utils.model import build_model
-from ansible_collections.meshfed.federation.plugins.module_utils.plan import SPEC_HASH, stamp
+from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import SPEC_HASH, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scenarios import seed, settings
@@ -59,11 +63,11 @@ def users_rule(name, host, namespace="default"):
 def run_import(monkeypatch, foreign, check_mode=True, diff=False, client=None, **params):
     """The service_import module's result (in check mode unless told), as its action plugin computes it."""
     client = client or FakeClient(foreign)
-    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
-    monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
+    monkeypatch.setattr(cluster_role, "kubernetes_missing", lambda: None)
+    monkeypatch.setattr(cluster_role, "ClusterClient", lambda cluster, auth: client)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster1")
     args.update(params)
-    return run_in_process(SERVICE_IMPORT_MODULE, runner.run_service_import, args, check_mode=check_mode,
+    return run_in_process(SERVICE_IMPORT_MODULE, run_service_import, args, check_mode=check_mode,
                           diff=diff), client
 
 
@@ -131,7 +135,7 @@ def no_cluster(cluster, auth):
 
 
 def run_rendered(monkeypatch, spec, run, cluster, **params):
-    monkeypatch.setattr(runner, "ClusterClient", no_cluster)
+    monkeypatch.setattr(cluster_role, "ClusterClient", no_cluster)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster=cluster,
                 state="rendered")
     args.update(params)
@@ -139,7 +143,7 @@ def run_rendered(monkeypatch, spec, run, cluster, **params):
 
 
 def test_rendered_gateways_leave_the_secret_out_unless_asked_and_contact_no_cluster(monkeypatch, tmp_path):
-    result = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, "cluster2")
+    result = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, run_private_gateway, "cluster2")
     assert not result.get("failed"), result.get("msg")
     kinds = [o["kind"] for o in result["rendered"]]
     assert "Secret" not in kinds and "Deployment" in kinds and "Namespace" in kinds
@@ -150,17 +154,17 @@ def test_rendered_gateways_leave_the_secret_out_unless_asked_and_contact_no_clus
     for name, text in (("cert_path", "CERT"), ("key_path", "-----BEGIN PRIVATE KEY-----\nKEY"), ("ca_path", "CA")):
         (tmp_path / name).write_text(text)
         paths[name] = str(tmp_path / name)
-    missing = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, "cluster2",
+    missing = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, run_private_gateway, "cluster2",
                            render_secrets=True)
     assert missing["failed"] and "credential" in missing["msg"]
-    with_secret = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, "cluster2",
+    with_secret = run_rendered(monkeypatch, PRIVATE_GATEWAY_MODULE, run_private_gateway, "cluster2",
                                render_secrets=True, credential=paths)
     secret = [o for o in with_secret["rendered"] if o["kind"] == "Secret"]
     assert len(secret) == 1 and secret[0]["metadata"]["name"] == "c2-example-com-certs"
 
 
 def test_rendered_imports_need_no_cluster_and_are_what_present_would_apply(monkeypatch):
-    result = run_rendered(monkeypatch, SERVICE_IMPORT_MODULE, runner.run_service_import, "cluster1")
+    result = run_rendered(monkeypatch, SERVICE_IMPORT_MODULE, run_service_import, "cluster1")
     assert not result.get("failed"), result.get("msg")
     assert not result["changed"] and "api_requests" not in result
     names = [(o["kind"], o["metadata"]["name"]) for o in result["rendered"]]
@@ -185,7 +189,7 @@ class InTheWayClient(FakeClient):
 
 class UnreachableClient(FakeClient):
     def list_owned(self, api_version, kind, labels):
-        raise runner.ClusterError("cluster cluster1: API server at https://127.0.0.1:9 unreachable: Connection refused")
+        raise ClusterError("cluster cluster1: API server at https://127.0.0.1:9 unreachable: Connection refused")
 
 
 def test_a_preflight_returns_what_blocks_the_run_as_data_and_writes_nothing(monkeypatch):
@@ -232,15 +236,15 @@ def test_a_cluster_that_cannot_be_read_fails_its_preflight_marked_as_one(monkeyp
 
 def test_a_gateway_preflight_neither_discovers_nor_waits(monkeypatch, tmp_path):
     client = FakeClient([])
-    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
-    monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
+    monkeypatch.setattr(cluster_role, "kubernetes_missing", lambda: None)
+    monkeypatch.setattr(cluster_role, "ClusterClient", lambda cluster, auth: client)
     paths = {}
     for name in ("cert_path", "key_path", "ca_path"):
         (tmp_path / name).write_text("PEM")
         paths[name] = str(tmp_path / name)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster2",
                 credential=paths, discover_address=True, wait=True, preflight=True)
-    result = run_in_process(PRIVATE_GATEWAY_MODULE, runner.run_private_gateway, args, check_mode=False, diff=False)
+    result = run_in_process(PRIVATE_GATEWAY_MODULE, run_private_gateway, args, check_mode=False, diff=False)
     assert not result.get("failed") and not result["blocked"], result.get("msg")
     assert "ingress_gateway_address" not in result and "ansible_facts" not in result and "host_conflicts" not in result
     # istiod's Deployment (which Secrets to render), and a Namespace that does not exist yet, which holds nothing:
@@ -258,7 +262,7 @@ class IstiodClient(FakeClient):
     def get(self, obj):
         self.got.append((obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]))
         if obj["kind"] == "Deployment" and self.denied:
-            raise runner.ClusterError("cluster cluster2: not allowed to get Deployment istiod in istio-system (403)")
+            raise ClusterError("cluster cluster2: not allowed to get Deployment istiod in istio-system (403)")
         if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "istiod":
             return {"metadata": {"labels": {"app": "istiod"}}, "spec": {"template": {"spec": {
                 "containers": [{"name": "discovery", "image": self.image}]}}}}
@@ -267,12 +271,12 @@ class IstiodClient(FakeClient):
 
 def run_export(monkeypatch, client, **values):
     rendered_for = []
-    monkeypatch.setattr(runner, "kubernetes_missing", lambda: None)
-    monkeypatch.setattr(runner, "ClusterClient", lambda cluster, auth: client)
-    monkeypatch.setattr(runner, "render_exports", lambda federation, cluster, version: rendered_for.append(version) or [])
+    monkeypatch.setattr(cluster_role, "kubernetes_missing", lambda: None)
+    monkeypatch.setattr(cluster_role, "ClusterClient", lambda cluster, auth: client)
+    monkeypatch.setattr(service_export, "render_exports", lambda federation, cluster, version: rendered_for.append(version) or [])
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo", **values)},
                 cluster="cluster2", preflight=True)
-    return run_in_process(SERVICE_EXPORT_MODULE, runner.run_service_export, args, check_mode=False, diff=False), rendered_for
+    return run_in_process(SERVICE_EXPORT_MODULE, run_service_export, args, check_mode=False, diff=False), rendered_for
 
 
 def test_the_export_role_renders_for_the_istiod_it_finds_with_one_client(monkeypatch):

@@ -30,7 +30,7 @@ class NoKubernetesCore(object):
 
 sys.meta_path.insert(0, NoKubernetesCore())
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import SERVICE_EXPORT_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.runner import run_service_export
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_export import run_service_export
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
 
 results = [run_in_process(SERVICE_EXPORT_MODULE, run_service_export, args, False, False)

@@ -16,7 +16,7 @@ import sys
 import pytest
 from cryptography import x509
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 COLLECTIONS = os.path.join(REPO, ".lab", "collections")

@@ -13,9 +13,9 @@ import stat
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.module_utils import pki
-from ansible_collections.meshfed.federation.plugins.module_utils.peering_files import split_pem
-from ansible_collections.meshfed.federation.plugins.module_utils.pki_directory import credential_paths
+from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import split_pem
+from ansible_collections.meshfed.federation.plugins.module_utils.pki.directory import credential_paths
 from ansible_collections.meshfed.federation.tests.unit.plugins.modules.test_federation_pki import run
 
 

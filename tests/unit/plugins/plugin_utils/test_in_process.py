@@ -16,7 +16,9 @@ import pytest
 from ansible import constants as C
 
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATION_MODEL_MODULE
-from ansible_collections.meshfed.federation.plugins.module_utils.federation import federation_from, run_federation_model
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_model import (
+    run_federation_model)
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import read_federation
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import (
     in_process_enabled, no_log_values, run_in_process, shows_progress)
 
@@ -56,7 +58,7 @@ def test_in_process_result_equals_the_module_process(tmp_path, clusters):
         assert got["failed"] and "cluster1" in got["msg"] and "identity" in got["msg"]
     else:
         # what the cluster modules are given next (playbooks/federate.yml registers it): the model, validated
-        assert federation_from(got["federation"]) == federation_from(args["federation"])
+        assert read_federation(got["federation"])[0] == read_federation(args["federation"])[0]
 
 
 def test_arguments_are_checked_like_ansible_module(tmp_path):

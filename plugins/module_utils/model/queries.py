@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lookups over a validated model: a cluster by name, an export's grants, the parties a cluster deals with."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
+
+
+def cluster_of(federation, name):
+    """A cluster of this inventory or, named ``<peer>/<cluster>``, of a peer's bundle; None if unknown."""
+    peer = peer_of(name)
+    if peer is None:
+        return federation.clusters.get(name)
+    return federation.peers[peer].clusters.get(name) if peer in federation.peers else None
+
+
+def grant_for(export, consumer):
+    """The Grant of ``export`` to the cluster named ``consumer``."""
+    return next(g for g in export.grants if g.consumer == consumer)
+
+
+def known_grants(export):
+    """The grants whose consumer's identity is known (not waiting for its party's bundle)."""
+    return [g for g in export.grants if g.identity is not None]
+
+
+def consumer_parties(federation, cluster):
+    """The peer parties that consume an export of one cluster of this inventory (known grants)."""
+    return sorted({g.party for e in cluster.exports for g in known_grants(e)} - {cluster.party})
+
+
+def source_parties(federation, cluster):
+    """The peer parties one cluster of this inventory imports from."""
+    return sorted({cluster_of(federation, s.cluster).party for i in cluster.imports for s in i.sources}
+                  - {cluster.party})
+
+
+def peer_parties(federation, cluster):
+    """The peer parties one cluster of this inventory deals with: consumers of its exports (known ones) and
+    sources of its imports, each needing its own trust bundle."""
+    return sorted(set(consumer_parties(federation, cluster)) | set(source_parties(federation, cluster)))
+
+
+def find_export(federation, cluster_name, export_name):
+    return next(e for e in cluster_of(federation, cluster_name).exports if e.name == export_name)
+
+
+def clusters_needing_address(federation):
+    """Names of this inventory's clusters whose gateway address must be known: some cluster imports from them, or
+    a peer party is granted one of their exports (its bundle carries the address)."""
+    needed = {s.cluster for c in federation.clusters.values() for i in c.imports for s in i.sources}
+    needed.update(c.name for c in federation.clusters.values()
+                  if any(peer_of(g.consumer) for e in c.exports for g in e.grants))
+    return sorted(name for name in needed if name in federation.clusters)

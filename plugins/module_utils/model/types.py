@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: meshfed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The model's types (namedtuples), the error that carries every problem found, and the words a description may use."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import namedtuple
+
+PROTOCOLS = ("http", "tcp", "tls")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
+CERT_DELIVERIES = ("sds", "file")
+# federation: one CA for the inventory, one party; cluster: a CA per cluster, each cluster a party of its own
+CA_SCOPES = ("federation", "cluster")
+ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1")
+DISCOVER = "discover"
+SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
+EXTERNAL_TRAFFIC_POLICIES = ("Cluster", "Local")
+# annotation keys of meshfed's own (meshfed.io/spec-hash): not the user's to set
+RESERVED_ANNOTATION_PREFIX = "meshfed.io/"
+# TCP keepalive of a connection: idle seconds before the first probe, seconds between probes, probes unanswered
+# before the connection is dropped (what Envoy's upstream_connection_options.tcp_keepalive takes: whole seconds)
+TcpKeepalive = namedtuple("TcpKeepalive", "time interval probes")
+ServiceRef = namedtuple("ServiceRef", "namespace name port")
+Subset = namedtuple("Subset", "name labels")
+GatewayAddress = namedtuple("GatewayAddress", "address port")
+# what one consumer may use of an export: the SNI host it dials (one per consumer party), the identity its
+# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths
+Grant = namedtuple("Grant", "consumer identity host methods paths party")
+Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path grants")
+RemoteSource = namedtuple("RemoteSource", "cluster export weight")
+LocalSource = namedtuple("LocalSource", "subset weight")
+Retries = namedtuple("Retries", "attempts per_try_timeout retry_on")
+Import = namedtuple("Import", "name namespace port protocol sources local timeout retries")
+# party: the organization whose CA signs the cluster's certificate; consumes_from: the peer parties it imports from
+Cluster = namedtuple("Cluster", "name identity gateway_address exports imports party consumes_from")
+# a peer party: its CA certificates, its clusters (named <peer>/<cluster>) as its peering bundle describes them, the
+# bundle's body and signer fingerprint; bundle None while the peer has not handed one yet (pending); withdrawn: the
+# "<peer>/<cluster>/<export>" its bundle last applied granted and this one no longer does
+Peer = namedtuple("Peer", "name cas clusters bundle signer withdrawn")
+# peers: name -> Peer; skipped: what waits for a pending peer's bundle, one sentence each
+Federation = namedtuple("Federation", "settings clusters peers skipped")
+
+
+class FederationModelError(Exception):
+    """Every validation problem of an inventory, reported together."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super(FederationModelError, self).__init__(
+            "invalid federation inventory (%d problem%s):\n- %s"
+            % (len(self.errors), "" if len(self.errors) == 1 else "s", "\n- ".join(self.errors))
+        )
+
+
+class Problems(object):
+    """Collects errors under a location prefix such as ``cluster2: meshfed_exports[0] (reviews-v2)``."""
+
+    def __init__(self):
+        self.errors = []
+
+    def add(self, where, message):
+        self.errors.append("%s: %s" % (where, message))
