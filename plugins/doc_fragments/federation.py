@@ -18,6 +18,9 @@ options:
         inventory.
       - A description is validated as a whole before anything is sent to a cluster; every problem is reported at
         once, naming the cluster, the inventory variable, the list item and the field.
+      - A description is deprecated for M(meshfed.federation.private_gateway), M(meshfed.federation.service_export)
+        and M(meshfed.federation.service_import), and will be refused from version 1.0.0; their roles validate
+        the federation once per play and pass the validated one.
     type: dict
     required: true
   cluster:

@@ -71,7 +71,7 @@ CREDENTIAL_ARG_SPEC = dict(credential=dict(type="dict", options=dict(
 PEER_ARG_SPEC = dict(peer_addresses=dict(type="dict", default={}))
 
 # private_gateway's own
-GATEWAY_ARG_SPEC = dict(discover_address=dict(type="bool", default=False),
+GATEWAY_ARG_SPEC = dict(discover_address=dict(type="bool"),
                         discover_timeout=dict(type="int", default=180),
                         render_secrets=dict(type="bool", default=False))
 

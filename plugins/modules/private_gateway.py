@@ -42,13 +42,15 @@ options:
   discover_address:
     description:
       - Once the gateways have converged, read the address of the private ingress gateway from its Service's
-        C(status.loadBalancer), for clusters whose C(gateway_address) is C(discover).
+        C(status.loadBalancer).
+      - Unset, the address is read when the federation needs it and leaves it to discovery, the rule of
+        RV(meshfed.federation.federation_model#module:needs_address_discovery) (the cluster's C(gateway_address) is
+        C(discover), and a cluster of this inventory imports from it or a peer party is granted one of its exports).
       - Returned as RV(ingress_gateway_address) and set as the host fact C(meshfed_discovered_gateway_address), which
         the P(meshfed.federation.discovered_gateway_addresses#filter) filter passes to the consumers' imports as
         O(meshfed.federation.service_import#module:peer_addresses).
       - Ignored with O(state=absent) and O(state=rendered).
     type: bool
-    default: false
   discover_timeout:
     description:
       - How long to wait, in seconds, for a load balancer to give the private ingress gateway's Service its
@@ -169,7 +171,7 @@ ingress_gateway_address:
   description:
     - Where peers reach the private ingress gateway, from its Service's load balancer status; V(null) until a load
       balancer has given it an address.
-  returned: when O(discover_address=true) and O(state=present)
+  returned: when the address is read (O(discover_address)) and O(state=present)
   type: dict
   sample: {"address": "203.0.113.10", "port": 15443}
   contains:

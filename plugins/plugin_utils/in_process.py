@@ -53,9 +53,13 @@ class InProcessModule(object):
         self.check_mode = check_mode
         self._diff = diff
         self.warnings = []
+        self.deprecations = []
 
     def warn(self, warning):
         self.warnings.append(warning)
+
+    def deprecate(self, msg, version=None, collection_name=None):
+        self.deprecations.append({"msg": msg, "version": version, "collection_name": collection_name})
 
     def exit_json(self, **result):
         result.setdefault("changed", False)
@@ -138,6 +142,8 @@ def run_in_process(module_spec, run_module, args, check_mode, diff, module_name=
         result = end.result
     if module.warnings:
         result["warnings"] = result.get("warnings", []) + module.warnings
+    if module.deprecations:
+        result["deprecations"] = result.get("deprecations", []) + module.deprecations
     if invocation:
         result["invocation"] = {"module_args": validated.validated_parameters}
     # remove_values walks the whole result (the federation may be in the invocation): only when there is a secret

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
 
 
 def cluster_of(federation, name):
@@ -56,3 +57,11 @@ def clusters_needing_address(federation):
     needed.update(c.name for c in federation.clusters.values()
                   if any(peer_of(g.consumer) for e in c.exports for g in e.grants))
     return sorted(name for name in needed if name in federation.clusters)
+
+
+def clusters_to_discover(federation):
+    """Names of the clusters whose gateway address is needed and is to be discovered from their cluster (their
+    gateway_address is ``discover``): the one rule of the federation_model's ``needs_address_discovery``, the
+    private_gateway module's default of ``discover_address`` and the status playbook."""
+    return [name for name in clusters_needing_address(federation)
+            if federation.clusters[name].gateway_address == DISCOVER]

@@ -130,7 +130,7 @@ def converge_role(module, role, render, apply_args=None, versioned=False):
     """The module of one role: the validated federation, ``render(federation, cluster)`` (nothing with
     state=absent) and the engine, given what ``apply_args(federation, cluster, present)`` adds to run_apply's
     arguments. A ``versioned`` role renders for the cluster's Istio: ``render(federation, cluster, version)``."""
-    federation = load_federation(module)
+    federation = load_federation(module, description_deprecated=True)
     settings = federation.settings
     cluster = module.params["cluster"]
     present = module.params["state"] != "absent"

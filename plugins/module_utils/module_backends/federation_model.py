@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_needing_address
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_to_discover
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import (
     load_federation, validated)
@@ -67,6 +67,5 @@ def run_federation_model(module):
         peer_changes=dict((name, lines) for name, lines in changes.items() if lines),
         peer_state_dir=state_dir,
         waiting=list(federation.skipped),
-        needs_address_discovery=[name for name in clusters_needing_address(federation)
-                                 if federation.clusters[name].gateway_address == DISCOVER],
+        needs_address_discovery=clusters_to_discover(federation),
     )

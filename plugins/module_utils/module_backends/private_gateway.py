@@ -10,7 +10,7 @@ __metaclass__ = type
 import errno
 import functools
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import discover_ingress_address
-from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import peer_parties
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_to_discover, peer_parties
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.cluster_role import (
     RENDERED, converge_role)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
@@ -52,11 +52,17 @@ def gateway_credential(module, federation):
     return read_credential(module, module.params["credential"])
 
 
+def discovers_address(federation, cluster_name, asked):
+    """Whether the run reads the ingress gateway's address from its Service: as asked, or by default when the
+    federation needs it and the inventory leaves it to discovery (clusters_to_discover)."""
+    return asked if asked is not None else cluster_name in clusters_to_discover(federation)
+
+
 def run_private_gateway(module):
     def namespace_and_discovery(federation, cluster, present):
         gateway_namespace = federation.settings.gateway_namespace
         extra = {"release_namespace": gateway_namespace}
-        if present and module.params["discover_address"]:
+        if present and discovers_address(federation, cluster, module.params["discover_address"]):
             extra["report"] = functools.partial(discover_ingress_address, gateway_namespace=gateway_namespace,
                                                 timeout=module.params["discover_timeout"], check_mode=module.check_mode)
         return extra

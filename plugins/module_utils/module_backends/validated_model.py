@@ -52,11 +52,23 @@ def read_federation(value, peer_state_dir=None):
     return validate_description(value, peer_state_dir)
 
 
-def load_federation(module, cluster_option="cluster", peer_state_dir=None, with_changes=False):
+# the role modules' description fallback, deprecated: the roles validate once per play and hand them the model
+DESCRIPTION_DEPRECATION = ("federation: a description ({clusters, settings, peers}) is deprecated for this module; "
+                           "pass the validated federation that meshfed.federation.federation_model returns (the "
+                           "collection's roles and playbooks do)")
+DESCRIPTION_REMOVED_IN = "1.0.0"
+
+
+def load_federation(module, cluster_option="cluster", peer_state_dir=None, with_changes=False,
+                    description_deprecated=False):
     """The federation of ``module.params['federation']``, of which ``module.params[cluster_option]`` must be a
     cluster; on any problem the module fails before a single request reaches a cluster. ``with_changes``: also
-    what the peers' bundles changed (read_federation)."""
+    what the peers' bundles changed (read_federation). ``description_deprecated``: a description is still
+    validated, with a deprecation."""
     changes = {}
+    if description_deprecated and MODEL not in (module.params["federation"] or {}):
+        module.deprecate(DESCRIPTION_DEPRECATION, version=DESCRIPTION_REMOVED_IN,
+                         collection_name="meshfed.federation")
     try:
         federation, changes = read_federation(module.params["federation"], peer_state_dir)
     except FederationModelError as error:

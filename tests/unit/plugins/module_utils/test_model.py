@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import path_is_under
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import short_name
-from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_needing_address
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_needing_address, clusters_to_discover
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
     DISCOVER, FederationModelError, GatewayAddress)
 
@@ -43,6 +43,17 @@ def test_seed_scenario_builds_the_expected_model():
     assert imported.retries.attempts == 3
     assert federation.settings.istio_api_version == "networking.istio.io/v1"
     assert clusters_needing_address(federation) == ["cluster2"]
+
+
+def test_only_a_needed_address_left_to_discovery_is_discovered():
+    clusters = seed()
+    # cluster2 exports to cluster1's import, at a fixed address: nothing to discover
+    assert clusters_to_discover(build_model(clusters, settings())) == []
+    clusters["cluster2"]["gateway_address"] = "discover"
+    assert clusters_to_discover(build_model(clusters, settings())) == ["cluster2"]
+    # an exporting cluster nobody imports from: its address is not needed
+    del clusters["cluster1"]["imports"]
+    assert clusters_to_discover(build_model(clusters, settings())) == []
 
 
 def test_gateway_address_accepts_host_port_string():

@@ -9,13 +9,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import cluster_role, service_export
-from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.private_gateway import run_private_gateway
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.private_gateway import (
+    discovers_address, run_private_gateway)
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_export import run_service_export
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.service_import import run_service_import
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import ClusterError
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
     PRIVATE_GATEWAY_MODULE, SERVICE_EXPORT_MODULE, SERVICE_IMPORT_MODULE)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import validated
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.plan import SPEC_HASH, stamp
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import run_in_process
@@ -227,6 +229,16 @@ def test_a_preflight_needs_no_discovered_peer_address(monkeypatch):
     assert run["failed"] and "the private ingress gateway address of cluster 'cluster2' is unknown" in run["msg"]
 
 
+def test_a_role_module_given_a_description_validates_it_with_a_deprecation(monkeypatch):
+    described, dummy = run_import(monkeypatch, [], check_mode=False, preflight=True)
+    assert not described.get("failed"), described.get("msg")
+    assert [(d["version"], d["collection_name"]) for d in described["deprecations"]] == [("1.0.0", "meshfed.federation")]
+    assert "federation_model" in described["deprecations"][0]["msg"]
+    model = build_model(seed(), settings(federation_name="demo"))
+    given_model, dummy = run_import(monkeypatch, [], check_mode=False, preflight=True, federation=validated(model))
+    assert not given_model.get("failed") and "deprecations" not in given_model, given_model
+
+
 def test_a_cluster_that_cannot_be_read_fails_its_preflight_marked_as_one(monkeypatch):
     result, dummy = run_import(monkeypatch, [], check_mode=False, client=UnreachableClient([]), preflight=True)
     assert result["failed"] and result["preflight"] and "unreachable" in result["msg"]
@@ -250,6 +262,16 @@ def test_a_gateway_preflight_neither_discovers_nor_waits(monkeypatch, tmp_path):
     # istiod's Deployment (which Secrets to render), and a Namespace that does not exist yet, which holds nothing:
     # one GET each, none for what would go in it
     assert client.requests["get"] == 2 and result["summary"].startswith("cluster2 gateway preflight: ")
+
+
+def test_the_gateway_discovers_its_address_as_asked_or_when_a_consumer_needs_it():
+    clusters = seed()
+    clusters["cluster2"]["gateway_address"] = "discover"
+    federation = build_model(clusters, settings())
+    cluster1, cluster2 = "cluster1", "cluster2"
+    assert discovers_address(federation, cluster2, None)  # cluster1 imports from it
+    assert not discovers_address(federation, cluster1, None)  # nobody imports from cluster1
+    assert not discovers_address(federation, cluster2, False) and discovers_address(federation, cluster1, True)
 
 
 class IstiodClient(FakeClient):
