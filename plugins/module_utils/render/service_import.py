@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Imports of one cluster: a peer's export consumed under a local name.
+"""Imports of one cluster: an export of another cluster (of this inventory or a peer's) consumed under a local name.
 
-Chain of one binding (local name L in namespace N, peer P, export E):
+Chain of one binding (local name L in namespace N, source cluster S, export E):
 sidecar -(ISTIO_MUTUAL, SNI = binding host)-> private egress gateway (Gateway per binding, an
-AuthorizationPolicy letting only namespace N use that SNI) -(tcp route)-> ServiceEntry for P's identity
--(MUTUAL with this cluster's certificate, SNI = export host, server SAN pinned to P's identity)-> P's private
+AuthorizationPolicy letting only namespace N use that SNI) -(tcp route)-> ServiceEntry for S's identity
+-(MUTUAL with this cluster's certificate, SNI = export host, server SAN pinned to S's identity)-> S's private
 ingress gateway.
 """
 
@@ -28,42 +28,42 @@ from ansible_collections.meshfed.federation.plugins.module_utils.render.private_
     credential_tls, gateway_workload_selector)
 
 
-def render_source_cluster(federation, cluster, peer_name, exports, address):
+def render_source_cluster(federation, cluster, source_name, exports, address):
     """ServiceEntry and DestinationRule (meshfed-peer-<cluster>, a name users rely on) that reach the ingress gateway of
     one cluster this one imports from, with mutual TLS, and TCP keepalive
     (``peer_tcp_keepalive``) so that the load balancers and NAT gateways on the way keep an idle connection."""
     settings = federation.settings
-    peer = cluster_of(federation, peer_name)
+    source = cluster_of(federation, source_name)
     labels = owned_labels(settings.federation_name, "import")
-    name = source_object_name(peer_name)
+    name = source_object_name(source_name)
     resolution = "STATIC" if is_ip_address(address.address) else "DNS"
     entry = istio.service_entry(
-        settings.istio_api_version, name, settings.gateway_namespace, labels, [peer.identity],
+        settings.istio_api_version, name, settings.gateway_namespace, labels, [source.identity],
         [{"number": address.port, "name": "tls-federation", "protocol": "TLS"}], resolution,
         [{"address": address.address}], export_to=["."])
     subsets = [{"name": export.name,
-                "trafficPolicy": {"tls": _origination_tls(cluster, settings, grant_for(export, cluster.name).host, peer)}}
+                "trafficPolicy": {"tls": _origination_tls(cluster, settings, grant_for(export, cluster.name).host, source)}}
                for export in sorted(exports, key=lambda e: e.name)]
-    traffic_policy = {"tls": _origination_tls(cluster, settings, peer.identity, peer)}
+    traffic_policy = {"tls": _origination_tls(cluster, settings, source.identity, source)}
     if settings.peer_tcp_keepalive is not None:
         # the subsets set tls only: Istio merges a subset's policy field by field, so they keep this pool
         traffic_policy["connectionPool"] = istio.tcp_keepalive_pool(settings.peer_tcp_keepalive)
     rule = istio.destination_rule(
-        settings.istio_api_version, name, settings.gateway_namespace, labels, peer.identity,
+        settings.istio_api_version, name, settings.gateway_namespace, labels, source.identity,
         traffic_policy=traffic_policy, subsets=subsets, export_to=["."])
     return [entry, rule]
 
 
-def _origination_tls(cluster, settings, sni, peer):
-    """Mutual TLS from the egress gateway to a peer: this cluster's certificate, the CA of the peer's party only,
-    the peer's identity pinned."""
-    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, settings, "clientCertificate", peer.party))
-    tls.update(subjectAltNames=[peer.identity], sni=sni)
+def _origination_tls(cluster, settings, sni, source):
+    """Mutual TLS from the egress gateway to a source cluster: this cluster's certificate, the CA of the source's
+    party only, the source's identity pinned."""
+    tls = dict({"mode": "MUTUAL"}, **credential_tls(cluster, settings, "clientCertificate", source.party))
+    tls.update(subjectAltNames=[source.identity], sni=sni)
     return tls
 
 
 def render_binding(federation, imported, source, address):
-    """Egress Gateway server and the tcp VirtualService that forwards one binding to its peer."""
+    """Egress Gateway server and the tcp VirtualService that forwards one binding to its source cluster."""
     settings = federation.settings
     binding = binding_id(imported, source)
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name, binding=binding)
@@ -73,9 +73,9 @@ def render_binding(federation, imported, source, address):
                                   {"mode": "ISTIO_MUTUAL"})
     gateway = istio.gateway(settings.istio_api_version, name, settings.gateway_namespace, labels,
                             gateway_workload_selector(EGRESS, settings), [server])
-    peer = cluster_of(federation, source.cluster)
+    exporter = cluster_of(federation, source.cluster)
     route = [{"match": [{"port": settings.egress_port}],
-              "route": [{"destination": istio.destination(peer.identity, address.port, source.export)}]}]
+              "route": [{"destination": istio.destination(exporter.identity, address.port, source.export)}]}]
     forward = istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, [host],
                                     gateways=[name], tcp=route, export_to=["."])
     return render_binding_policies(federation, imported, source) + [gateway, forward]
@@ -142,7 +142,7 @@ def render_local_alias(federation, cluster, imported):
     The rule and the VirtualService are exported to the importing namespace only: the other namespaces of the
     cluster are not granted the binding (the egress gateway refuses them) and keep the plain local Service as
     before the import existed, or, for a name with no local copy, a Service without endpoints (a 503 from their
-    own sidecar; nothing of theirs reaches a peer). That Service is exported everywhere
+    own sidecar; nothing of theirs reaches another cluster). That Service is exported everywhere
     (``networking.istio.io/exportTo: "*"``), whatever the mesh's ``defaultServiceExportTo``: the importing
     namespace must see it, and elsewhere it is a name without endpoints rather than an unknown host that a
     sidecar would pass through to the Service's address."""
@@ -196,7 +196,7 @@ def _alias_destinations(federation, cluster, imported):
                                             binding_subset(imported, source)), source.weight)
         if imported.protocol == "http":
             # Per destination, so the local copy keeps its own authority: Istio turns this into the weighted
-            # cluster's host_rewrite_literal. The peer's ingress routes on it.
+            # cluster's host_rewrite_literal. The exporter's ingress routes on it.
             export = find_export(federation, source.cluster, source.export)
             route["headers"] = {"request": {"set": {":authority": grant_for(export, cluster.name).host}}}
         routes.append(route)
@@ -257,20 +257,22 @@ def host_claims(federation, cluster_name):
 def render_imports(federation, cluster_name, peer_addresses):
     """Every object of the import role of one cluster.
 
-    ``peer_addresses`` maps every peer the imports consume from to the GatewayAddress to dial
+    ``peer_addresses`` (an option's name users rely on) maps every cluster the imports consume from to the
+    GatewayAddress to dial
     (discovery.peer_addresses resolves them).
     """
     cluster = federation.clusters[cluster_name]
     if not cluster.imports:
         return []
     objects = []
-    exports_by_peer = {}
+    exports_by_source = {}
     for imported in cluster.imports:
         for source in imported.sources:
-            exports_by_peer.setdefault(source.cluster, {})[source.export] = find_export(
+            exports_by_source.setdefault(source.cluster, {})[source.export] = find_export(
                 federation, source.cluster, source.export)
-    for peer in sorted(exports_by_peer):
-        objects.extend(render_source_cluster(federation, cluster, peer, exports_by_peer[peer].values(), peer_addresses[peer]))
+    for source_name in sorted(exports_by_source):
+        objects.extend(render_source_cluster(federation, cluster, source_name, exports_by_source[source_name].values(),
+                                             peer_addresses[source_name]))
     objects.append(render_egress_rule(federation, cluster))
     for imported in cluster.imports:
         for source in imported.sources:
