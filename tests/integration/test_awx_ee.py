@@ -140,7 +140,7 @@ def test_ee_build_context(build_context):
     assert {"kubernetes", "cryptography", "pyyaml"} <= python, python
     galaxy = load_yaml(os.path.join(build, "requirements.yml"))
     collections = {c["name"]: c.get("version", "*") for c in galaxy["collections"]}
-    assert collections.get("kubernetes.core") == ">=3.0.0", collections
+    assert collections.get("kubernetes.core") == ">=6.2.0", collections
     with open(os.path.join(build, "bindep.txt")) as f:
         assert "openssl [platform:rpm]" in f.read()
 
