@@ -69,7 +69,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - meshfed.federation.kubernetes_auth
   - meshfed.federation.credential
   - meshfed.federation.federation
   - meshfed.federation.apply
