@@ -238,7 +238,7 @@ def quota_text(quota):
 
 def consumers_text(export):
     """An export's consumers, each with its quota and whether it is drained (the export's ``limits``)."""
-    limits = dict((l.get("consumer"), l) for l in _items(export.get("limits")))
+    limits = dict((limit.get("consumer"), limit) for limit in _items(export.get("limits")))
     texts = []
     for consumer in export.get("consumers") or []:
         limit = limits.get(consumer) or {}

@@ -543,7 +543,7 @@ def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
         assert as_consumer(mesh, proxies, pki_dir, "cluster3", "shared.c2.example.com", "greeter.c2.example.com") == 404
         assert as_consumer(mesh, proxies, pki_dir, "cluster1", "greeter.c2.example.com", "greeter.c2.example.com") != 403
         links = status_links(lab, mesh, inventory)
-        by_export = dict(((c, l["export"]), l) for c, cluster in links.items() for l in cluster["links"])
+        by_export = dict(((c, link["export"]), link) for c, cluster in links.items() for link in cluster["links"])
         greeter3 = by_export[("cluster3", "greeter")]
         assert (greeter3["state"], greeter3["down"], greeter3["drained"]) == ("drained", False, True)
         assert by_export[("cluster1", "echo-tls")]["state"] == "drained"

@@ -457,6 +457,7 @@ def test_a_quota_and_a_drain_per_consumer_across_organizations(parties, lab):
         federate_twice(org_b)
         assert not mesh.rejected_updates(mesh.wait_ready("cluster2", GATEWAYS, "istio-private-ingressgateway"))
         # the quota holds once the gateway has it: a burst that is limited, after a second without requests
+
         def limited_burst():
             time.sleep(1.5)
             return not quota_verdict(bursts_at_once(3 * QUOTA, reviews_a)[0], QUOTA)
@@ -480,7 +481,7 @@ def test_a_quota_and_a_drain_per_consumer_across_organizations(parties, lab):
         assert status.rc == 0, status.failure() + status.stdout[-3000:]
         (cluster,) = [res["cluster"] for dummy, dummy, res in status.task_results("federation_info")
                       if "links" in res.get("cluster", {})]
-        assert [(l["export"], l["state"], l["down"]) for l in cluster["links"]] == [("reviews-v2", "drained", False)]
+        assert [(link["export"], link["state"], link["down"]) for link in cluster["links"]] == [("reviews-v2", "drained", False)]
         assert cluster["links_down"] == 0
     finally:
         org_b.write(fingerprints=pins)

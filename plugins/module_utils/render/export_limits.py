@@ -71,13 +71,17 @@ def rate_limit_filter(export, grants):
         "enable_x_ratelimit_headers": "DRAFT_VERSION_03",
         "response_headers_to_add": [{"header": {"key": "retry-after", "value": str(FILL_SECONDS)},
                                      "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
-        "rate_limits": [{"actions": [{"header_value_match": {
-            "descriptor_key": CONSUMER_DESCRIPTOR, "descriptor_value": grant.consumer,
-            "headers": [{"name": CLIENT_CERT_HEADER,
-                         "string_match": {"safe_regex": {"regex": client_uri_regex(grant.identity)}}}]}}]}
-            for grant in grants],
+        "rate_limits": [consumer_rate_limit(grant) for grant in grants],
         "descriptors": [{"entries": [{"key": CONSUMER_DESCRIPTOR, "value": grant.consumer}],
                          "token_bucket": token_bucket(grant.quota.requests_per_second)} for grant in grants]}}
+
+
+def consumer_rate_limit(grant):
+    """The rate limit action that gives a request of the grant's consumer its descriptor."""
+    match = {"descriptor_key": CONSUMER_DESCRIPTOR, "descriptor_value": grant.consumer,
+             "headers": [{"name": CLIENT_CERT_HEADER,
+                          "string_match": {"safe_regex": {"regex": client_uri_regex(grant.identity)}}}]}
+    return {"actions": [{"header_value_match": match}]}
 
 
 def connection_limit_filter(export, limit):

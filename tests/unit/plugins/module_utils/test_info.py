@@ -109,7 +109,7 @@ def test_a_drained_link_is_reported_drained_not_down_and_not_probed(monkeypatch)
         "reviews-v2.c2.example.com": canned("ok")})
     links = result["cluster"]["links"]
     assert [set(link) for link in links] == [LINK_FIELDS] * 2
-    assert [(l["export"], l["state"], l["down"], l["drained"], l["quota"]) for l in links] == [
+    assert [(link["export"], link["state"], link["down"], link["drained"], link["quota"]) for link in links] == [
         ("reviews-v2", "ok", False, False, {"requests_per_second": 5}), ("details", "drained", False, True, None)]
     assert "cluster2 drained this grant" in links[1]["detail"] and links[1]["handshake_ms"] is None
     assert result["cluster"]["links_down"] == 0

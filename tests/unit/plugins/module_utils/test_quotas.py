@@ -250,8 +250,8 @@ def test_envoy_accepts_the_rendered_filters(tmp_path):
                            "filter_chain_match": {"server_names": ["echo.c2.example.com"]},
                            "filters": [tcp_filter["spec"]["configPatches"][0]["patch"]["value"], tcp]}]}],
         "clusters": [{"name": "c", "type": "STATIC", "load_assignment": {"cluster_name": "c", "endpoints": [
-            {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1",
-                                                                            "port_value": 1}}}}]}]}}]}}
+            {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+                "address": "127.0.0.1", "port_value": 1}}}}]}]}}]}}
     path = tmp_path / "envoy.json"
     path.write_text(json.dumps(config))
     checked = subprocess.run([ENVOY, "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
@@ -288,8 +288,8 @@ def test_a_bundle_carries_quota_and_state_only_when_set(two):
     assert consumer == {"cluster": "cluster1", "methods": None, "paths": None,
                         "quota": {"requests_per_second": 7}, "state": "drained"}
     # the consumer reads them into its model (its status shows them) and renders nothing of them
-    consumer_model = build_model(copy.deepcopy(ORG_A), {"party": "org-a"}, [{"name": "org-b", "bundle": body,
-                                                                              "signer": None}])
+    consumer_model = build_model(copy.deepcopy(ORG_A), {"party": "org-a"},
+                                 [{"name": "org-b", "bundle": body, "signer": None}])
     (grant,) = consumer_model.peers["org-b"].clusters["org-b/cluster2"].exports[0].grants
     assert (grant.quota, grant.state) == (Quota(7, None), "drained")
     assert changes(plain, body) == ["cluster2: export reviews-v2 consumer cluster1 quota none -> 7 requests per second",
