@@ -197,7 +197,7 @@ cluster:
               expired, or does not carry the peer's identity); V(peer_certificate_expiring) (works, but fewer than
               O(probe_expiry_days) days left); V(http_error) (the C(probe_path) request got a status outside
               2xx/3xx, or no answer); V(drained) (the exporter drained this cluster's grant, so the link is not
-              probed: its new requests get 403 and its new connections are closed until the grant is active again).
+              probed; its new requests get 403 and its new connections are closed until the grant is active again).
           type: str
           choices: [ok, unreachable, refused, peer_certificate_wrong, peer_certificate_expiring, http_error, drained]
           sample: ok
