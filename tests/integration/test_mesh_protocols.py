@@ -538,6 +538,17 @@ def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
                                                    "greeter.protocols.svc.cluster.local", "hello", count=3))
         assert via_sidecar_headers(client3, SHARED, 8000, "/x")[0] == 200
         assert echo_once(client1, 7443, tls_sni) is None and echo_once(client1, 7000)
+        # a mesh-wide ALLOW of someone else's does not undrain (the drain is a DENY rule)
+        allow_all = {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                     "metadata": {"name": "allow-all", "namespace": "istio-system"}, "spec": {"rules": [{}]}}
+        lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(allow_all))
+        try:
+            time.sleep(3)
+            assert [via_sidecar(client3, "greeter.protocols.svc.cluster.local", 50051, "/")[0]
+                    for dummy in range(5)] == [403] * 5
+        finally:
+            lab.kubectl_run("cluster2", "delete", "authorizationpolicies.security.istio.io", "allow-all", "-n",
+                            "istio-system")
         # cluster3 with its own certificate: refused on greeter's server, and greeter's host is on no other server
         assert as_consumer(mesh, proxies, pki_dir, "cluster3", "greeter.c2.example.com", "greeter.c2.example.com") == 403
         assert as_consumer(mesh, proxies, pki_dir, "cluster3", "shared.c2.example.com", "greeter.c2.example.com") == 404
