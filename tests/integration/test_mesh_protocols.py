@@ -452,15 +452,17 @@ def as_consumer(mesh, proxies, pki_dir, cluster, sni, host):
 
 
 def unquota_filter(namespace):
-    """An EnvoyFilter of someone else's that removes the local rate limit filter from the ingress gateway's chains."""
+    """An EnvoyFilter of someone else's that removes the local rate limit filter from the ingress gateway's chains,
+    applied after ours (a higher priority: Istio applies EnvoyFilters by priority, then the root namespace's first)."""
+    patch = {"applyTo": "HTTP_FILTER",
+             "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
+                 "name": "envoy.filters.network.http_connection_manager",
+                 "subFilter": {"name": "envoy.filters.http.local_ratelimit"}}}}},
+             "patch": {"operation": "REMOVE"}}
     return {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
             "metadata": {"name": "unquota", "namespace": namespace},
-            "spec": {"workloadSelector": {"labels": {"istio": "private-ingressgateway"}}, "configPatches": [{
-                "applyTo": "HTTP_FILTER",
-                "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "subFilter": {"name": "envoy.filters.http.local_ratelimit"}}}}},
-                "patch": {"operation": "REMOVE"}}]}}
+            "spec": {"workloadSelector": {"labels": {"istio": "private-ingressgateway"}}, "priority": 10,
+                     "configPatches": [patch]}}
 
 
 def status_links(lab, mesh, inventory_dir):
