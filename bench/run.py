@@ -52,6 +52,8 @@ KUBECONFIG = os.path.join(LAB_DIR, "kubeconfig")
 PRUNABLE_KINDS = OUR_KINDS.replace("namespaces,", "")
 # seconds any one command (ansible-playbook, kubectl) may take; main() sets it from --timeout
 TIMEOUT = [600]
+# --quotas: every consumer of every export gets a request quota (one EnvoyFilter more per export)
+QUOTAS = [False]
 
 
 def bench_clusters(k):
@@ -68,7 +70,8 @@ def bench_clusters(k):
         name = "svc-%03d" % index
         clusters[exporter]["meshfed_exports"].append({
             "name": name, "service": {"namespace": "apps", "name": name, "port": 8080},
-            "subset": {"name": "v1", "labels": {"version": "v1"}}, "consumers": ["cluster1"]})
+            "subset": {"name": "v1", "labels": {"version": "v1"}},
+            "consumers": [{"cluster": "cluster1", "quota": {"requests_per_second": 100}} if QUOTAS[0] else "cluster1"]})
         clusters["cluster1"]["meshfed_imports"].append({
             "name": name, "namespace": "default", "port": 8080, "from": [{"cluster": exporter, "export": name}]})
     return clusters
@@ -399,7 +402,10 @@ def main():
     parser.add_argument("--timeout", type=int, default=None,
                         help="seconds one ansible-playbook or kubectl command may take (default 600 + 3 s per K)")
     parser.add_argument("--json", default=os.path.join(REPO, "bench", "results.json"))
+    parser.add_argument("--quotas", action="store_true",
+                        help="a quota for every consumer of every export (the --compare tree must know quotas too)")
     args = parser.parse_args()
+    QUOTAS[0] = args.quotas
     if not os.path.exists(KUBECONFIG):
         parser.error("no lab kubeconfig at %s: run tools/lab/lab up 3 --no-mesh (with the same MESHFED_LAB_DIR)"
                      % KUBECONFIG)
@@ -408,7 +414,7 @@ def main():
     if args.compare:
         checkouts.append(ref_checkout(workdir, args.compare))
     sys.path.insert(0, checkouts[0].collections)  # collection_render: the current checkout's renderers
-    results = {"machine": machine(), "sizes": {},
+    results = {"machine": machine(), "sizes": {}, "quotas": args.quotas,
                "approaches": dict((c.name, c.describe()) for c in checkouts)}
     if args.compare:
         results["compare"] = dict(checkouts[1].describe(), ref=args.compare)

@@ -139,7 +139,10 @@ cluster:
         cluster (never the key); null when the credential Secret is missing.
       type: dict
     exports:
-      description: Exports of the cluster with their consumers and whether their Gateway is applied.
+      description:
+        - Exports of the cluster with their consumers and whether their Gateway is applied.
+        - C(limits) lists the consumers with a quota or drained, each C(consumer), C(state) (V(active) or V(drained))
+          and C(quota) (C(requests_per_second) or C(connections), null for none).
       type: list
       elements: dict
     imports:
@@ -193,15 +196,25 @@ cluster:
               trusted); V(peer_certificate_wrong) (the peer's certificate is not from the federation's CA, has
               expired, or does not carry the peer's identity); V(peer_certificate_expiring) (works, but fewer than
               O(probe_expiry_days) days left); V(http_error) (the C(probe_path) request got a status outside
-              2xx/3xx, or no answer).
+              2xx/3xx, or no answer); V(drained) (the exporter drained this cluster's grant, so the link is not
+              probed; its new requests get 403 and its new connections are closed until the grant is active again).
           type: str
-          choices: [ok, unreachable, refused, peer_certificate_wrong, peer_certificate_expiring, http_error]
+          choices: [ok, unreachable, refused, peer_certificate_wrong, peer_certificate_expiring, http_error, drained]
           sample: ok
         down:
-          description: Whether the link is down, that is its state is neither V(ok) nor V(peer_certificate_expiring)
-            (the one rule the playbooks, the roles and the report use).
+          description: Whether the link is down, that is its state is none of V(ok), V(peer_certificate_expiring)
+            and V(drained) (the one rule the playbooks, the roles and the report use).
           type: bool
           sample: false
+        drained:
+          description: Whether the exporter drained this cluster's grant of the export (C(state) in its grant).
+          type: bool
+          sample: false
+        quota:
+          description: The quota the exporter enforces on this cluster for the export, per replica of its ingress
+            gateway, C(requests_per_second) (http) or C(connections) (tcp, tls); null for none.
+          type: dict
+          sample: {requests_per_second: 50}
         handshake_ms:
           description: Duration of the TLS handshake in milliseconds (the TCP connection not included); null when
             the handshake did not complete.

@@ -18,6 +18,10 @@ description:
     SNI C(<export>.<identity>) whose C(subjectAltNames) lists only the consumers granted the export), a VirtualService
     with the path prefix match and the uri and authority rewrite to the local service and subset, and a
     DestinationRule for the local service visible only to the gateway namespace.
+  - A consumer's C(quota) (C(requests_per_second) for http, C(connections) for tcp and tls) becomes, per export, an
+    EnvoyFilter on the private ingress gateway (Envoy's local rate limit filter, 429 past the quota, or its
+    connection limit filter), per gateway replica; a consumer with C(state=drained) gets a DENY rule of its own in
+    the export's DENY policy (403, new connections closed), keeping its grant.
   - A server for a peer party trusts that party's CA only. On Istio 1.28 or later (the federation's C(istio_version),
     by default read from istiod's Deployment in C(istio-system)) by C(caCertCredentialName) of a Secret holding
     that CA alone, the key staying in the cluster's one credential Secret; on older or unknown Istio by a

@@ -30,10 +30,11 @@ from ansible_collections.meshfed.federation.plugins.module_utils.observe import 
 from ansible_collections.meshfed.federation.plugins.module_utils.pki.certificates import DEFAULT_RENEWAL_DAYS
 
 # Link state (federation_info's probe) -> kind of edge; a state not listed is a link down.
-OK, EXPIRING, DOWN, NOT_PROBED = "ok", "expiring", "down", "not-probed"
-KIND_COLOURS = {OK: "#2e7d32", EXPIRING: "#ef6c00", DOWN: "#c62828", NOT_PROBED: "#9e9e9e"}
-KIND_TITLES = {OK: "ok", EXPIRING: "peer certificate expiring", DOWN: "down", NOT_PROBED: "not probed"}
-KIND_LOOKS = {OK: "green", EXPIRING: "orange", DOWN: "red", NOT_PROBED: "dashed grey"}
+OK, EXPIRING, DOWN, NOT_PROBED, DRAINED = "ok", "expiring", "down", "not-probed", "drained"
+KIND_COLOURS = {OK: "#2e7d32", EXPIRING: "#ef6c00", DOWN: "#c62828", NOT_PROBED: "#9e9e9e", DRAINED: "#1565c0"}
+KIND_TITLES = {OK: "ok", EXPIRING: "peer certificate expiring", DOWN: "down", NOT_PROBED: "not probed",
+               DRAINED: "drained by the exporter"}
+KIND_LOOKS = {OK: "green", EXPIRING: "orange", DOWN: "red", NOT_PROBED: "dashed grey", DRAINED: "blue"}
 UNREACHABLE_FILL, NODE_FILL, MISSING_FILL = "#fdecea", "#e8f0fe", "#f5f5f5"
 FONT = "Helvetica,Arial,sans-serif"
 
@@ -70,6 +71,8 @@ def _link_for(cluster, imp, source):
 def link_kind(link):
     if link is None:
         return NOT_PROBED
+    if link.get("state") == probe.DRAINED:
+        return DRAINED
     if probe.is_down(link):
         return DOWN
     return EXPIRING if link.get("state") == probe.PEER_CERTIFICATE_EXPIRING else OK
@@ -224,6 +227,26 @@ def _peer_text(link):
     return ", ".join(str(p) for p in parts if p) or None
 
 
+def quota_text(quota):
+    """A quota as federation_info reports it (``{requests_per_second: N}`` or ``{connections: N}``), in words."""
+    if not isinstance(quota, Mapping):
+        return None
+    if quota.get("requests_per_second") is not None:
+        return "%s requests/s" % quota["requests_per_second"]
+    return "%s connections" % quota.get("connections")
+
+
+def consumers_text(export):
+    """An export's consumers, each with its quota and whether it is drained (the export's ``limits``)."""
+    limits = dict((limit.get("consumer"), limit) for limit in _items(export.get("limits")))
+    texts = []
+    for consumer in export.get("consumers") or []:
+        limit = limits.get(consumer) or {}
+        words = [w for w in (quota_text(limit.get("quota")), "drained" if limit.get("state") == DRAINED else None) if w]
+        texts.append("%s (%s)" % (consumer, ", ".join(words)) if words else consumer)
+    return texts
+
+
 def table_rows(clusters):
     """Every table of the report as (id, title, headers, rows); a row is a list of (text, css class or None)."""
     cluster_rows, export_rows, import_rows, link_rows, cert_rows = [], [], [], [], []
@@ -248,7 +271,7 @@ def table_rows(clusters):
         for e in _items(c.get("exports")):
             service = "%s#%s" % (e.get("service"), e["subset"]) if e.get("subset") else e.get("service")
             export_rows.append([(name, None), (e.get("name"), None), (e.get("protocol"), None), (service, None),
-                                (e.get("consumers"), None), (e.get("applied"), None if e.get("applied") else DOWN)])
+                                (consumers_text(e), None), (e.get("applied"), None if e.get("applied") else DOWN)])
         for i in _items(c.get("imports")):
             sources = ["%s/%s (%s%%)" % (s.get("cluster"), s.get("export"), s.get("weight"))
                        for s in _items(i.get("sources"))]
@@ -263,7 +286,7 @@ def table_rows(clusters):
         link_rows.append([(edge["consumer"], None), ("%s/%s" % (edge["namespace"], edge["import"]), None),
                           ("%s/%s" % (edge["exporter"], edge["export"]), None),
                           (link.get("state") or KIND_TITLES[NOT_PROBED], "state " + edge["kind"]),
-                          (address, None), (_probe_text(link), None),
+                          (quota_text(link.get("quota")), None), (address, None), (_probe_text(link), None),
                           (_peer_text(link), None), (link.get("detail"), "detail"),
                           (link.get("probed_at"), "time")])
     return [
@@ -272,7 +295,7 @@ def table_rows(clusters):
         ("exports", "Exports", ["exporter", "export", "protocol", "service", "consumers", "applied"], export_rows),
         ("imports", "Imports", ["consumer", "local name", "protocol", "from (weight)", "local copy", "applied"],
          import_rows),
-        ("links", "Links", ["consumer", "import", "peer/export", "state", "address, SNI", "handshake, HTTP",
+        ("links", "Links", ["consumer", "import", "peer/export", "state", "quota", "address, SNI", "handshake, HTTP",
                             "peer certificate", "detail", "probed at"],
          link_rows),
         ("certificates", "Certificates", ["cluster", "subject", "issuer", "serial", "not after", "days left"],
@@ -404,8 +427,10 @@ tbody tr:nth-child(even) { background: #fafafa; }
 td.empty { color: #5f6368; font-style: italic; }
 .ok { color: %(ok)s; } .expiring, .renew { color: %(expiring)s; font-weight: 600; }
 .down, .expired { color: %(down)s; font-weight: 600; } .not-probed, .missing { color: #5f6368; }
+.drained { color: %(drained)s; }
 td.days { text-align: right; }
-""" % {"ok": KIND_COLOURS[OK], "expiring": KIND_COLOURS[EXPIRING], "down": KIND_COLOURS[DOWN]}
+""" % {"ok": KIND_COLOURS[OK], "expiring": KIND_COLOURS[EXPIRING], "down": KIND_COLOURS[DOWN],
+       "drained": KIND_COLOURS[DRAINED]}
 
 # No script, nothing from elsewhere: only the inline style may apply (and the data: favicon that keeps a
 # browser from asking for /favicon.ico).

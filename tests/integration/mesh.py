@@ -105,6 +105,62 @@ def via_sidecar(w, host, port, path="/", method="GET", headers=None, timeout=TIM
     return http_request(w["netns"], w["bind"], port, host, path, method, headers, timeout)
 
 
+def via_sidecar_headers(w, host, port, path="/", timeout=TIMEOUT):
+    """(status, response headers in lower case) of one GET sent beside the pod's sidecar, as ``via_sidecar``;
+    (None, {"error": ...}) when no answer came."""
+    conn = http.client.HTTPConnection(w["bind"], port, timeout=timeout)
+    try:
+        conn.sock = netns.connect(w["netns"], (w["bind"], port), timeout)
+        conn.request("GET", path, headers={"Host": host})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, dict((k.lower(), v) for k, v in resp.getheaders())
+    except (OSError, http.client.HTTPException) as error:
+        return None, {"error": repr(error)}
+    finally:
+        conn.close()
+
+
+def burst(w, host, port, count, results):
+    """``count`` GETs one after the other, as fast as they go (each bounded by TIMEOUT), beside the pod's sidecar:
+    their (status, headers) as ``results["answers"]`` and the seconds they took as ``results["seconds"]``."""
+    start = time.monotonic()
+    results["answers"] = [via_sidecar_headers(w, host, port, "/burst/%d" % i) for i in range(count)]
+    results["seconds"] = time.monotonic() - start
+
+
+def bursts_at_once(count, *targets):
+    """``burst`` of each (w, host, port) in a thread of its own, started together: the results in their order."""
+    results = [{} for dummy in targets]
+    threads = [threading.Thread(target=burst, args=(w, host, port, count, result))
+               for (w, host, port), result in zip(targets, results)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(count * TIMEOUT + 10)
+    return results
+
+
+def quota_verdict(results, quota):
+    """What a burst under a quota of ``quota`` a second must show, as a list of problems (empty: as it should): only
+    200 and 429; at least ``quota`` 200s (the bucket starts full) and at most quota x (2 + whole seconds the burst
+    took) (it refills ``quota`` at each second boundary the burst crosses); on every 429 the limit's headers."""
+    statuses = collections.Counter(s for s, dummy in results["answers"])
+    most = quota * (2 + int(results["seconds"]))
+    problems = []
+    if set(statuses) != {200, 429}:
+        problems.append("statuses %s, not 200 and 429" % dict(statuses))
+    if not quota <= statuses[200] <= most:
+        problems.append("%d answers 200 in %.2f s, not %d to %d" % (statuses[200], results["seconds"], quota, most))
+    for status, headers in results["answers"]:
+        if status == 429 and not (headers.get("x-ratelimit-limit", "").split(",")[0].strip() == str(quota)
+                                  and headers.get("retry-after") == "1" and "x-ratelimit-remaining" in headers
+                                  and "x-ratelimit-reset" in headers):
+            problems.append("a 429 without the limit's headers: %s" % headers)
+            break
+    return problems
+
+
 def until(fn, timeout=90, interval=0.5):
     """Call ``fn`` until it returns a true value (exceptions count as false) or ``timeout`` passes; the last
     value (or exception) is returned (raised)."""

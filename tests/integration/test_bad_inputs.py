@@ -163,6 +163,10 @@ CASES = [
      ["meshfed_exports[1] (details): consumers[0]", "methods ['FETCH'] must be a non-empty list of"]),
     ("bad policy path", setter(lambda h: E(h, 1), "consumers", [{"cluster": "cluster1", "paths": ["*/a/*"]}]),
      ["meshfed_exports[1] (details): consumers[0]", "paths ['*/a/*'] must be a non-empty list of paths"]),
+    ("zero quota", setter(lambda h: E(h, 1), "consumers", [{"cluster": "cluster1", "quota": {"requests_per_second": 0}}]),
+     ["meshfed_exports[1] (details): consumers[0]", "quota.requests_per_second 0 must be an integer from 1 to"]),
+    ("unknown grant state", setter(lambda h: E(h, 1), "consumers", [{"cluster": "cluster1", "state": "paused"}]),
+     ["meshfed_exports[1] (details): consumers[0]", "state 'paused' must be one of active, drained"]),
     ("loopback gateway address", host_var("cluster2", "meshfed_gateway_address", {"address": "127.0.0.1", "port": 15443}),
      ["cluster2", "meshfed_gateway_address.address 127.0.0.1 is a loopback address"]),
     # bad settings

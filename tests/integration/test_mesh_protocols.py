@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import ssl
+import time
 import uuid
 
 import pytest
@@ -20,7 +21,8 @@ import yaml
 
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    Mesh, grpc_calls, mutual_tls_handshake, netns, sample_app, tcp_exchange, until, via_sidecar)
+    Mesh, bursts_at_once, grpc_calls, mutual_tls_handshake, netns, quota_verdict, sample_app, tcp_exchange, until,
+    via_sidecar, via_sidecar_headers)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     run_playbook, settle_namespace, write_inventory)
 
@@ -350,3 +352,229 @@ def test_an_encoded_slash_or_dot_segment_never_reaches_the_app(federation, path)
     status, body = via_sidecar(client, ECHO_HTTP, 8000, path)
     assert status in (400, 403), (status, body)
     assert not isinstance(body, dict) or "pod" not in body, body
+
+
+# --- quotas and drains per consumer (issue 23) ------------------------------------------------------------------
+
+SHARED = "shared.protocols.svc.cluster.local"
+QUOTA = 5  # requests a second for cluster1 on the shared export
+CONNECTIONS = 2  # cluster1's connections open at once on echo-tcp
+
+
+def limited_hosts(clusters):
+    """The base federation, plus an http export ``shared`` (echo-http) for cluster1 and cluster3 with a quota for
+    cluster1 only; cluster1's echo-tcp limited to CONNECTIONS; cluster1 drained on echo-tls, cluster3 on greeter."""
+    hosts(clusters)
+    exports = dict((e["name"], e) for e in clusters["cluster2"]["meshfed_exports"])
+    exports["echo-tcp"]["consumers"] = [{"cluster": "cluster1", "quota": {"connections": CONNECTIONS}}]
+    exports["echo-tls"]["consumers"] = [{"cluster": "cluster1", "state": "drained"}]
+    exports["greeter"]["consumers"] = ["cluster1", {"cluster": "cluster3", "state": "drained"}]
+    clusters["cluster2"]["meshfed_exports"].append(
+        {"name": "shared", "service": {"namespace": NS, "name": "echo-http", "port": 8000},
+         "consumers": [{"cluster": "cluster1", "quota": {"requests_per_second": QUOTA}}, "cluster3"]})
+    for consumer in ("cluster1", "cluster3"):
+        clusters[consumer]["meshfed_imports"].append(
+            {"name": "shared", "namespace": NS, "port": 8000, "from": [{"cluster": "cluster2", "export": "shared"}]})
+
+
+def federate(lab, inventory_dir, mutate):
+    write_inventory(inventory_dir, lab.kubeconfig, FEDERATION, mutate=mutate)
+    run = run_playbook("federate.yml", inventory_dir, timeout=900)
+    assert run.rc == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return run
+
+
+class Echo(object):
+    """One connection through a tcp or tls import, kept open: ``say`` sends a line and returns the echo, or None
+    once the connection is closed (or was refused)."""
+
+    def __init__(self, client, port, tls_sni=None):
+        self.sock = None
+        try:
+            sock = netns.connect(client["netns"], (client["bind"], port), 5)
+            sock.settimeout(3)
+            if tls_sni:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                sock = ctx.wrap_socket(sock, server_hostname=tls_sni)
+            self.sock = sock
+        except (OSError, ssl.SSLError):
+            pass
+
+    def say(self, payload=b"ping"):
+        if self.sock is None:
+            return None
+        try:
+            self.sock.sendall(payload + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    return None
+                data += chunk
+            return data
+        except (OSError, ssl.SSLError):
+            return None
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+def echo_once(client, port, tls_sni=None):
+    """The echo of one line on a new connection through the import, or None."""
+    echo = Echo(client, port, tls_sni)
+    try:
+        return echo.say()
+    finally:
+        echo.close()
+
+
+def as_consumer(mesh, proxies, pki_dir, cluster, sni, host):
+    """The status of one GET sent to cluster2's ingress gateway with ``cluster``'s own certificate, SNI ``sni`` and
+    Host ``host`` (what a consumer's egress gateway could send), or the error."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(os.path.join(pki_dir, "ca.crt"))
+    ctx.load_cert_chain(os.path.join(pki_dir, cluster + ".crt"), os.path.join(pki_dir, cluster + ".key"))
+    try:
+        raw = netns.connect(mesh.netns(cluster), (proxies["ingress_address"], 15443), 5)
+        with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+            tls.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host).encode())
+            line = tls.recv(64).split(b"\r\n", 1)[0].decode(errors="replace")
+        return int(line.split(" ")[1]) if line.startswith("HTTP/") else line or "closed"
+    except (OSError, ssl.SSLError) as error:
+        return type(error).__name__
+
+
+def unquota_filter(namespace):
+    """An EnvoyFilter of someone else's that removes the local rate limit filter from the ingress gateway's chains,
+    applied after ours (a higher priority: Istio applies EnvoyFilters by priority, then the root namespace's first)."""
+    patch = {"applyTo": "HTTP_FILTER",
+             "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
+                 "name": "envoy.filters.network.http_connection_manager",
+                 "subFilter": {"name": "envoy.filters.http.local_ratelimit"}}}}},
+             "patch": {"operation": "REMOVE"}}
+    return {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+            "metadata": {"name": "unquota", "namespace": namespace},
+            "spec": {"workloadSelector": {"labels": {"istio": "private-ingressgateway"}}, "priority": 10,
+                     "configPatches": [patch]}}
+
+
+def status_links(lab, mesh, inventory_dir):
+    """cluster -> its links as status.yml reports them (run from the operator's namespace, as test_link_probes)."""
+    run = run_playbook("status.yml", inventory_dir, netns=mesh.state["operator_netns"], timeout=300)
+    assert run.rc == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return dict((host, res["cluster"]) for dummy, host, res in run.task_results("federation_info")
+                if "links" in res.get("cluster", {}))
+
+
+def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
+    """One export, two consumers of one party (so one server: buckets per consumer from the certificate): a quota of
+    QUOTA a second for cluster1, a burst of 3 x QUOTA from each at the same time: cluster1 gets QUOTA to
+    QUOTA x (2 + whole seconds the burst took) answers 200 (the bucket starts full and refills QUOTA at each second
+    boundary the burst crosses) and 429 for the rest, with the limit's headers; cluster3 only 200. A connection
+    limit on echo-tcp. Drains: cluster3 on greeter (403, cluster1 served; not through another server's SNI either),
+    cluster1 on echo-tls (new connections closed, the one open before ends). Re-run: changed=0. Status shows the
+    drained links as drained and the quota per link. Undrained (the base inventory back): served again, the
+    EnvoyFilters gone."""
+    mesh, proxies, pki_dir = federation
+    client1, client3, inventory = proxies["client1"], proxies["client3"], proxies["inventory"]
+    tls_sni = "echo-tls.protocols.svc.cluster.local"
+    assert until(lambda: echo_once(client1, 7443, tls_sni), timeout=60)
+    before_tls, before_tcp = Echo(client1, 7443, tls_sni), Echo(client1, 7000)
+    assert before_tls.say() and before_tcp.say()
+    opened = []
+    try:
+        federate(lab, inventory, limited_hosts)
+        applied = time.monotonic()
+        assert until(lambda: before_tls.say() is None, timeout=90), "the drained tls connection is still open"
+        tls_closed_after = time.monotonic() - applied
+        tcp_kept = before_tcp.say() is not None  # not drained: whether the policy change ended it too
+        before_tcp.close()
+        again = federate(lab, inventory, limited_hosts)
+        assert all(s["changed"] == 0 for s in again.stats().values()), (again.stats(), again.changed_tasks())
+        ingress = mesh.wait_ready("cluster2", "istio-private-gateways", "istio-private-ingressgateway")
+        assert not mesh.rejected_updates(ingress)
+        assert until(lambda: all(via_sidecar_headers(c, SHARED, 8000, "/ready")[0] == 200
+                                 for c in (client1, client3)), timeout=120)
+        # the quota: both bursts at the same time, after a second without requests (full buckets)
+        time.sleep(1.5)
+        limited, free = bursts_at_once(3 * QUOTA, (client1, SHARED, 8000), (client3, SHARED, 8000))
+        statuses = [collections.Counter(s for s, dummy in r["answers"]) for r in (limited, free)]
+        assert statuses[1] == {200: 3 * QUOTA}, statuses
+        assert not quota_verdict(limited, QUOTA), (quota_verdict(limited, QUOTA), limited)
+        # a tenant's EnvoyFilter removing the quota, selecting the ingress gateway's pods: Istio applies it to its own
+        # namespace's workloads only, so the quota holds; the same in the root namespace (the mesh's administrator)
+        # would remove it, which shows the patch itself works
+        lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(unquota_filter(SQUATTER_NS)))
+        try:
+            time.sleep(3)
+            assert not quota_verdict(bursts_at_once(3 * QUOTA, (client1, SHARED, 8000))[0], QUOTA)
+            lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(unquota_filter("istio-system")))
+            assert until(lambda: time.sleep(1.5) or [s for s, dummy in bursts_at_once(
+                3 * QUOTA, (client1, SHARED, 8000))[0]["answers"]] == [200] * 3 * QUOTA, timeout=60, interval=0)
+        finally:
+            for namespace in (SQUATTER_NS, "istio-system"):
+                lab.kubectl_run("cluster2", "delete", "envoyfilters.networking.istio.io", "-n", namespace,
+                                "unquota", "--ignore-not-found")
+        assert until(lambda: time.sleep(1.5) or not quota_verdict(bursts_at_once(3 * QUOTA, (client1, SHARED, 8000))[0],
+                                                                  QUOTA), timeout=60, interval=0)
+        # the connection limit: CONNECTIONS connections echo, the next is closed; one closed frees a place
+        opened.extend(Echo(client1, 7000) for dummy in range(CONNECTIONS + 1))
+        echoes = [bool(e.say()) for e in opened]
+        assert sorted(echoes) == [False] + [True] * CONNECTIONS, echoes
+        for echo in opened:
+            echo.close()
+        assert until(lambda: echo_once(client1, 7000), timeout=10)
+        # the drains: cluster3 refused on greeter, served on shared; cluster1 served on greeter, refused on echo-tls
+        assert until(lambda: via_sidecar(client3, "greeter.protocols.svc.cluster.local", 50051, "/")[0] == 403,
+                     timeout=60)
+        assert all(r["ok"] for r in grpc_calls(client1["netns"], client1["bind"], 50051,
+                                               "greeter.protocols.svc.cluster.local", "hello", count=5))
+        assert not any(r["ok"] for r in grpc_calls(client3["netns"], client3["bind"], 50051,
+                                                   "greeter.protocols.svc.cluster.local", "hello", count=3))
+        assert via_sidecar_headers(client3, SHARED, 8000, "/x")[0] == 200
+        assert echo_once(client1, 7443, tls_sni) is None and echo_once(client1, 7000)
+        # a mesh-wide ALLOW of someone else's does not undrain (the drain is a DENY rule)
+        allow_all = {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                     "metadata": {"name": "allow-all", "namespace": "istio-system"}, "spec": {"rules": [{}]}}
+        lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(allow_all))
+        try:
+            time.sleep(3)
+            assert [via_sidecar(client3, "greeter.protocols.svc.cluster.local", 50051, "/")[0]
+                    for dummy in range(5)] == [403] * 5
+        finally:
+            lab.kubectl_run("cluster2", "delete", "authorizationpolicies.security.istio.io", "allow-all", "-n",
+                            "istio-system")
+        # cluster3 with its own certificate: refused on greeter's server, and greeter's host is on no other server
+        assert as_consumer(mesh, proxies, pki_dir, "cluster3", "greeter.c2.example.com", "greeter.c2.example.com") == 403
+        assert as_consumer(mesh, proxies, pki_dir, "cluster3", "shared.c2.example.com", "greeter.c2.example.com") == 404
+        assert as_consumer(mesh, proxies, pki_dir, "cluster1", "greeter.c2.example.com", "greeter.c2.example.com") != 403
+        links = status_links(lab, mesh, inventory)
+        by_export = dict(((c, link["export"]), link) for c, cluster in links.items() for link in cluster["links"])
+        greeter3 = by_export[("cluster3", "greeter")]
+        assert (greeter3["state"], greeter3["down"], greeter3["drained"]) == ("drained", False, True)
+        assert by_export[("cluster1", "echo-tls")]["state"] == "drained"
+        assert by_export[("cluster1", "greeter")]["state"] == "ok"
+        assert by_export[("cluster1", "shared")]["quota"] == {"requests_per_second": QUOTA}
+        assert by_export[("cluster1", "echo-tcp")]["quota"] == {"connections": CONNECTIONS}
+        assert by_export[("cluster3", "shared")]["quota"] is None and links["cluster3"]["links_down"] == 0
+        print("quota burst: cluster1 %s in %.2f s, cluster3 %s; drained tls connection closed %.1f s after the run; "
+              "cluster1's echo-tcp connection from before the run %s" % (
+                  dict(statuses[0]), limited["seconds"], dict(statuses[1]),
+                  tls_closed_after, "kept" if tcp_kept else "closed"))
+    finally:
+        for echo in opened + [before_tls, before_tcp]:
+            echo.close()
+        federate(lab, inventory, hosts)
+    # undrained, unlimited: served again, and meshfed's EnvoyFilters pruned
+    assert until(lambda: all(r["ok"] for r in grpc_calls(client3["netns"], client3["bind"], 50051,
+                                                         "greeter.protocols.svc.cluster.local", "hello", count=3)),
+                 timeout=90)
+    assert until(lambda: echo_once(client1, 7443, tls_sni), timeout=60)
+    assert not json.loads(lab.kubectl("cluster2", "get", "envoyfilters.networking.istio.io", "-A", "-o", "json"))["items"]

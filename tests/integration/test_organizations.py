@@ -23,7 +23,8 @@ import yaml
 from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import split_pem
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    LoadLoop, Mesh, forged, handshake_per_request, mutual_tls_handshake, record_load, sample_app, until, via_sidecar)
+    LoadLoop, Mesh, bursts_at_once, forged, handshake_per_request, mutual_tls_handshake, quota_verdict, record_load,
+    sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     OUR_KINDS, REPO, run_playbook, settle_namespace, write_marks)
 
@@ -121,6 +122,10 @@ class Party(object):
     def marks(self):
         """What a status update by a controller (an HPA's) leaves alone: generation and meshfed's write times."""
         return write_marks(self.lab, self.cluster, "meshfed.io/federation=" + FEDERATION)
+
+    def owned_kind(self, kind):
+        """The owned objects of one kind (kind/namespace/name)."""
+        return [key for key in self.owned() if key.startswith(kind + "/")]
 
     def owned(self):
         """kind/namespace/name -> resourceVersion of every object of the federation in this party's cluster (not
@@ -417,6 +422,75 @@ def test_a_party_rotates_its_ca_in_stages_with_its_peers_and_no_request_fails(pa
     assert trusted_for(lab, "cluster3", "c3-example-com-org-b-certs") == [new]
     record_load(lab, "organizations: org-b's CA in stages (org-a, org-c)", loops)
     fingerprints["org-b"] = new  # what the next tests pin
+
+
+QUOTA = 5
+
+
+def with_reviews_consumers(consumers):
+    host = cluster_vars("org-b")
+    host["meshfed_exports"][1]["consumers"] = consumers
+    return host
+
+
+def federate_twice(party):
+    """federate.yml, then again: the second run changes nothing."""
+    party.play("federate.yml")
+    again = party.play("federate.yml")
+    assert all(s["changed"] == 0 for s in again.stats().values()), (again.stats(), again.changed_tasks())
+
+
+def test_a_quota_and_a_drain_per_consumer_across_organizations(parties, lab):
+    """org-b limits org-a's cluster1 to QUOTA requests a second on reviews-v2 (a server of its own: org-a's party),
+    then drains org-c's cluster3: a burst of 3 x QUOTA from each at once (org-a: QUOTA to QUOTA x (2 + seconds)
+    answers 200, the rest 429; org-c: all 200), then org-c 403 and org-a 200; org-c's status, once it has org-b's
+    new bundle, shows the link drained and not down; the inventory back: org-c served again. Every change through
+    org-b's federate.yml, re-runs changed=0; the consumers run nothing for the quota or the drain."""
+    parties_, dummy, mesh, proxies = parties
+    org_b, org_c = parties_["org-b"], parties_["org-c"]
+    pins = dict((org, p.fingerprint()) for org, p in parties_.items())
+    reviews_a = (proxies["productpage"], "remote-reviews.default.svc.cluster.local", 9080)
+    reviews_c = (proxies["shopper"], "reviews.%s.svc.cluster.local" % SHOP, 9080)
+    try:
+        org_b.write(host=with_reviews_consumers(
+            [{"cluster": "org-a/cluster1", "quota": {"requests_per_second": QUOTA}}, "org-c/cluster3"]), fingerprints=pins)
+        federate_twice(org_b)
+        assert not mesh.rejected_updates(mesh.wait_ready("cluster2", GATEWAYS, "istio-private-ingressgateway"))
+        # the quota holds once the gateway has it: a burst that is limited, after a second without requests
+
+        def limited_burst():
+            time.sleep(1.5)
+            return not quota_verdict(bursts_at_once(3 * QUOTA, reviews_a)[0], QUOTA)
+        assert until(limited_burst, timeout=90, interval=0)
+        time.sleep(1.5)
+        limited, free = bursts_at_once(3 * QUOTA, reviews_a, reviews_c)
+        assert not quota_verdict(limited, QUOTA), (quota_verdict(limited, QUOTA), limited)
+        assert [s for s, dummy in free["answers"]] == [200] * 3 * QUOTA, free
+        org_b.write(host=with_reviews_consumers(["org-a/cluster1", {"cluster": "org-c/cluster3", "state": "drained"}]),
+                    fingerprints=pins)
+        federate_twice(org_b)
+        assert until(lambda: via_sidecar(reviews_c[0], reviews_c[1], 9080, "/reviews/1")[0] == 403, timeout=60)
+        answers = [(via_sidecar(reviews_a[0], reviews_a[1], 9080, "/reviews/%d" % i)[0],
+                    via_sidecar(reviews_c[0], reviews_c[1], 9080, "/reviews/%d" % i)[0]) for i in range(8)]
+        assert answers == [(200, 403)] * 8, answers
+        # org-c learns it from org-b's bundle: its status shows the link drained, not down
+        org_b.play("peering_bundle.yml", "-e", "meshfed_bundle_for=org-c")
+        hand_over(parties_, "org-b", "org-c")
+        status = run_playbook("status.yml", org_c.inventory, env={"MESHFED_LAB_DIR": lab.dir, "KUBECONFIG": org_c.kubeconfig},
+                              netns=mesh.state["operator_netns"], timeout=300)
+        assert status.rc == 0, status.failure() + status.stdout[-3000:]
+        (cluster,) = [res["cluster"] for dummy, dummy, res in status.task_results("federation_info")
+                      if "links" in res.get("cluster", {})]
+        assert [(link["export"], link["state"], link["down"]) for link in cluster["links"]] == [("reviews-v2", "drained", False)]
+        assert cluster["links_down"] == 0
+    finally:
+        org_b.write(fingerprints=pins)
+        org_b.play("federate.yml")
+        org_b.play("peering_bundle.yml", "-e", "meshfed_bundle_for=org-c")
+        hand_over(parties_, "org-b", "org-c")
+    assert until(lambda: via_sidecar(reviews_c[0], reviews_c[1], 9080, "/reviews/1")[0] == 200, timeout=60)
+    assert all(via_sidecar(reviews_a[0], reviews_a[1], 9080, "/reviews/%d" % i)[0] == 200 for i in range(3 * QUOTA))
+    assert not org_b.owned_kind("EnvoyFilter")
 
 
 def test_a_withdrawn_export_shows_in_the_check_run_and_is_pruned(parties):

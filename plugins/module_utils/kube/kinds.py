@@ -13,6 +13,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.objects im
 
 NETWORKING = "networking.istio.io"
 SECURITY = "security.istio.io"
+ENVOY_FILTER_API = "networking.istio.io/v1alpha3"
 
 # api: the apiVersion of a Kubernetes kind, or the Istio API group (its version is the federation's
 #      istio_api_version setting)
@@ -39,6 +40,9 @@ KINDS = (
     Kind("ServiceEntry", NETWORKING, ("import",), False, "serviceentries"),
     Kind("DestinationRule", NETWORKING, ("export", "import"), False, "destinationrules"),
     Kind("AuthorizationPolicy", SECURITY, ("export", "import"), False, "authorizationpolicies"),
+    # quotas of an export's consumers, before the Gateway whose servers' filter chains they patch; an API of its own
+    # version (EnvoyFilter has no v1 nor v1beta1)
+    Kind("EnvoyFilter", ENVOY_FILTER_API, ("export",), False, "envoyfilters"),
     Kind("Gateway", NETWORKING, ("export", "import"), False, "gateways"),
     Kind("VirtualService", NETWORKING, ("export", "import"), False, "virtualservices"),
 )

@@ -11,11 +11,13 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import (
     check_dns_label, check_duration, check_labels, check_port, check_unknown_keys, is_policy_path,
     is_dns_name, is_ip_address, local_address_kind, path_is_under, refused_local_address)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import parse_quota, parse_state
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
     Cluster, DISCOVER, Export, GatewayAddress, Grant, HTTP_METHODS, Import, LocalSource, PROTOCOLS, RemoteSource,
     Retries, ServiceRef, Subset)
 
+CONSUMER_FIELDS = ("cluster", "methods", "paths", "quota", "state")
 EXPORT_FIELDS = ("name", "service", "subset", "protocol", "path_prefix", "rewrite_prefix", "consumers", "probe_path")
 IMPORT_FIELDS = ("name", "namespace", "port", "protocol", "from", "local", "timeout", "retries")
 CLUSTER_FIELDS = ("identity", "gateway_address", "exports", "imports")
@@ -105,28 +107,34 @@ def _parse_export(problems, cluster, index, raw):
         protocol=protocol,
         path_prefix=path_prefix,
         rewrite_prefix=rewrite_prefix,
-        consumers=tuple(name for name, dummy, dummy in access),
+        consumers=tuple(grant.consumer for grant in access),
         probe_path=probe_path,
         # hosts and identities come with the cross-references, once every party is known
-        grants=tuple(Grant(name, None, None, methods, paths, None) for name, methods, paths in access),
+        grants=tuple(access),
     )
 
 
 def _parse_consumer(problems, where, raw, protocol):
-    """(cluster, methods, paths) of one consumers entry: a cluster name, or a mapping with cluster and the HTTP
-    methods and paths it may use."""
-    if isinstance(raw, str):
-        return raw, None, None
+    """The Grant of one consumers entry (its identity, host and party come with the cross-references): a cluster
+    name, or a mapping with cluster, the HTTP methods and paths it may use, its quota and its state."""
     if not isinstance(raw, dict):
-        problems.add(where, "must be a cluster name or a mapping with cluster, methods and paths")
-        return None, None, None
-    check_unknown_keys(problems, where, raw, ("cluster", "methods", "paths"))
+        if not isinstance(raw, str):
+            problems.add(where, "must be a cluster name or a mapping with %s" % ", ".join(CONSUMER_FIELDS))
+        return Grant(raw if isinstance(raw, str) else None, None, None, None, None, None)
+    methods, paths = _parse_methods_paths(problems, where, raw, protocol)
+    return Grant(raw.get("cluster"), None, None, methods, paths, None,
+                 parse_quota(problems, where, raw.get("quota"), protocol), parse_state(problems, where, raw.get("state")))
+
+
+def _parse_methods_paths(problems, where, raw, protocol):
+    """(methods, paths) of one consumers entry, each None when not given."""
+    check_unknown_keys(problems, where, raw, CONSUMER_FIELDS)
     if not isinstance(raw.get("cluster"), str) or not raw.get("cluster"):
         problems.add(where, "cluster is required")
     methods, paths = raw.get("methods"), raw.get("paths")
     if protocol != "http" and (methods is not None or paths is not None):
         problems.add(where, "methods and paths apply to http exports only (this one is %s)" % protocol)
-        return raw.get("cluster"), None, None
+        return None, None
     if methods is not None:
         if not isinstance(methods, list) or not methods or any(m not in HTTP_METHODS for m in methods):
             problems.add(where, "methods %r must be a non-empty list of %s" % (methods, ", ".join(HTTP_METHODS)))
@@ -140,7 +148,7 @@ def _parse_consumer(problems, where, raw, protocol):
             paths = None
         else:
             paths = tuple(paths)
-    return raw.get("cluster"), methods, paths
+    return methods, paths
 
 
 def _check_probe_path(problems, where, protocol, path_prefix, probe_path):

@@ -96,6 +96,16 @@ def export_deny_name(export):
     return short_name("meshfed-deny-export", export.name, limit=253)
 
 
+def export_quota_name(export):
+    # "meshfed-quota-export-": no export's own objects (meshfed-export-<name>) nor a binding's can take this name
+    return short_name("meshfed-quota-export", export.name, limit=253)
+
+
+def quota_stat_prefix(export):
+    """The stat prefix of an export's quota filters in the ingress gateway's Envoy statistics."""
+    return "meshfed_quota_" + export.name.replace("-", "_")
+
+
 def local_rule_name(namespace, name):
     """The DestinationRule of the subsets and traffic policy of one exported Service (namespace, name)."""
     return short_name("meshfed-local", namespace, name, limit=253)

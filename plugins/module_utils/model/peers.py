@@ -12,6 +12,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import (
     check_dns_label, check_port, check_unknown_keys, is_dns_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.inventory import parse_gateway_address
+from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import limits_data, parse_quota, parse_state
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of, PEER_SEPARATOR
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
     Cluster, Export, GatewayAddress, Grant, PROTOCOLS, Peer)
@@ -20,7 +21,9 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.types imp
 # [BODY_EXPORT_FIELDS]; an export's consumers: [BODY_CONSUMER_FIELDS]
 BODY_CLUSTER_FIELDS = ("name", "identity", "gateway_address", "consumer", "exports")
 BODY_EXPORT_FIELDS = ("name", "protocol", "host", "port", "path_prefix", "consumers")
-BODY_CONSUMER_FIELDS = ("cluster", "methods", "paths")
+# quota and state only when set (model/limits.py): what the exporter enforces, for the consumer's status to show; a
+# reader ignores the fields it does not know (releases before quotas read these bodies as they did)
+BODY_CONSUMER_FIELDS = ("cluster", "methods", "paths", "quota", "state")
 
 
 def parse_peers(problems, raw_peers, settings, clusters):
@@ -119,12 +122,15 @@ def _parse_remote_export(problems, where, raw, clusters):
         check_port(problems, where, "port", raw.get("port"))
     grants = []
     for c_index, consumer in enumerate(raw.get("consumers") or []):
+        c_where = "%s.consumers[%d]" % (where, c_index)
         name = consumer.get("cluster") if isinstance(consumer, dict) else None
         if not isinstance(name, str):
-            problems.add("%s.consumers[%d]" % (where, c_index), "cluster is required")
+            problems.add(c_where, "cluster is required")
             continue
+        quota = parse_quota(problems, c_where, consumer.get("quota"), protocol)
+        state = parse_state(problems, c_where, consumer.get("state"))
         if name in clusters:  # grants to clusters this inventory does not have are not ours to use
-            grants.append(Grant(name, clusters[name].identity, host, None, None, clusters[name].party))
+            grants.append(Grant(name, clusters[name].identity, host, None, None, clusters[name].party, quota, state))
     return Export(raw.get("name"), None, None, protocol, raw.get("path_prefix"), None,
                   tuple(g.consumer for g in grants), None, tuple(grants))
 
@@ -145,9 +151,9 @@ def bundle_body(federation, recipient, cas, addresses, issued_at, expires_at):
             exports.append({
                 "name": export.name, "protocol": export.protocol, "host": grants[0].host,
                 "port": addresses[cluster.name].port, "path_prefix": export.path_prefix,
-                "consumers": [{"cluster": g.consumer.split(PEER_SEPARATOR, 1)[1],
-                               "methods": list(g.methods) if g.methods else None,
-                               "paths": list(g.paths) if g.paths else None} for g in grants]})
+                "consumers": [dict({"cluster": g.consumer.split(PEER_SEPARATOR, 1)[1],
+                                    "methods": list(g.methods) if g.methods else None,
+                                    "paths": list(g.paths) if g.paths else None}, **limits_data(g)) for g in grants]})
         consumer = recipient in cluster.consumes_from
         if not exports and not consumer:
             continue

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import check_unique
+from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import check_shared_connection_quotas
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import PEER_SEPARATOR, grant_host, peer_of
 
 
@@ -78,7 +79,9 @@ def _check_consumers(problems, clusters, peers, cluster, index, export):
                 identity = remote.identity
         party = peer or party
         grants.append(grant._replace(identity=identity, party=party, host=grant_host(export.name, cluster, party)))
-    return export._replace(grants=tuple(grants))
+    export = export._replace(grants=tuple(grants))
+    check_shared_connection_quotas(problems, where, export)
+    return export
 
 
 def _remote_names(peer):

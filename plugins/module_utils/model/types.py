@@ -26,9 +26,17 @@ TcpKeepalive = namedtuple("TcpKeepalive", "time interval probes")
 ServiceRef = namedtuple("ServiceRef", "namespace name port")
 Subset = namedtuple("Subset", "name labels")
 GatewayAddress = namedtuple("GatewayAddress", "address port")
+# a consumer's quota on one export, enforced per replica of the exporter's ingress gateway: requests a second (http)
+# or connections open at once (tcp, tls); the other field None
+Quota = namedtuple("Quota", "requests_per_second connections")
+# a grant's state: active, or drained (new requests 403, new connections refused; the grant itself stays)
+GRANT_STATES = ("active", "drained")
+DRAINED = "drained"
 # what one consumer may use of an export: the SNI host it dials (one per consumer party), the identity its
-# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths
-Grant = namedtuple("Grant", "consumer identity host methods paths party")
+# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths, its
+# quota (None: no limit) and state (GRANT_STATES)
+Grant = namedtuple("Grant", "consumer identity host methods paths party quota state")
+Grant.__new__.__defaults__ = (None, "active")
 Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path grants")
 RemoteSource = namedtuple("RemoteSource", "cluster export weight")
 LocalSource = namedtuple("LocalSource", "subset weight")

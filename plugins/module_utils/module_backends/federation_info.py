@@ -17,6 +17,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.apply.client im
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import is_drained, quota_data
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
     credential_secret_name, EGRESS, export_object_name, gateway_name, INGRESS)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import (
@@ -28,7 +29,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.module_backends
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
     discovered_fact, source_clusters, ingress_address_from_service, ingress_service, gateway_address_of, GatewayAddressError)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.probe import (
-    client_context, is_down, probe_links, Target, UNREACHABLE, utc_timestamp)
+    client_context, DRAINED, is_down, probe_links, Target, UNREACHABLE, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.query import (
     HAS_JMESPATH, QueryError, run_query)
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
@@ -110,13 +111,24 @@ def link_targets(federation, cluster, discovered):
             export = find_export(federation, source.cluster, source.export)
             address = addresses[source.cluster]
             known = not isinstance(address, str)
+            grant = grant_for(export, cluster.name)
             link = {"import": imported.name, "namespace": imported.namespace, "peer": peer.name,
-                    "export": export.name, "protocol": export.protocol, "sni": grant_for(export, cluster.name).host,
-                    "address": address.address if known else None, "port": address.port if known else None}
+                    "export": export.name, "protocol": export.protocol, "sni": grant.host,
+                    "address": address.address if known else None, "port": address.port if known else None,
+                    "quota": quota_data(grant.quota), "drained": is_drained(grant)}
             target = Target(address.address, address.port, link["sni"], peer.identity,
                             export.probe_path, None if peer.party == cluster.party else peer.party) if known else address
-            links.append((link, target))
+            links.append((link, None if link["drained"] else target))
     return links
+
+
+def drained_link(link):
+    """What a drained link reports instead of a probe: the exporter refuses it on purpose (a probe would only show
+    the refusal)."""
+    return dict(state=DRAINED, handshake_ms=None, http_status=None, peer_identity=None,
+                peer_certificate_days_left=None, probed_at=utc_timestamp(),
+                detail="%s drained this grant (state: drained): new %s are refused until it is active again"
+                % (link["peer"], "requests (403)" if link["protocol"] == "http" else "connections"))
 
 
 def trusted_cas(federation, party, credential):
@@ -152,6 +164,8 @@ def probe_cluster_links(module, federation, cluster):
     for link, target in described:
         if isinstance(target, Target):
             link.update(next(probed))
+        elif link["drained"]:
+            link.update(drained_link(link))
         else:
             link.update(state=UNREACHABLE, handshake_ms=None, http_status=None, peer_identity=None,
                         peer_certificate_days_left=None, detail=target, probed_at=utc_timestamp())

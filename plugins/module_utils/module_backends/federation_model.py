@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import is_drained, quota_data
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_to_discover
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import (
@@ -24,7 +25,13 @@ def address_data(gateway_address):
 def export_summary(export):
     return {"name": export.name, "protocol": export.protocol, "service": "%s/%s:%d" % export.service,
             "subset": export.subset.name if export.subset else None, "consumers": list(export.consumers),
-            "probe_path": export.probe_path}
+            "probe_path": export.probe_path, "limits": limits_summary(export)}
+
+
+def limits_summary(export):
+    """The consumers of an export with a quota or drained: ``{consumer, state, quota}`` each."""
+    return [{"consumer": g.consumer, "state": g.state, "quota": quota_data(g.quota)}
+            for g in export.grants if g.quota is not None or is_drained(g)]
 
 
 def import_summary(imported):

@@ -30,7 +30,9 @@ REFUSED = "refused"
 PEER_CERTIFICATE_WRONG = "peer_certificate_wrong"
 PEER_CERTIFICATE_EXPIRING = "peer_certificate_expiring"
 HTTP_ERROR = "http_error"
-# A link in one of these states carries traffic; every other state counts as down.
+# the exporter drained the consumer's grant (state: drained): refused on purpose, not probed, not down
+DRAINED = "drained"
+# A link in one of these states carries traffic; every other state but DRAINED counts as down.
 UP_STATES = (OK, PEER_CERTIFICATE_EXPIRING)
 
 # How long to listen after the handshake for a refusal of our certificate (an alert or a reset arrives within a
@@ -277,4 +279,4 @@ def probe_links(targets, context, timeout, expiry_days, connect=socket.create_co
 
 
 def is_down(link):
-    return link["state"] not in UP_STATES
+    return link["state"] not in UP_STATES and link["state"] != DRAINED

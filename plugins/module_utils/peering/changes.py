@@ -66,8 +66,20 @@ def _field_changes(prefix, old, new, fields):
             for field, label, render in fields if old.get(field) != new.get(field)]
 
 
+def _quota(quota):
+    """A consumer's quota as a bundle carries it (model/limits.quota_data), in words."""
+    if not isinstance(quota, dict) or not quota:
+        return "none"
+    return ", ".join("%s %s" % (value, field.replace("_", " ")) for field, value in sorted(quota.items()))
+
+
+def _state(state):
+    return "active" if state is None else str(state)
+
+
 LABELS = {"gateway_address": "gateway address"}
-RENDERERS = {"methods": _any, "paths": _any, "gateway_address": _gateway, "consumer": json.dumps}
+RENDERERS = {"methods": _any, "paths": _any, "gateway_address": _gateway, "consumer": json.dumps, "quota": _quota,
+             "state": _state}
 
 
 def _compared(fields, key, items):

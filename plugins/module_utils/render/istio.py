@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Builders of Istio objects (plain dicts): Gateway, VirtualService, DestinationRule, ServiceEntry
+"""Builders of Istio objects (plain dicts): Gateway, VirtualService, DestinationRule, ServiceEntry, EnvoyFilter
 (networking.istio.io) and AuthorizationPolicy (security.istio.io). The apiVersion is a parameter
-(networking.istio.io/v1 by default, v1beta1 selectable; security.istio.io follows with the same version)."""
+(networking.istio.io/v1 by default, v1beta1 selectable; security.istio.io follows with the same version; EnvoyFilter
+has v1alpha3 only)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -95,3 +96,23 @@ def authorization_policy(api_version, name, ns, labels, selector, rules, action=
     included), so what must never be allowed is written again as a DENY, which no ALLOW overrides."""
     return _object(api_version, "AuthorizationPolicy", name, ns, labels,
                    {"selector": {"matchLabels": dict(selector)}, "action": action, "rules": rules})
+
+
+def envoy_filter(api_version, name, ns, labels, selector, patches):
+    """An EnvoyFilter of the gateway namespace for the workloads ``selector`` names: Istio applies an EnvoyFilter to
+    the workloads of its own namespace only (the root namespace's to every workload), so no other namespace's
+    filter reaches ours, nor ours theirs."""
+    return _object(api_version, "EnvoyFilter", name, ns, labels,
+                   {"workloadSelector": {"labels": dict(selector)}, "configPatches": patches})
+
+
+def gateway_chain_patch(apply_to, port_number, sni, operation, value, sub_filter=None):
+    """A config patch of one filter chain of a gateway's listener, the one whose server name is ``sni`` (a Gateway
+    server's host), on ``port_number``: an HTTP filter placed relative to ``sub_filter`` of its connection manager,
+    or a network filter of the chain."""
+    chain = {"sni": sni}
+    if sub_filter:
+        chain["filter"] = {"name": "envoy.filters.network.http_connection_manager", "subFilter": {"name": sub_filter}}
+    return {"applyTo": apply_to,
+            "match": {"context": "GATEWAY", "listener": {"portNumber": port_number, "filterChain": chain}},
+            "patch": {"operation": operation, "value": value}}

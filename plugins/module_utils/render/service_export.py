@@ -21,6 +21,8 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.names imp
     export_deny_name, export_object_name, gateway_principal, INGRESS, local_rule_name, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import known_grants
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
+from ansible_collections.meshfed.federation.plugins.module_utils.render.export_limits import (
+    drain_rules, render_export_quota)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     credential_tls, gateway_workload_selector)
 
@@ -95,7 +97,8 @@ def render_export_deny(federation, export):
     """What no other ALLOW policy may widen (a mesh-wide ``rules: [{}]`` in the root namespace, an ALLOW of someone
     else's in the gateway namespace), as a DENY on the ingress gateway: on each server's SNI, every principal its
     grants do not name (the handshake refuses them too: this holds if a server's subjectAltNames were ever widened),
-    and for a consumer granted only some methods or paths, its requests for the others."""
+    for a consumer granted only some methods or paths, its requests for the others, and a drained consumer's
+    requests and connections (render/export_limits.py)."""
     settings = federation.settings
     rules = []
     for host, (dummy, identities) in sorted(export_servers(export).items()):
@@ -110,6 +113,7 @@ def render_export_deny(federation, export):
         if operations:
             rules.append({"from": [{"source": {"principals": [gateway_principal(grant.identity)]}}], "to": operations,
                           "when": [{"key": "connection.sni", "values": [grant.host]}]})
+    rules.extend(drain_rules(export))
     return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
                                       export_deny_name(export), settings.gateway_namespace,
                                       owned_labels(settings.federation_name, "export", export=export.name),
@@ -178,9 +182,12 @@ def render_exports(federation, cluster_name, istio_version=None):
     objects = []
     served = [export for export in cluster.exports if known_grants(export)]
     for export in served:
-        # the policies before the Gateway: a server never serves without them
+        # the policies and quotas before the Gateway: a server never serves without them
         objects.append(render_export_deny(federation, export))
         objects.append(render_export_policy(federation, export))
+        quota = render_export_quota(federation, export)
+        if quota is not None:
+            objects.append(quota)
         objects.append(render_export_gateway(federation, cluster, export, separate_ca))
         objects.append(render_export_route(federation, cluster, export))
     objects.extend(render_local_service_rules(federation, cluster._replace(exports=tuple(served))))

@@ -31,6 +31,7 @@ REQUIRED_CRDS = (
     "gateways.networking.istio.io",
     "serviceentries.networking.istio.io",
     "authorizationpolicies.security.istio.io",
+    "envoyfilters.networking.istio.io",
 )
 # every proxy reaches its cluster's istiod here, inside the cluster's network namespace (netns forwards it)
 DISCOVERY_ADDRESS = "127.0.0.1:15012"

@@ -24,7 +24,8 @@ from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.scen
     seed, settings, three_clusters)
 
 LINK_FIELDS = {"import", "namespace", "peer", "export", "protocol", "sni", "address", "port", "state", "handshake_ms",
-               "http_status", "peer_identity", "peer_certificate_days_left", "detail", "probed_at", "down"}
+               "http_status", "peer_identity", "peer_certificate_days_left", "detail", "probed_at", "down", "quota",
+               "drained"}
 
 
 def test_one_link_per_source_of_each_import_with_the_renderers_address():
@@ -32,9 +33,9 @@ def test_one_link_per_source_of_each_import_with_the_renderers_address():
     links = info.link_targets(federation, federation.clusters["cluster1"], {})
     assert [link for link, dummy in links] == [
         {"import": "reviews", "namespace": "default", "peer": "cluster2", "export": "reviews-v2", "protocol": "http",
-         "sni": "reviews-v2.c2.example.com", "address": "127.0.0.1", "port": 15443},
+         "sni": "reviews-v2.c2.example.com", "address": "127.0.0.1", "port": 15443, "quota": None, "drained": False},
         {"import": "details", "namespace": "default", "peer": "cluster2", "export": "details", "protocol": "http",
-         "sni": "details.c2.example.com", "address": "127.0.0.1", "port": 15443}]
+         "sni": "details.c2.example.com", "address": "127.0.0.1", "port": 15443, "quota": None, "drained": False}]
     assert [target for dummy, target in links] == [
         probe.Target("127.0.0.1", 15443, "reviews-v2.c2.example.com", "c2.example.com", None),
         probe.Target("127.0.0.1", 15443, "details.c2.example.com", "c2.example.com", "/details/0")]
@@ -98,6 +99,20 @@ def test_probed_links_are_reported_and_counted_even_when_the_cluster_api_is_unre
     assert cluster["links_down"] == 1  # expiring still carries traffic
     assert sum(link["down"] for link in cluster["links"]) == cluster["links_down"]
     assert "query_result" not in result
+
+
+def test_a_drained_link_is_reported_drained_not_down_and_not_probed(monkeypatch):
+    clusters = seed()
+    clusters["cluster2"]["exports"][1]["consumers"] = [{"cluster": "cluster1", "state": "drained"}]
+    clusters["cluster2"]["exports"][0]["consumers"] = [{"cluster": "cluster1", "quota": {"requests_per_second": 5}}]
+    result = run_info(monkeypatch, module_args(clusters, probe=True, credential=CREDENTIAL), probed={
+        "reviews-v2.c2.example.com": canned("ok")})
+    links = result["cluster"]["links"]
+    assert [set(link) for link in links] == [LINK_FIELDS] * 2
+    assert [(link["export"], link["state"], link["down"], link["drained"], link["quota"]) for link in links] == [
+        ("reviews-v2", "ok", False, False, {"requests_per_second": 5}), ("details", "drained", False, True, None)]
+    assert "cluster2 drained this grant" in links[1]["detail"] and links[1]["handshake_ms"] is None
+    assert result["cluster"]["links_down"] == 0
 
 
 def test_without_probe_there_are_no_links_and_no_credential_is_needed(monkeypatch):

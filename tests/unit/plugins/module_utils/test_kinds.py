@@ -44,6 +44,15 @@ def test_the_creation_order_puts_what_others_refer_to_first():
     assert names.index("Namespace") == 0
     assert kind_rank("ServiceAccount") < kind_rank("Deployment")
     assert kind_rank("AuthorizationPolicy") < kind_rank("Gateway")
+    assert kind_rank("EnvoyFilter") < kind_rank("Gateway")  # a server never serves without its quotas
+
+
+def test_envoy_filters_keep_their_one_api_version():
+    from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version, role_kinds
+    for version in ("networking.istio.io/v1", "networking.istio.io/v1beta1"):
+        assert kind_api_version("EnvoyFilter", version) == "networking.istio.io/v1alpha3"
+        assert ("networking.istio.io/v1alpha3", "EnvoyFilter") in role_kinds("export", version)
+        assert "EnvoyFilter" not in [k for dummy, k in role_kinds("import", version)]
     assert kind_rank("ConfigMap") == len(KINDS)  # not ours: last
 
 

@@ -245,7 +245,7 @@ def test_an_unknown_field_of_a_consumer_entry_is_reported(two):
         clusters["cluster1"]["exports"][0]["consumers"][0]["verbs"] = ["GET"]
 
     assert org_a_errors(two, unknown) == [
-        "cluster1: meshfed_exports[0] (ratings): consumers[0]: unknown field 'verbs' (allowed: cluster, methods, paths)"]
+        "cluster1: meshfed_exports[0] (ratings): consumers[0]: unknown field 'verbs' (allowed: cluster, methods, paths, quota, state)"]
 
 
 # --------------------------------------------------------------------------- bugs

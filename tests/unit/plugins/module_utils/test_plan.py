@@ -148,7 +148,8 @@ def test_writes_follow_dependency_order_and_deletes_the_reverse():
                core("HorizontalPodAutoscaler", "h", api_version="autoscaling/v2"),
                core("Role", "r", api_version="rbac.authorization.k8s.io/v1"),
                core("DestinationRule", "dr", api_version="networking.istio.io/v1"),
-               core("ServiceEntry", "se", api_version="networking.istio.io/v1")]
+               core("ServiceEntry", "se", api_version="networking.istio.io/v1"),
+               core("EnvoyFilter", "ef", api_version="networking.istio.io/v1alpha3")]
     # the kind table's order (every kind but AuthorizationPolicy is here)
     expected = [kind.name for kind in KINDS if kind.name != "AuthorizationPolicy"]
     assert [c.desired["kind"] for c in writes(plan(desired))] == expected

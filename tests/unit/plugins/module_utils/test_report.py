@@ -198,3 +198,32 @@ def test_markdown_text_and_mermaid_text():
     assert report.markdown_text("a_b*c") == "a\\_b\\*c"
     assert report.mermaid_text('a "b"') == "a #34;b#34;"
     assert report.mermaid_text("reviews-v2.c2.example.com:15443 (50%)") == "reviews-v2.c2.example.com:15443 (50%)"
+
+
+def drained_and_limited():
+    """cluster1's ratings link drained by cluster3, its reviews link under a quota of cluster2's."""
+    data = clusters()
+    reviews, ratings = data[0]["links"]
+    reviews["quota"] = {"requests_per_second": 5}
+    ratings.update(state="drained", drained=True, detail="cluster3 drained this grant (state: drained)")
+    data[0]["links_down"] = 0
+    data[1]["exports"][0]["limits"] = [{"consumer": "cluster1", "state": "active", "quota": {"requests_per_second": 5}}]
+    data[1]["exports"][1]["limits"] = [{"consumer": "cluster3", "state": "drained", "quota": None}]
+    return data
+
+
+def test_a_drained_link_is_its_own_kind_not_down_and_quotas_show_per_link_and_export():
+    data = drained_and_limited()
+    assert report.link_kind(data[0]["links"][1]) == "drained"
+    assert [(e["export"], e["kind"]) for e in report.edges(data)][:2] == [("reviews-v2", "ok"), ("ratings", "drained")]
+    assert "1 drained by the exporter" in report.summary_text(data) and "down" not in report.summary_text(data)
+    tables = dict((t[0], t) for t in report.table_rows(data))
+    headers, rows = tables["links"][2], tables["links"][3]
+    quota = headers.index("quota")
+    assert [(r[headers.index("peer/export")][0], r[quota][0]) for r in rows][:2] == [
+        ("cluster2/reviews-v2", "5 requests/s"), ("cluster3/ratings", None)]
+    exports = tables["exports"][3]
+    assert [r[4][0] for r in exports if r[0][0] == "cluster2"] == [["cluster1 (5 requests/s)"], ["cluster3 (drained)"]]
+    assert report.quota_text({"connections": 2}) == "2 connections"
+    markdown = report.report_markdown(data, NOW)
+    assert "| 5 requests/s |" in markdown and "drained" in markdown
