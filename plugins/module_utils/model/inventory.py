@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import (
-    check_dns_label, check_duration, check_labels, check_port, check_unknown_keys, is_policy_path,
+    check_callers, check_dns_label, check_duration, check_labels, check_port, check_unknown_keys, is_policy_path,
     is_dns_name, is_ip_address, local_address_kind, path_is_under, refused_local_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
@@ -18,6 +18,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.types imp
 
 EXPORT_FIELDS = ("name", "service", "subset", "protocol", "path_prefix", "rewrite_prefix", "consumers", "probe_path")
 IMPORT_FIELDS = ("name", "namespace", "port", "protocol", "from", "local", "timeout", "retries")
+CONSUMER_FIELDS = ("cluster", "methods", "paths", "callers")
 CLUSTER_FIELDS = ("identity", "gateway_address", "exports", "imports")
 
 
@@ -105,28 +106,32 @@ def _parse_export(problems, cluster, index, raw):
         protocol=protocol,
         path_prefix=path_prefix,
         rewrite_prefix=rewrite_prefix,
-        consumers=tuple(name for name, dummy, dummy in access),
+        consumers=tuple(name for name, dummy, dummy, dummy in access),
         probe_path=probe_path,
         # hosts and identities come with the cross-references, once every party is known
-        grants=tuple(Grant(name, None, None, methods, paths, None) for name, methods, paths in access),
+        grants=tuple(Grant(name, None, None, methods, paths, None, callers) for name, methods, paths, callers in access),
     )
 
 
 def _parse_consumer(problems, where, raw, protocol):
-    """(cluster, methods, paths) of one consumers entry: a cluster name, or a mapping with cluster and the HTTP
-    methods and paths it may use."""
+    """(cluster, methods, paths, callers) of one consumers entry: a cluster name, or a mapping with cluster and the
+    HTTP methods, paths and callers (workloads of the consumer's mesh) it may use."""
     if isinstance(raw, str):
-        return raw, None, None
+        return raw, None, None, None
     if not isinstance(raw, dict):
-        problems.add(where, "must be a cluster name or a mapping with cluster, methods and paths")
-        return None, None, None
-    check_unknown_keys(problems, where, raw, ("cluster", "methods", "paths"))
+        problems.add(where, "must be a cluster name or a mapping with cluster, methods, paths and callers")
+        return None, None, None, None
+    check_unknown_keys(problems, where, raw, CONSUMER_FIELDS)
     if not isinstance(raw.get("cluster"), str) or not raw.get("cluster"):
         problems.add(where, "cluster is required")
     methods, paths = raw.get("methods"), raw.get("paths")
-    if protocol != "http" and (methods is not None or paths is not None):
-        problems.add(where, "methods and paths apply to http exports only (this one is %s)" % protocol)
-        return raw.get("cluster"), None, None
+    if protocol != "http" and (methods is not None or paths is not None or raw.get("callers") is not None):
+        if methods is not None or paths is not None:
+            problems.add(where, "methods and paths apply to http exports only (this one is %s)" % protocol)
+        if raw.get("callers") is not None:
+            problems.add(where, "callers apply to http exports only (this one is %s: the caller travels in an HTTP "
+                                "header)" % protocol)
+        return raw.get("cluster"), None, None, None
     if methods is not None:
         if not isinstance(methods, list) or not methods or any(m not in HTTP_METHODS for m in methods):
             problems.add(where, "methods %r must be a non-empty list of %s" % (methods, ", ".join(HTTP_METHODS)))
@@ -140,7 +145,7 @@ def _parse_consumer(problems, where, raw, protocol):
             paths = None
         else:
             paths = tuple(paths)
-    return raw.get("cluster"), methods, paths
+    return raw.get("cluster"), methods, paths, check_callers(problems, where, raw.get("callers"))
 
 
 def _check_probe_path(problems, where, protocol, path_prefix, probe_path):

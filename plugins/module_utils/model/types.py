@@ -27,8 +27,9 @@ ServiceRef = namedtuple("ServiceRef", "namespace name port")
 Subset = namedtuple("Subset", "name labels")
 GatewayAddress = namedtuple("GatewayAddress", "address port")
 # what one consumer may use of an export: the SNI host it dials (one per consumer party), the identity its
-# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths
-Grant = namedtuple("Grant", "consumer identity host methods paths party")
+# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths, and the
+# callers of the consumer's mesh it may send (http: "<namespace>/<serviceaccount>" or "<namespace>/*"; None: any)
+Grant = namedtuple("Grant", "consumer identity host methods paths party callers")
 Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path grants")
 RemoteSource = namedtuple("RemoteSource", "cluster export weight")
 LocalSource = namedtuple("LocalSource", "subset weight")
