@@ -59,6 +59,23 @@ def app(namespace, name, service_account=None, service=False):
     return "\n---\n".join(json.dumps(d) for d in docs)
 
 
+def apply_apps(lab, apps):
+    """context -> app() documents: each cluster's gateway namespace and the apps' namespaces settled (a previous
+    run's may still be going away), then the apps applied."""
+    for context, docs in apps.items():
+        settle_namespace(lab, context, GATEWAYS)
+        for namespace in sorted(set(json.loads(d.split("\n---\n")[0])["metadata"]["name"] for d in docs)):
+            settle_namespace(lab, context, namespace)
+        for doc in docs:
+            lab.kubectl(context, "apply", "-f", "-", input=doc)
+
+
+def delete_namespaces(lab, namespaces):
+    for context, names in namespaces:
+        for namespace in names:
+            lab.kubectl_run(context, "delete", "namespace", namespace, "--wait=false")
+
+
 def whoami_import(namespace):
     return {"name": "whoami", "namespace": namespace, "port": PORT, "from": [{"cluster": "cluster2", "export": "whoami"}]}
 
@@ -88,12 +105,7 @@ def federation(lab, tmp_path_factory):
     apps = {"cluster1": [app(CALLERS, "web", "web"), app(CALLERS, "sneak", "sneak"), app(LOBBY, "visitor")],
             "cluster2": [app(EXPORTED, "whoami", "whoami", service=True)],
             "cluster3": [app(SHOP, "cart", "cart")]}
-    for context, docs in apps.items():
-        settle_namespace(lab, context, GATEWAYS)
-        for namespace in set(yaml.safe_load(d.split("\n---\n")[0])["metadata"]["name"] for d in docs):
-            settle_namespace(lab, context, namespace)
-        for doc in docs:
-            lab.kubectl(context, "apply", "-f", "-", input=doc)
+    apply_apps(lab, apps)
     run = run_playbook("federate.yml", inventory, timeout=900)
     assert run.rc == 0, run.failure() + run.stderr[-4000:]
     proxies = {"web": mesh.wait_ready("cluster1", CALLERS, "web"), "sneak": mesh.wait_ready("cluster1", CALLERS, "sneak"),
@@ -111,9 +123,7 @@ def federation(lab, tmp_path_factory):
            "ingress_address": address}
     done = run_playbook("unfederate.yml", inventory, timeout=900)
     assert done.rc == 0, done.failure() + done.stderr[-4000:]
-    for context, namespaces in (("cluster1", (CALLERS, LOBBY)), ("cluster2", (EXPORTED,)), ("cluster3", (SHOP,))):
-        for namespace in namespaces:
-            lab.kubectl_run(context, "delete", "namespace", namespace, "--wait=false")
+    delete_namespaces(lab, (("cluster1", (CALLERS, LOBBY)), ("cluster2", (EXPORTED,)), ("cluster3", (SHOP,))))
 
 
 def call(proxy, namespace, headers=None, path="/whoami"):
