@@ -56,7 +56,7 @@ AMBIENT = "ambient"
 EXPORT_TO = "networking.istio.io/exportTo"
 PROXY_CONFIG = "proxy.istio.io/config"
 # what the egress gateway's pods carry: no gateway topology of the mesh's (no PROXY protocol listener filter, no
-# XFF settings, which its TLS servers with tcp routes have no use for)
+# XFF settings: its http bindings' routes remove x-forwarded-for and x-forwarded-client-cert anyway)
 EGRESS_PROXY_CONFIG = "gatewayTopology: {}"
 MESH_CONFIG_NAMESPACE = "istio-system"
 MESH_CONFIG_KEY = "mesh"
