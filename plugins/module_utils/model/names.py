@@ -151,5 +151,20 @@ def caller_principal(trust_domain, caller):
     return "spiffe://%s/ns/%s/sa/%s" % (trust_domain, namespace, service_account)
 
 
+PROBE_SERVICE_ACCOUNT = "meshfed-link-probe"
+
+
+def probe_caller(trust_domain, callers):
+    """The caller a link probe of the consumer's controller claims for a grant that names callers (None for one
+    that does not): the first granted caller, ``<ns>/*`` as the service account meshfed-link-probe of that
+    namespace. The controller holds the consumer gateway's key: it could claim any caller of the grant."""
+    if not callers:
+        return None
+    namespace, service_account = callers[0].split("/", 1)
+    if service_account == ANY_SERVICE_ACCOUNT:
+        service_account = PROBE_SERVICE_ACCOUNT
+    return caller_principal(trust_domain, "%s/%s" % (namespace, service_account))
+
+
 def caller_namespace(caller):
     return caller.split("/", 1)[0]

@@ -18,7 +18,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.args_common imp
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
-    credential_secret_name, EGRESS, export_object_name, gateway_name, INGRESS)
+    credential_secret_name, EGRESS, export_object_name, gateway_name, INGRESS, probe_caller)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import (
     cluster_of, find_export, grant_for, peer_parties)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
@@ -113,8 +113,9 @@ def link_targets(federation, cluster, discovered):
             link = {"import": imported.name, "namespace": imported.namespace, "peer": peer.name,
                     "export": export.name, "protocol": export.protocol, "sni": grant_for(export, cluster.name).host,
                     "address": address.address if known else None, "port": address.port if known else None}
-            target = Target(address.address, address.port, link["sni"], peer.identity,
-                            export.probe_path, None if peer.party == cluster.party else peer.party) if known else address
+            caller = probe_caller(federation.settings.trust_domain, grant_for(export, cluster.name).callers)
+            target = Target(address.address, address.port, link["sni"], peer.identity, export.probe_path,
+                            None if peer.party == cluster.party else peer.party, caller) if known else address
             links.append((link, target))
     return links
 

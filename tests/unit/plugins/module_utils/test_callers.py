@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import (
     Observed, import_findings, warnings)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_info import link_targets
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import ungranted_callers
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
@@ -209,6 +210,23 @@ def test_the_peer_subset_of_an_http_export_keeps_the_clients_protocol_and_the_ke
     rule = spec(imports_of(build_model(seed(), settings(**values)), "cluster1"), "DestinationRule",
                 "meshfed-peer-cluster2")
     assert [s["trafficPolicy"]["connectionPool"] for s in rule["subsets"]] == [pool, pool]
+
+
+# --------------------------------------------------------------------------- the link probe
+
+def test_the_link_probe_of_a_grant_with_callers_claims_a_granted_caller_and_passes_the_exporters_policies():
+    federation = build_model(two_consumers(["default/bookinfo-productpage"], ["shop/*"]), settings())
+    deny, allow = details_policies(federation)
+    callers = {}
+    for cluster in ("cluster1", "cluster3"):
+        (dummy, target), = [(link, t) for link, t in link_targets(federation, federation.clusters[cluster], {})
+                            if link["export"] == "details"]
+        callers[cluster] = target.caller
+        assert allowed(deny, allow, federation.clusters[cluster].identity, target.caller), (cluster, target)
+    assert callers == {"cluster1": PRODUCTPAGE, "cluster3": "spiffe://cluster.local/ns/shop/sa/meshfed-link-probe"}
+    # a grant without callers: no header
+    plain = build_model(two_consumers(), settings())
+    assert {t.caller for dummy, t in link_targets(plain, plain.clusters["cluster1"], {})} == {None}
 
 
 # --------------------------------------------------------------------------- validation
