@@ -20,6 +20,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.build imp
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.federation_info import link_targets
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import ungranted_callers
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FederationModelError
+from ansible_collections.meshfed.federation.plugins.module_utils.peering.changes import changes
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.parties import (
@@ -350,3 +351,12 @@ def test_bad_callers_or_trust_domain_in_a_bundle_name_the_peer_and_the_field(two
     with pytest.raises(FederationModelError) as caught:
         org_b_with(two, body)
     assert len(caught.value.errors) == 1 and caught.value.errors[0].startswith(message), caught.value.errors
+
+
+def test_a_new_bundle_says_which_callers_and_trust_domain_changed(two):
+    parties, dummy, full = two
+    before = parties["org-a"].body_for(full["org-a"], "org-b")
+    del before["trust_domain"]  # a bundle of a meshfed before the callers
+    after = parties["org-a"].body_for(org_a_with_callers(two, ["bookinfo/ratings-client"]), "org-b")
+    assert changes(before, after) == ["cluster1: export ratings consumer cluster2 callers any -> bookinfo/ratings-client"]
+    assert changes(after, dict(after, trust_domain="a.example")) == ["trust domain cluster.local -> a.example"]
