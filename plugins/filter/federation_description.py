@@ -21,7 +21,7 @@ description:
     C(meshfed_istio_version),
     C(meshfed_allow_local_gateway_addresses), C(meshfed_ingress_service_annotations),
     C(meshfed_ingress_load_balancer_source_ranges), C(meshfed_ingress_external_traffic_policy),
-    C(meshfed_peer_tcp_keepalive), C(meshfed_party) and C(meshfed_ca_scope) when defined.
+    C(meshfed_peer_tcp_keepalive), C(meshfed_trust_domain), C(meshfed_party) and C(meshfed_ca_scope) when defined.
   - Across organizations, the current host's C(meshfed_peers) (the peer parties, each with its peering bundle and
     pinned signer fingerprint) become C(peers); a relative C(bundle) path is taken from the inventory's directory.
 options:

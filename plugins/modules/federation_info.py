@@ -22,7 +22,8 @@ description:
     private ingress gateway (the address consumers dial, configured or discovered), a TLS handshake with this cluster's
     certificate and the export's SNI C(<export>.<peer identity>), verification of the peer's certificate against
     the federation's CA and of the peer's identity in it, and, for an http export with a C(probe_path), one
-    C(GET probe_path) request. Other links get the handshake and a short read (a TLS 1.3 server refuses a client
+    C(GET probe_path) request (with C(x-meshfed-caller) of the grant's first caller when the grant names callers,
+    C(<namespace>/*) as the service account C(meshfed-link-probe)). Other links get the handshake and a short read (a TLS 1.3 server refuses a client
     certificate only after the handshake). Nothing is sent but that one request.
   - With O(query), a JMESPath expression over RV(cluster) picks what matters (RV(query_result)), for example
     C(links[?state!='ok']).

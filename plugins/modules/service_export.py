@@ -18,10 +18,16 @@ description:
     SNI C(<export>.<identity>) whose C(subjectAltNames) lists only the consumers granted the export), a VirtualService
     with the path prefix match and the uri and authority rewrite to the local service and subset, and a
     DestinationRule for the local service visible only to the gateway namespace.
+  - Per export an AuthorizationPolicy (ALLOW) lets each granted consumer's certificate principal in on its SNI, for
+    http with the methods, paths and callers granted to it (the C(x-meshfed-caller) header its egress gateway sets,
+    matched as C(spiffe://<trust domain>/ns/<namespace>/sa/<serviceaccount>) in the same rule), and a DENY keeps
+    everything else out whatever other ALLOW policies say.
+  - The http route sets C(x-meshfed-consumer) (the consumer gateway's verified certificate principal) and
+    C(x-meshfed-consumer-sni) (the SNI it came in on) for the exported app, replacing any value a client sent.
   - A consumer's C(quota) (C(requests_per_second) for http, C(connections) for tcp and tls) becomes, per export, an
     EnvoyFilter on the private ingress gateway (Envoy's local rate limit filter, 429 past the quota, or its
     connection limit filter), per gateway replica; a consumer with C(state=drained) gets a DENY rule of its own in
-    the export's DENY policy (403, new connections closed), keeping its grant.
+    the export's DENY policy (403, new connections closed), keeping its grant and its callers.
   - A server for a peer party trusts that party's CA only. On Istio 1.28 or later (the federation's C(istio_version),
     by default read from istiod's Deployment in C(istio-system)) by C(caCertCredentialName) of a Secret holding
     that CA alone, the key staying in the cluster's one credential Secret; on older or unknown Istio by a

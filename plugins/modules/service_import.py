@@ -20,10 +20,15 @@ description:
     default a probe after 45 s of idleness, then every 15 s, 3 probes), so that load balancers and NAT gateways keep
     long-lived idle connections; the federation's C(peer_tcp_keepalive) (C(meshfed_peer_tcp_keepalive)) changes it,
     or turns it off with C(false).
-  - Per binding (local name, peer, export) it applies a Gateway server and a tcp VirtualService on the private egress
+  - Per binding (local name, peer, export) it applies a Gateway server and a VirtualService on the private egress
     gateway, a subset of the egress gateway's DestinationRule (Istio mutual TLS, the binding's SNI; for http imports
     the client's HTTP version is kept, so h2 and gRPC stay h2), and an AuthorizationPolicy (C(security.istio.io)) that
     lets only the importing namespace's workloads open connections with the binding's SNI.
+  - For a tcp or tls import the binding's server is TLS with a tcp route. For an http import it is HTTPS (an HTTP hop),
+    its route rewrites the authority to the export's host, sets C(x-meshfed-caller) to the calling workload's SPIFFE
+    ID from its sidecar's certificate (a value the client sent is overwritten) and removes C(x-forwarded-for),
+    C(x-forwarded-client-cert) and C(x-envoy-external-address); a workload of another namespace gets 403.
+  - It warns when a source grants the import only callers of which none is in the import's namespace.
   - The egress gateway's DestinationRule is exported to the importing namespaces only.
   - In the consumer's namespace it applies the local alias, a Service for DNS (unless a local copy exists) and a
     VirtualService with the weighted split between the local copy and the peers, timeout and retries.

@@ -259,17 +259,31 @@ def grpc_calls(ns, address, port, authority, payload, count=5):
 
 
 def handshake_per_request(lab, cluster, namespace="istio-private-gateways"):
-    """Have ``cluster``'s sidecars open a new connection to the egress gateway for every request (the egress gateway
-    tunnels each to the peer's ingress gateway on a connection of its own): every request of a load loop is then a
-    new mutual TLS handshake between the two gateways, and sees any moment they do not trust each other. Left as
-    the apps send them, one long-lived connection carries every request and no rotation shows. federate.yml sets
-    the rule back."""
-    rule = json.loads(lab.kubectl(cluster, "get", "destinationrule", "-n", namespace, "meshfed-egress-gateway", "-o", "json"))
-    patch = [{"op": "add", "value": 1,
-              "path": "/spec/subsets/%d/trafficPolicy/portLevelSettings/0/connectionPool/http/maxRequestsPerConnection" % i}
-             for i in range(len(rule["spec"]["subsets"]))]
-    lab.kubectl(cluster, "patch", "destinationrule", "-n", namespace, "meshfed-egress-gateway", "--type=json",
-                "-p", json.dumps(patch))
+    """Have ``cluster``'s sidecars open a new connection to the egress gateway for every request, and the egress
+    gateway a new one to the peer's ingress gateway for every request of an http import (an HTTP hop, which pools
+    its connections to the peer; a tcp or tls binding tunnels each connection on one of its own): every request of
+    a load loop is then a new mutual TLS handshake between the two gateways, and sees any moment they do not trust
+    each other. Left as the apps send them, long-lived connections carry every request and no rotation shows.
+    federate.yml sets the rules back."""
+    one_request(lab, cluster, namespace, "meshfed-egress-gateway", port_level=True)
+    rules = json.loads(lab.kubectl(cluster, "get", "destinationrule", "-n", namespace, "-o", "json"))["items"]
+    for name in sorted(r["metadata"]["name"] for r in rules if r["metadata"]["name"].startswith("meshfed-peer-")):
+        one_request(lab, cluster, namespace, name)
+
+
+def one_request(lab, cluster, namespace, name, port_level=False):
+    """maxRequestsPerConnection 1 in the http connection pool of every subset of DestinationRule ``name`` that has
+    one (http bindings and exports), in the subset's policy or, ``port_level``, its first port's."""
+    rule = json.loads(lab.kubectl(cluster, "get", "destinationrule", "-n", namespace, name, "-o", "json"))
+    patch = []
+    for index, subset in enumerate(rule["spec"].get("subsets") or ()):
+        policy, path = subset.get("trafficPolicy") or {}, "/spec/subsets/%d/trafficPolicy" % index
+        if port_level:
+            policy, path = (policy.get("portLevelSettings") or [{}])[0], path + "/portLevelSettings/0"
+        if "http" in (policy.get("connectionPool") or {}):
+            patch.append({"op": "add", "value": 1, "path": path + "/connectionPool/http/maxRequestsPerConnection"})
+    if patch:
+        lab.kubectl(cluster, "patch", "destinationrule", "-n", namespace, name, "--type=json", "-p", json.dumps(patch))
 
 
 class LoadLoop(object):

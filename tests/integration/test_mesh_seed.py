@@ -228,11 +228,11 @@ def test_an_allow_all_policy_elsewhere_does_not_open_a_binding_to_other_namespac
                     "-l", OWNED + ",meshfed.io/import=details")
         assert until(lambda: request()[0] == 200, timeout=60)
         play(lab, "federate.yml")
-        # ... with it, refused by the egress gateway's RBAC filter
-        assert until(lambda: request()[0] == 503, timeout=60)
+        # ... with it, refused by the egress gateway's RBAC filter (the binding is an HTTP hop: 403)
+        assert until(lambda: request()[0] == 403, timeout=60)
         denied_before = rbac_denied(mesh)
         statuses = collections.Counter(request()[0] for dummy in range(10))
-        assert statuses == {503: 10}, statuses
+        assert statuses == {403: 10}, statuses
         assert rbac_denied(mesh) - denied_before >= 10
         # the importing namespace is not affected
         assert via_sidecar(proxies["productpage"], DETAILS, 9080, "/details/1")[0] == 200
@@ -259,9 +259,9 @@ def binding_sni(lab, import_name):
 def outsider_dials_the_egress_gateway(lab, outsider, sni):
     """What a workload in another namespace can write in its own namespace: a name of its own routed to the egress
     gateway's pod address (the egress gateway's Service is exported to the importing namespaces only, so it names
-    the address in a ServiceEntry of its own), with Istio mutual TLS and a binding's SNI, and the authority of
-    cluster2's details export. Returns a request to it; it reaches cluster2 unless the egress gateway refuses the
-    connection."""
+    the address in a ServiceEntry of its own), with Istio mutual TLS and a binding's SNI, and that SNI as authority
+    too (the binding's virtual host on the egress gateway, an HTTP hop for http imports). Returns a request to it;
+    it reaches cluster2 unless the egress gateway refuses it."""
     address = lab.kubectl("cluster1", "get", "pods", "-n", GATEWAYS, "-l", "istio=private-egressgateway",
                           "-o", "jsonpath={.items[0].status.podIP}").strip()
     assert address, "the egress gateway's pod has no address"
@@ -277,7 +277,7 @@ def outsider_dials_the_egress_gateway(lab, outsider, sni):
         {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
          "metadata": {"name": "stolen", "namespace": OUTSIDER_NS},
          "spec": {"hosts": ["stolen.example.com"], "http": [{
-             "rewrite": {"authority": "details.c2.example.com"},
+             "rewrite": {"authority": sni},
              "route": [{"destination": {"host": STOLEN_EGRESS, "port": {"number": 443}}}]}]}},
         {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
          "metadata": {"name": "stolen", "namespace": OUTSIDER_NS},
@@ -300,10 +300,10 @@ def test_dialing_the_egress_gateway_with_a_bindings_sni_is_refused_outside_the_i
     finally:
         play(lab, "federate.yml")
     assert json.loads(policies)["items"], "federate.yml renders an AuthorizationPolicy per binding"
-    # ... with it, the egress gateway resets the connection: the sidecar answers 503, nothing reaches cluster2
-    assert until(lambda: request()[0] == 503, timeout=60)
+    # ... with it, the egress gateway's HTTP RBAC filter answers 403, nothing reaches cluster2
+    assert until(lambda: request()[0] == 403, timeout=60)
     statuses = collections.Counter(request()[0] for dummy in range(10))
-    assert statuses == {503: 10}, statuses
+    assert statuses == {403: 10}, statuses
     lab.kubectl("cluster1", "delete", "serviceentry,virtualservice,destinationrule", "-n", OUTSIDER_NS, "--all")
 
 

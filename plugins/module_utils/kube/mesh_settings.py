@@ -27,7 +27,9 @@ What it cannot render around, it refuses (blocking) or warns about:
   egress hosts (blocking when namespace-wide, a warning when it has a workloadSelector: meshfed cannot tell whether
   the pods it selects call the import);
 * a mesh-wide ``gatewayTopology.proxyProtocol`` where the cluster exports (a warning: a load balancer in front of the
-  ingress gateway may add the PROXY header on purpose).
+  ingress gateway may add the PROXY header on purpose);
+* an import whose source grants callers of which none is in the import's namespace (a warning: the exporter will
+  answer 403 until it grants one; not a mesh setting, but the import role's preflight is where it shows).
 
 Why one file over 400 lines: every finding reads the same observed snapshot (SettingsCheck) with the same
 helpers (items, visibility, the mesh config); split by finding, each part would import the others' helpers.
@@ -47,13 +49,14 @@ except ImportError:  # pragma: no cover - Ansible brings PyYAML
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
     EGRESS, gateway_service_fqdn, service_fqdn)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import ungranted_callers
 
 AMBIENT_LABEL = "istio.io/dataplane-mode"
 AMBIENT = "ambient"
 EXPORT_TO = "networking.istio.io/exportTo"
 PROXY_CONFIG = "proxy.istio.io/config"
 # what the egress gateway's pods carry: no gateway topology of the mesh's (no PROXY protocol listener filter, no
-# XFF settings, which its TLS servers with tcp routes have no use for)
+# XFF settings: its http bindings' routes remove x-forwarded-for and x-forwarded-client-cert anyway)
 EGRESS_PROXY_CONFIG = "gatewayTopology: {}"
 MESH_CONFIG_NAMESPACE = "istio-system"
 MESH_CONFIG_KEY = "mesh"
@@ -287,6 +290,7 @@ def import_findings(federation, cluster_name, observed, gateway_pods=()):
     findings.extend(ambient_findings(cluster_name, observed, users, "imports"))
     findings.extend(sidecar_findings(federation, cluster_name, observed, mesh))
     findings.extend(foreign_gateway_findings(federation.settings, observed, gateway_pods))
+    findings.extend(Finding(False, "callers", sentence) for sentence in ungranted_callers(federation, cluster_name))
     return findings
 
 

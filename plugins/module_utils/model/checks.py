@@ -140,3 +140,24 @@ def check_unique(problems, where, field, values):
         if value in seen:
             problems.add(where, "duplicate %s '%s'" % (field, value))
         seen.add(value)
+
+
+def check_callers(problems, where, raw):
+    """The callers of a grant as a tuple (``<namespace>/<serviceaccount>`` or ``<namespace>/*`` of the consumer's
+    mesh), or None when ``raw`` is None (any caller of the consumer) or wrong (a problem added)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(_is_caller(c) for c in raw):
+        problems.add(where, "callers %r must be a non-empty list of <namespace>/<serviceaccount> or <namespace>/* of "
+                            "the consumer's mesh, such as shop/web or \"shop/*\"" % (raw,))
+        return None
+    check_unique(problems, where, "caller in callers", raw)
+    return tuple(raw)
+
+
+def _is_caller(value):
+    if not isinstance(value, str) or value.count("/") != 1:
+        return False
+    namespace, service_account = value.split("/")
+    return (len(namespace) <= 63 and bool(DNS1123_LABEL.match(namespace))
+            and (service_account == "*" or is_dns_name(service_account)))

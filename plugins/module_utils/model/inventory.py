@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import (
-    check_dns_label, check_duration, check_labels, check_port, check_unknown_keys, is_policy_path,
+    check_callers, check_dns_label, check_duration, check_labels, check_port, check_unknown_keys, is_policy_path,
     is_dns_name, is_ip_address, local_address_kind, path_is_under, refused_local_address)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import parse_quota, parse_state
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
@@ -17,7 +17,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.types imp
     Cluster, DISCOVER, Export, GatewayAddress, Grant, HTTP_METHODS, Import, LocalSource, PROTOCOLS, RemoteSource,
     Retries, ServiceRef, Subset)
 
-CONSUMER_FIELDS = ("cluster", "methods", "paths", "quota", "state")
+CONSUMER_FIELDS = ("cluster", "methods", "paths", "callers", "quota", "state")
 EXPORT_FIELDS = ("name", "service", "subset", "protocol", "path_prefix", "rewrite_prefix", "consumers", "probe_path")
 IMPORT_FIELDS = ("name", "namespace", "port", "protocol", "from", "local", "timeout", "retries")
 CLUSTER_FIELDS = ("identity", "gateway_address", "exports", "imports")
@@ -116,14 +116,27 @@ def _parse_export(problems, cluster, index, raw):
 
 def _parse_consumer(problems, where, raw, protocol):
     """The Grant of one consumers entry (its identity, host and party come with the cross-references): a cluster
-    name, or a mapping with cluster, the HTTP methods and paths it may use, its quota and its state."""
+    name, or a mapping with cluster, the HTTP methods, paths and callers (workloads of the consumer's mesh) it may
+    use, its quota and its state."""
     if not isinstance(raw, dict):
         if not isinstance(raw, str):
             problems.add(where, "must be a cluster name or a mapping with %s" % ", ".join(CONSUMER_FIELDS))
         return Grant(raw if isinstance(raw, str) else None, None, None, None, None, None)
     methods, paths = _parse_methods_paths(problems, where, raw, protocol)
     return Grant(raw.get("cluster"), None, None, methods, paths, None,
-                 parse_quota(problems, where, raw.get("quota"), protocol), parse_state(problems, where, raw.get("state")))
+                 callers=_parse_callers(problems, where, raw.get("callers"), protocol),
+                 quota=parse_quota(problems, where, raw.get("quota"), protocol),
+                 state=parse_state(problems, where, raw.get("state")))
+
+
+def _parse_callers(problems, where, raw, protocol):
+    """The callers of one consumers entry (None: any caller of the consumer); http only, the caller travels in an
+    HTTP header."""
+    if raw is not None and protocol != "http":
+        problems.add(where, "callers apply to http exports only (this one is %s: the caller travels in an HTTP "
+                            "header)" % protocol)
+        return None
+    return check_callers(problems, where, raw)
 
 
 def _parse_methods_paths(problems, where, raw, protocol):

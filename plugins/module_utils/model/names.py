@@ -139,3 +139,42 @@ def source_object_name(cluster_name):
     """The ServiceEntry and DestinationRule of one cluster imported from: meshfed-peer-<cluster>, a name users rely on
     (from before "peer" came to mean another party), kept as it is."""
     return short_name("meshfed-peer", name_part(cluster_name), limit=253)
+
+
+# The headers meshfed sets on an http request that crosses to a peer (docs/design.md, "Who called: the caller's
+# identity across the boundary"): the consumer's egress gateway sets the caller, from the verified certificate of the
+# calling sidecar; the exporter's ingress gateway sets the consumer, from the consumer's verified certificate, and
+# the SNI it came in on. Each is set (overwritten), never appended to what a client sent.
+CALLER_HEADER = "x-meshfed-caller"
+CONSUMER_HEADER = "x-meshfed-consumer"
+CONSUMER_HOST_HEADER = "x-meshfed-consumer-sni"
+# what the consumer's egress removes before the request leaves the cluster: the caller's addresses and certificate
+EGRESS_REMOVED_HEADERS = ("x-forwarded-for", "x-forwarded-client-cert", "x-envoy-external-address")
+ANY_SERVICE_ACCOUNT = "*"
+
+
+def caller_principal(trust_domain, caller):
+    """The value of the caller header an AuthorizationPolicy matches for one granted caller: ``<ns>/<sa>`` is the
+    workload's SPIFFE ID in the consumer's mesh, ``<ns>/*`` every service account of that namespace (Istio turns a
+    trailing ``*`` into a prefix match)."""
+    namespace, service_account = caller.split("/", 1)
+    return "spiffe://%s/ns/%s/sa/%s" % (trust_domain, namespace, service_account)
+
+
+PROBE_SERVICE_ACCOUNT = "meshfed-link-probe"
+
+
+def probe_caller(trust_domain, callers):
+    """The caller a link probe of the consumer's controller claims for a grant that names callers (None for one
+    that does not): the first granted caller, ``<ns>/*`` as the service account meshfed-link-probe of that
+    namespace. The controller holds the consumer gateway's key: it could claim any caller of the grant."""
+    if not callers:
+        return None
+    namespace, service_account = callers[0].split("/", 1)
+    if service_account == ANY_SERVICE_ACCOUNT:
+        service_account = PROBE_SERVICE_ACCOUNT
+    return caller_principal(trust_domain, "%s/%s" % (namespace, service_account))
+
+
+def caller_namespace(caller):
+    return caller.split("/", 1)[0]

@@ -10,20 +10,24 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import (
-    check_dns_label, check_port, check_unknown_keys, is_dns_name)
+    check_callers, check_dns_label, check_port, check_unknown_keys, is_dns_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.inventory import parse_gateway_address
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import limits_data, parse_quota, parse_state
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of, PEER_SEPARATOR
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
     Cluster, Export, GatewayAddress, Grant, PROTOCOLS, Peer)
 
-# a body: {issuer, recipient, issued_at, expires_at, cas, clusters: [BODY_CLUSTER_FIELDS]}; a cluster's exports:
-# [BODY_EXPORT_FIELDS]; an export's consumers: [BODY_CONSUMER_FIELDS]
+# a body: {issuer, recipient, issued_at, expires_at, cas, trust_domain, clusters: [BODY_CLUSTER_FIELDS]}; a cluster's
+# exports: [BODY_EXPORT_FIELDS]; an export's consumers: [BODY_CONSUMER_FIELDS]. trust_domain (the issuer's meshes',
+# which its callers' SPIFFE IDs carry) and a consumer's callers are newer: a body without them means cluster.local and
+# any caller
 BODY_CLUSTER_FIELDS = ("name", "identity", "gateway_address", "consumer", "exports")
 BODY_EXPORT_FIELDS = ("name", "protocol", "host", "port", "path_prefix", "consumers")
-# quota and state only when set (model/limits.py): what the exporter enforces, for the consumer's status to show; a
-# reader ignores the fields it does not know (releases before quotas read these bodies as they did)
-BODY_CONSUMER_FIELDS = ("cluster", "methods", "paths", "quota", "state")
+# callers, quota and state only when set (model/limits.py for the last two): a reader ignores the fields it does not
+# know (releases before them read these bodies as they did); quota and state are what the exporter enforces, for the
+# consumer's status to show
+BODY_CONSUMER_FIELDS = ("cluster", "methods", "paths", "callers", "quota", "state")
+DEFAULT_TRUST_DOMAIN = "cluster.local"
 
 
 def parse_peers(problems, raw_peers, settings, clusters):
@@ -45,6 +49,9 @@ def parse_peers(problems, raw_peers, settings, clusters):
         cas = ()
         if body is not None:
             cas = tuple(body.get("cas") or ())
+            if body.get("trust_domain") is not None and not is_dns_name(body.get("trust_domain")):
+                problems.add(where, "bundle field body.trust_domain %r is not a lowercase DNS name"
+                             % (body.get("trust_domain"),))
             raw_clusters = body.get("clusters")
             if not isinstance(raw_clusters, list):
                 problems.add(where, "bundle field body.clusters must be a list")
@@ -130,7 +137,9 @@ def _parse_remote_export(problems, where, raw, clusters):
         quota = parse_quota(problems, c_where, consumer.get("quota"), protocol)
         state = parse_state(problems, c_where, consumer.get("state"))
         if name in clusters:  # grants to clusters this inventory does not have are not ours to use
-            grants.append(Grant(name, clusters[name].identity, host, None, None, clusters[name].party, quota, state))
+            grants.append(Grant(name, clusters[name].identity, host, None, None, clusters[name].party,
+                                callers=check_callers(problems, c_where, consumer.get("callers")), quota=quota,
+                                state=state))
     return Export(raw.get("name"), None, None, protocol, raw.get("path_prefix"), None,
                   tuple(g.consumer for g in grants), None, tuple(grants))
 
@@ -151,9 +160,7 @@ def bundle_body(federation, recipient, cas, addresses, issued_at, expires_at):
             exports.append({
                 "name": export.name, "protocol": export.protocol, "host": grants[0].host,
                 "port": addresses[cluster.name].port, "path_prefix": export.path_prefix,
-                "consumers": [dict({"cluster": g.consumer.split(PEER_SEPARATOR, 1)[1],
-                                    "methods": list(g.methods) if g.methods else None,
-                                    "paths": list(g.paths) if g.paths else None}, **limits_data(g)) for g in grants]})
+                "consumers": [_body_consumer(g) for g in grants]})
         consumer = recipient in cluster.consumes_from
         if not exports and not consumer:
             continue
@@ -162,5 +169,23 @@ def bundle_body(federation, recipient, cas, addresses, issued_at, expires_at):
                          "gateway_address": {"address": address.address, "port": address.port} if address else None,
                          "exports": exports})
     return {"issuer": federation.settings.party, "recipient": recipient,
-            "issued_at": issued_at, "expires_at": expires_at,
+            "issued_at": issued_at, "expires_at": expires_at, "trust_domain": federation.settings.trust_domain,
             "cas": list(cas), "clusters": clusters}
+
+
+def _body_consumer(grant):
+    """One consumer of an export in a body: its name in its own party, the methods, paths and callers granted, its
+    quota and state (callers, quota and state only when set: a body without them reads the same in every meshfed
+    version)."""
+    consumer = {"cluster": grant.consumer.split(PEER_SEPARATOR, 1)[1],
+                "methods": list(grant.methods) if grant.methods else None,
+                "paths": list(grant.paths) if grant.paths else None}
+    if grant.callers:
+        consumer["callers"] = list(grant.callers)
+    consumer.update(limits_data(grant))
+    return consumer
+
+
+def peer_trust_domain(peer):
+    """The trust domain of a peer's meshes, as its bundle says (cluster.local for a body without one)."""
+    return (peer.bundle or {}).get("trust_domain") or DEFAULT_TRUST_DOMAIN

@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import caller_namespace, peer_of
+from ansible_collections.meshfed.federation.plugins.module_utils.model.peers import peer_trust_domain
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
 
 
@@ -65,3 +66,29 @@ def clusters_to_discover(federation):
     private_gateway module's default of ``discover_address`` and the status playbook."""
     return [name for name in clusters_needing_address(federation)
             if federation.clusters[name].gateway_address == DISCOVER]
+
+
+def consumer_trust_domain(federation, grant):
+    """The trust domain of the consumer's mesh, which its callers' SPIFFE IDs carry: this inventory's
+    (meshfed_trust_domain), or the one its peer's bundle gives."""
+    peer = peer_of(grant.consumer)
+    if peer is None:
+        return federation.settings.trust_domain
+    return peer_trust_domain(federation.peers[peer])
+
+
+def ungranted_callers(federation, cluster_name):
+    """One sentence per source of an import of this cluster whose grant names callers, none of them in the
+    import's namespace: every request of that namespace to it gets 403 at the exporter."""
+    cluster = federation.clusters[cluster_name]
+    sentences = []
+    for imported in cluster.imports:
+        for source in imported.sources:
+            grant = grant_for(find_export(federation, source.cluster, source.export), cluster.name)
+            if grant.callers and imported.namespace not in {caller_namespace(c) for c in grant.callers}:
+                sentences.append(
+                    "import %s/%s: %s grants export %s to the callers %s only, none in namespace %s: its requests to "
+                    "that source get 403 until the exporter grants one of its service accounts"
+                    % (imported.namespace, imported.name, source.cluster, source.export, ", ".join(grant.callers),
+                       imported.namespace))
+    return sentences

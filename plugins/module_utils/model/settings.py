@@ -25,6 +25,9 @@ DEFAULT_SETTINGS = {
     "istio_api_version": "networking.istio.io/v1",
     "cert_delivery": "sds",
     "cluster_domain": "cluster.local",
+    # the trust domain of the Istio meshes of this inventory's clusters (meshConfig.trustDomain): their workloads'
+    # SPIFFE IDs, which an export's granted callers are matched against
+    "trust_domain": "cluster.local",
     "ingress_port": 15443,
     "egress_port": 443,
     "ingress_service_type": "LoadBalancer",
@@ -83,6 +86,9 @@ def parse_settings(problems, raw):
     for key in ("gateway_image", "cluster_domain"):
         if not isinstance(merged[key], str) or not merged[key]:
             problems.add(where, "%s %r must be a non-empty string" % (setting_var(key), merged[key]))
+    if not is_dns_name(merged["trust_domain"]):
+        problems.add(where, "%s %r must be a lowercase DNS name such as cluster.local (the mesh's meshConfig.trustDomain)"
+                     % (setting_var("trust_domain"), merged["trust_domain"]))
     if merged["istio_revision"] == "":
         merged["istio_revision"] = None
     if merged["istio_revision"] is not None:

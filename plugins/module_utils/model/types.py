@@ -33,10 +33,11 @@ Quota = namedtuple("Quota", "requests_per_second connections")
 GRANT_STATES = ("active", "drained")
 DRAINED = "drained"
 # what one consumer may use of an export: the SNI host it dials (one per consumer party), the identity its
-# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths, its
-# quota (None: no limit) and state (GRANT_STATES)
-Grant = namedtuple("Grant", "consumer identity host methods paths party quota state")
-Grant.__new__.__defaults__ = (None, "active")
+# certificate carries (None while its party's peering bundle is not there), optional HTTP methods and paths, the
+# callers of the consumer's mesh it may send (http: "<namespace>/<serviceaccount>" or "<namespace>/*"; None: any),
+# its quota (None: no limit) and state (GRANT_STATES)
+Grant = namedtuple("Grant", "consumer identity host methods paths party callers quota state")
+Grant.__new__.__defaults__ = (None, None, "active")
 Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_prefix consumers probe_path grants")
 RemoteSource = namedtuple("RemoteSource", "cluster export weight")
 LocalSource = namedtuple("LocalSource", "subset weight")

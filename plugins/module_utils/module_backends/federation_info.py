@@ -19,7 +19,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds impo
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import is_drained, quota_data
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
-    credential_secret_name, EGRESS, export_object_name, gateway_name, INGRESS)
+    credential_secret_name, EGRESS, export_object_name, gateway_name, INGRESS, probe_caller)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import (
     cluster_of, find_export, grant_for, peer_parties)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
@@ -116,8 +116,9 @@ def link_targets(federation, cluster, discovered):
                     "export": export.name, "protocol": export.protocol, "sni": grant.host,
                     "address": address.address if known else None, "port": address.port if known else None,
                     "quota": quota_data(grant.quota), "drained": is_drained(grant)}
-            target = Target(address.address, address.port, link["sni"], peer.identity,
-                            export.probe_path, None if peer.party == cluster.party else peer.party) if known else address
+            target = Target(address.address, address.port, link["sni"], peer.identity, export.probe_path,
+                            None if peer.party == cluster.party else peer.party,
+                            probe_caller(federation.settings.trust_domain, grant.callers)) if known else address
             links.append((link, None if link["drained"] else target))
     return links
 

@@ -22,6 +22,7 @@ import time
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import CALLER_HEADER
 from ansible_collections.meshfed.federation.plugins.module_utils.pki.certificates import whole_days
 
 OK = "ok"
@@ -47,9 +48,10 @@ CLOSED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, Connect
 
 # One link to probe: where (address, port), as whom it must answer (sni, peer_identity), and how (probe_path: the
 # path of one GET on an http export, or None for a handshake and a short read).
-# trust: the peer party whose CA the peer's certificate is checked against (None: this party's own CA)
-Target = namedtuple("Target", "address port sni peer_identity probe_path trust")
-Target.__new__.__defaults__ = (None,)
+# trust: the peer party whose CA the peer's certificate is checked against (None: this party's own CA); caller: the
+# caller header the GET sends, for a grant that names callers (names.probe_caller), else None
+Target = namedtuple("Target", "address port sni peer_identity probe_path trust caller")
+Target.__new__.__defaults__ = (None, None)
 
 
 def client_context(cert_path, key_path, ca_path, cadata=None):
@@ -210,8 +212,9 @@ def _read_status_line(tls, deadline):
 
 
 def _request(target):
-    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: meshfed-link-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-            % (target.probe_path, target.sni)).encode("ascii")
+    caller = "%s: %s\r\n" % (CALLER_HEADER, target.caller) if target.caller else ""
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: meshfed-link-probe\r\nAccept: */*\r\n%sConnection: close\r\n\r\n"
+            % (target.probe_path, target.sni, caller)).encode("ascii")
 
 
 def _talk(tls, target, timeout):

@@ -11,7 +11,7 @@ __metaclass__ = type
 import json
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.peers import (
-    BODY_CLUSTER_FIELDS, BODY_CONSUMER_FIELDS, BODY_EXPORT_FIELDS)
+    BODY_CLUSTER_FIELDS, BODY_CONSUMER_FIELDS, BODY_EXPORT_FIELDS, DEFAULT_TRUST_DOMAIN)
 from ansible_collections.meshfed.federation.plugins.module_utils.peering.envelope import fingerprint, short_fingerprint
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
@@ -34,6 +34,12 @@ def _gateway(address):
 
 def _text(value):
     return "none" if value is None else str(value)
+
+
+def _trust_domain_lines(old, new):
+    """The trust domain of the peer's meshes, a body without one meaning cluster.local (its callers' SPIFFE IDs)."""
+    before, after = (body.get("trust_domain") or DEFAULT_TRUST_DOMAIN for body in (old, new))
+    return [] if before == after else ["trust domain %s -> %s" % (before, after)]
 
 
 def _any(values):
@@ -78,8 +84,8 @@ def _state(state):
 
 
 LABELS = {"gateway_address": "gateway address"}
-RENDERERS = {"methods": _any, "paths": _any, "gateway_address": _gateway, "consumer": json.dumps, "quota": _quota,
-             "state": _state}
+RENDERERS = {"methods": _any, "paths": _any, "callers": _any, "gateway_address": _gateway, "consumer": json.dumps,
+             "quota": _quota, "state": _state}
 
 
 def _compared(fields, key, items):
@@ -121,5 +127,6 @@ def changes(previous_body, body):
     if previous_body is None:
         return []
     return (_ca_lines(previous_body.get("cas"), body.get("cas"))
+            + _trust_domain_lines(previous_body, body)
             + _keyed_changes("", previous_body.get("clusters"), body.get("clusters"), "name",
                              ("{}: new cluster", "{}: cluster removed", "{}: "), _cluster_changes))

@@ -7,7 +7,8 @@ Each export gets its own Gateway with one server per consumer party, selected by
 the exporter's own party, ``<export>.<party>.<identity>`` for a peer party), trusting that party's CA only, whose
 ``tls.subjectAltNames`` lists only the consumers granted the export: the TLS handshake itself refuses every other
 certificate. An AuthorizationPolicy per export then allows each consumer's certificate principal on its server's SNI,
-and for http only the methods and paths granted to it.
+and for http only the methods and paths granted to it, and only the callers granted (the caller header the
+consumer's egress gateway sets), in the same rule: a consumer cannot claim another consumer's callers.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,8 +19,10 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds impo
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.model.istio_version import separates_ca
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
-    export_deny_name, export_object_name, gateway_principal, INGRESS, local_rule_name, service_fqdn, short_name)
-from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import known_grants
+    CALLER_HEADER, caller_principal, CONSUMER_HEADER, CONSUMER_HOST_HEADER, export_deny_name, export_object_name,
+    gateway_principal, INGRESS, local_rule_name, service_fqdn, short_name)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import (
+    consumer_trust_domain, known_grants)
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio
 from ansible_collections.meshfed.federation.plugins.module_utils.render.export_limits import (
     drain_rules, render_export_quota)
@@ -67,6 +70,15 @@ def render_export_gateway(federation, cluster, export, separate_ca=False):
                          gateway_workload_selector(INGRESS, settings), servers)
 
 
+CALLER_KEY = "request.headers[%s]" % CALLER_HEADER
+
+
+def granted_callers(federation, grant):
+    """The caller header's values a grant allows: each caller's SPIFFE ID in the consumer's trust domain."""
+    trust_domain = consumer_trust_domain(federation, grant)
+    return [caller_principal(trust_domain, caller) for caller in grant.callers]
+
+
 def render_export_policy(federation, export):
     """Who may use the export, enforced by the ingress gateway's RBAC filter: per consumer, its certificate's
     principal on the SNI host of its party's server, and for http the methods and paths granted to it.
@@ -79,6 +91,8 @@ def render_export_policy(federation, export):
     for grant in known_grants(export):
         rule = {"from": [{"source": {"principals": [gateway_principal(grant.identity)]}}],
                 "when": [{"key": "connection.sni", "values": [grant.host]}]}
+        if grant.callers:
+            rule["when"].append({"key": CALLER_KEY, "values": granted_callers(federation, grant)})
         operation = {}
         if grant.methods:
             operation["methods"] = list(grant.methods)
@@ -97,8 +111,9 @@ def render_export_deny(federation, export):
     """What no other ALLOW policy may widen (a mesh-wide ``rules: [{}]`` in the root namespace, an ALLOW of someone
     else's in the gateway namespace), as a DENY on the ingress gateway: on each server's SNI, every principal its
     grants do not name (the handshake refuses them too: this holds if a server's subjectAltNames were ever widened),
-    for a consumer granted only some methods or paths, its requests for the others, and a drained consumer's
-    requests and connections (render/export_limits.py)."""
+    for a consumer granted only some methods or paths, its requests for the others, for a consumer granted only some
+    callers, its requests with any other caller header (or none: a negated match holds for an absent header), and a
+    drained consumer's requests and connections (render/export_limits.py)."""
     settings = federation.settings
     rules = []
     for host, (dummy, identities) in sorted(export_servers(export).items()):
@@ -113,11 +128,20 @@ def render_export_deny(federation, export):
         if operations:
             rules.append({"from": [{"source": {"principals": [gateway_principal(grant.identity)]}}], "to": operations,
                           "when": [{"key": "connection.sni", "values": [grant.host]}]})
+        if grant.callers:
+            rules.append({"from": [{"source": {"principals": [gateway_principal(grant.identity)]}}],
+                          "when": [{"key": "connection.sni", "values": [grant.host]},
+                                   {"key": CALLER_KEY, "notValues": granted_callers(federation, grant)}]})
     rules.extend(drain_rules(export))
     return istio.authorization_policy(kind_api_version("AuthorizationPolicy", settings.istio_api_version),
                                       export_deny_name(export), settings.gateway_namespace,
                                       owned_labels(settings.federation_name, "export", export=export.name),
                                       gateway_workload_selector(INGRESS, settings), rules, action="DENY")
+
+
+# what the exported app reads of who calls: the consumer gateway's certificate principal (URI SAN) as this gateway
+# verified it, and the SNI (the grant host, which names the consumer's party); set, so a client's value is replaced
+CONSUMER_HEADERS = {CONSUMER_HEADER: "%DOWNSTREAM_PEER_URI_SAN%", CONSUMER_HOST_HEADER: "%REQUESTED_SERVER_NAME%"}
 
 
 def render_export_route(federation, cluster, export):
@@ -134,7 +158,7 @@ def render_export_route(federation, cluster, export):
         http = [{"name": UNSAFE_PATH_ROUTE, "match": [{"uri": {"regex": UNSAFE_PATH_REGEX}}],
                  "directResponse": {"status": 400, "body": {"string": "meshfed: encoded slash or dot segment in the path"}}},
                 {"name": export.name, "match": [{"uri": {"prefix": export.path_prefix}}], "rewrite": rewrite,
-                 "route": [{"destination": target}]}]
+                 "headers": {"request": {"set": dict(CONSUMER_HEADERS)}}, "route": [{"destination": target}]}]
         return istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels,
                                      http=http, **common)
     tcp = [{"match": [{"port": settings.ingress_port}], "route": [{"destination": target}]}]

@@ -5,9 +5,9 @@
 
 Chain of one binding (local name L in namespace N, source cluster S, export E):
 sidecar -(ISTIO_MUTUAL, SNI = binding host)-> private egress gateway (Gateway per binding, an
-AuthorizationPolicy letting only namespace N use that SNI) -(tcp route)-> ServiceEntry for S's identity
--(MUTUAL with this cluster's certificate, SNI = export host, server SAN pinned to S's identity)-> S's private
-ingress gateway.
+AuthorizationPolicy letting only namespace N use that SNI) -(tcp route; for http an HTTP route: authority -> the
+grant host, the caller header set from the sidecar's certificate)-> ServiceEntry for S's identity -(MUTUAL with this
+cluster's certificate, SNI = export host, server SAN pinned to S's identity)-> S's private ingress gateway.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,8 +20,8 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels imp
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import EXPORT_TO
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import is_ip_address
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
-    binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, EGRESS, EGRESS_RULE_NAME,
-    gateway_service_fqdn, source_object_name, service_fqdn, short_name)
+    binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, CALLER_HEADER, EGRESS,
+    EGRESS_REMOVED_HEADERS, EGRESS_RULE_NAME, gateway_service_fqdn, source_object_name, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of, find_export, grant_for
 from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
@@ -41,17 +41,29 @@ def render_source_cluster(federation, cluster, source_name, exports, address):
         settings.istio_api_version, name, settings.gateway_namespace, labels, [source.identity],
         [{"number": address.port, "name": "tls-federation", "protocol": "TLS"}], resolution,
         [{"address": address.address}], export_to=["."])
-    subsets = [{"name": export.name,
-                "trafficPolicy": {"tls": _origination_tls(cluster, settings, grant_for(export, cluster.name).host, source)}}
-               for export in sorted(exports, key=lambda e: e.name)]
     traffic_policy = {"tls": _origination_tls(cluster, settings, source.identity, source)}
     if settings.peer_tcp_keepalive is not None:
-        # the subsets set tls only: Istio merges a subset's policy field by field, so they keep this pool
+        # Istio merges a subset's policy with the rule's field by field: a subset without a pool keeps this one
         traffic_policy["connectionPool"] = istio.tcp_keepalive_pool(settings.peer_tcp_keepalive)
+    subsets = [_export_subset(cluster, settings, export, source) for export in sorted(exports, key=lambda e: e.name)]
     rule = istio.destination_rule(
         settings.istio_api_version, name, settings.gateway_namespace, labels, source.identity,
         traffic_policy=traffic_policy, subsets=subsets, export_to=["."])
     return [entry, rule]
+
+
+def _export_subset(cluster, settings, export, source):
+    """The subset of one export of a source cluster: its SNI (the grant host). For an http export the egress gateway
+    is an HTTP hop, and the source's ServiceEntry port is TLS, so without useClientProtocol it would speak HTTP/1.1
+    to the exporter and turn h2 and gRPC into HTTP/1.1; a subset's connectionPool replaces the rule's, so it repeats
+    the rule's tcp keepalive."""
+    policy = {"tls": _origination_tls(cluster, settings, grant_for(export, cluster.name).host, source)}
+    if export.protocol == "http":
+        pool = istio.client_protocol_pool()
+        if settings.peer_tcp_keepalive is not None:
+            pool.update(istio.tcp_keepalive_pool(settings.peer_tcp_keepalive))
+        policy["connectionPool"] = pool
+    return {"name": export.name, "trafficPolicy": policy}
 
 
 def _origination_tls(cluster, settings, sni, source):
@@ -62,23 +74,42 @@ def _origination_tls(cluster, settings, sni, source):
     return tls
 
 
-def render_binding(federation, imported, source, address):
-    """Egress Gateway server and the tcp VirtualService that forwards one binding to its source cluster."""
+def render_binding(federation, cluster, imported, source, address):
+    """Egress Gateway server and the VirtualService that forwards one binding to its source cluster.
+
+    tcp and tls: a TLS server (ISTIO_MUTUAL) and a tcp route. http: an HTTPS server (ISTIO_MUTUAL, the same host:
+    its SNI selects the filter chain, its authority the one virtual host) and an HTTP route that rewrites the
+    authority to the grant host, sets the caller header from the calling sidecar's verified certificate (its URI
+    SAN, the workload's SPIFFE ID: a value the client sent is replaced) and removes the headers that would tell the
+    exporter the caller's addresses or certificate."""
     settings = federation.settings
     binding = binding_id(imported, source)
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name, binding=binding)
     name = binding_object_name(imported, source)
     host = binding_host(imported, source, settings)
-    server = istio.gateway_server(settings.egress_port, short_name("import", binding), "TLS", [host],
-                                  {"mode": "ISTIO_MUTUAL"})
+    http = imported.protocol == "http"
+    server = istio.gateway_server(settings.egress_port, short_name("import", binding), "HTTPS" if http else "TLS",
+                                  [host], {"mode": "ISTIO_MUTUAL"})
     gateway = istio.gateway(settings.istio_api_version, name, settings.gateway_namespace, labels,
                             gateway_workload_selector(EGRESS, settings), [server])
     exporter = cluster_of(federation, source.cluster)
-    route = [{"match": [{"port": settings.egress_port}],
-              "route": [{"destination": istio.destination(exporter.identity, address.port, source.export)}]}]
+    target = istio.destination(exporter.identity, address.port, source.export)
+    if http:
+        export = find_export(federation, source.cluster, source.export)
+        routes = {"http": [{"name": name, "rewrite": {"authority": grant_for(export, cluster.name).host},
+                            "headers": {"request": {"set": dict(CALLER_HEADERS),
+                                                    "remove": list(EGRESS_REMOVED_HEADERS)}},
+                            "route": [{"destination": target}]}]}
+    else:
+        routes = {"tcp": [{"match": [{"port": settings.egress_port}], "route": [{"destination": target}]}]}
     forward = istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, [host],
-                                    gateways=[name], tcp=route, export_to=["."])
+                                    gateways=[name], export_to=["."], **routes)
     return render_binding_policies(federation, imported, source) + [gateway, forward]
+
+
+# Envoy expands %DOWNSTREAM_PEER_URI_SAN% on the egress gateway: the URI SAN of the certificate the calling sidecar
+# presented (Istio mutual TLS), i.e. the workload's SPIFFE ID; Istio's "set" overwrites a value the client sent
+CALLER_HEADERS = {CALLER_HEADER: "%DOWNSTREAM_PEER_URI_SAN%"}
 
 
 def render_binding_policies(federation, imported, source):
@@ -86,8 +117,9 @@ def render_binding_policies(federation, imported, source):
     the binding's SNI, the DENY for connections from any other namespace, the ALLOW for that namespace's workloads
     (their Istio mTLS identity).
 
-    The egress server is TLS (ISTIO_MUTUAL) with a tcp route, so Istio enforces these as the RBAC network filter,
-    where ``connection.sni`` is a supported condition. ALLOW policies add up: once one selects the gateway, a
+    The egress server is TLS (ISTIO_MUTUAL) with a tcp route, so Istio enforces these as the RBAC network filter, or
+    for an http binding HTTPS with an HTTP route, the HTTP RBAC filter (403): ``connection.sni`` and the source
+    namespace are supported conditions of both. ALLOW policies add up: once one selects the gateway, a
     connection no binding's policy allows is refused; but an ALLOW of someone else's that selects the gateway too (a
     mesh-wide ``rules: [{}]`` in the root namespace, say) would let every namespace use the binding, which the DENY,
     evaluated before any ALLOW, does not."""
@@ -196,9 +228,9 @@ def _alias_destinations(federation, cluster, imported):
                                             binding_subset(imported, source)), source.weight)
         if imported.protocol == "http":
             # Per destination, so the local copy keeps its own authority: Istio turns this into the weighted
-            # cluster's host_rewrite_literal. The exporter's ingress routes on it.
-            export = find_export(federation, source.cluster, source.export)
-            route["headers"] = {"request": {"set": {":authority": grant_for(export, cluster.name).host}}}
+            # cluster's host_rewrite_literal. The egress gateway's HTTPS server of the binding has one virtual host,
+            # the binding host (its SNI too); its route rewrites the authority to the grant host, the exporter's.
+            route["headers"] = {"request": {"set": {":authority": binding_host(imported, source, settings)}}}
         routes.append(route)
     if len(routes) == 1:
         routes[0].pop("weight", None)
@@ -276,6 +308,6 @@ def render_imports(federation, cluster_name, peer_addresses):
     objects.append(render_egress_rule(federation, cluster))
     for imported in cluster.imports:
         for source in imported.sources:
-            objects.extend(render_binding(federation, imported, source, peer_addresses[source.cluster]))
+            objects.extend(render_binding(federation, cluster, imported, source, peer_addresses[source.cluster]))
         objects.extend(render_local_alias(federation, cluster, imported))
     return objects

@@ -65,7 +65,9 @@ def test_the_consumer_dials_its_host_trusting_only_the_exporter_clusters_ca():
     assert subsets["reviews-v2"]["credentialName"] == "c1-example-com-cluster2-certs"
     route = find(objects, "VirtualService", "reviews")
     remote = [r for r in route["spec"]["http"][0]["route"] if "headers" in r][0]
-    assert remote["headers"]["request"]["set"][":authority"] == "reviews-v2.cluster1.c2.example.com"
+    assert remote["headers"]["request"]["set"][":authority"] == "reviews-cluster2-reviews-v2.default.svc.cluster.local"
+    forward = find(objects, "VirtualService", "meshfed-import-default-reviews-cluster2-reviews-v2")
+    assert forward["spec"]["http"][0]["rewrite"] == {"authority": "reviews-v2.cluster1.c2.example.com"}
 
 
 def test_the_pki_layout_gives_each_cluster_its_directory_and_the_other_cas():

@@ -70,7 +70,7 @@ def test_a_pending_peer_leaves_the_import_out_and_the_grant_without_identity_but
     cluster1 = pending["org-a"].clusters["cluster1"]
     assert cluster1.imports == ()
     assert cluster1.exports[0].grants == (
-        Grant("org-b/cluster2", None, "ratings.org-b.c1.example.com", ("GET",), ("/ratings/*",), "org-b"),)
+        Grant("org-b/cluster2", None, "ratings.org-b.c1.example.com", ("GET",), ("/ratings/*",), "org-b", None),)
     assert pending["org-a"].peers["org-b"].bundle is None
 
 
@@ -79,7 +79,7 @@ def test_once_both_bundles_are_in_place_nothing_is_skipped_and_the_grants_know_t
     assert full["org-a"].skipped == () and full["org-b"].skipped == ()
     assert [i.name for i in full["org-a"].clusters["cluster1"].imports] == ["reviews"]
     assert full["org-b"].clusters["cluster2"].exports[0].grants == (
-        Grant("org-a/cluster1", "c1.example.com", "reviews-v2.org-a.c2.example.com", None, None, "org-a"),)
+        Grant("org-a/cluster1", "c1.example.com", "reviews-v2.org-a.c2.example.com", None, None, "org-a", None),)
 
 
 def test_a_peer_cluster_is_known_as_peer_slash_name_with_the_identity_and_address_of_the_bundle(two):
@@ -90,7 +90,7 @@ def test_a_peer_cluster_is_known_as_peer_slash_name_with_the_identity_and_addres
         "c2.example.com", GatewayAddress("203.0.113.2", 15443), "org-b")
     # what org-b grants us: reviews-v2 to cluster1 under the host org-b's gateway serves org-a on
     assert remote.exports[0].grants == (
-        Grant("cluster1", "c1.example.com", "reviews-v2.org-a.c2.example.com", None, None, "org-a"),)
+        Grant("cluster1", "c1.example.com", "reviews-v2.org-a.c2.example.com", None, None, "org-a", None),)
 
 
 # --------------------------------------------------------------------------- the bundle a party hands over
@@ -245,7 +245,8 @@ def test_an_unknown_field_of_a_consumer_entry_is_reported(two):
         clusters["cluster1"]["exports"][0]["consumers"][0]["verbs"] = ["GET"]
 
     assert org_a_errors(two, unknown) == [
-        "cluster1: meshfed_exports[0] (ratings): consumers[0]: unknown field 'verbs' (allowed: cluster, methods, paths, quota, state)"]
+        "cluster1: meshfed_exports[0] (ratings): consumers[0]: unknown field 'verbs' (allowed: cluster, methods, paths, callers, "
+        "quota, state)"]
 
 
 # --------------------------------------------------------------------------- bugs

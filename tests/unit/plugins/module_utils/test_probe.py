@@ -178,12 +178,13 @@ class Peer(object):
             conn.close()
             self.listener.close()
 
-    def target(self, probe_path=None, identity="c2.example.com"):
-        return Target("127.0.0.1", self.port, "details." + identity, identity, probe_path)
+    def target(self, probe_path=None, identity="c2.example.com", caller=None):
+        return Target("127.0.0.1", self.port, "details." + identity, identity, probe_path, None, caller)
 
 
-def run(creds, peer, probe_path=None, context=None, identity="c2.example.com", expiry_days=14):
-    result = probe.probe_link(peer.target(probe_path, identity), context or creds.client(), TIMEOUT, expiry_days)
+def run(creds, peer, probe_path=None, context=None, identity="c2.example.com", expiry_days=14, caller=None):
+    result = probe.probe_link(peer.target(probe_path, identity, caller), context or creds.client(), TIMEOUT,
+                              expiry_days)
     peer.thread.join(5)
     return result
 
@@ -205,6 +206,15 @@ def test_an_http_probe_sends_one_get_with_the_export_host(creds):
     result = run(creds, peer, probe_path="/details/0")
     assert (result["state"], result["http_status"], result["detail"]) == ("ok", 200, "GET /details/0 answered 200")
     assert peer.request.startswith(b"GET /details/0 HTTP/1.1\r\nHost: details.c2.example.com\r\n"), peer.request
+
+
+def test_an_http_probe_of_a_grant_with_callers_sends_the_caller_header(creds):
+    peer = Peer(creds, then="http 200")
+    run(creds, peer, probe_path="/details/0", caller="spiffe://cluster.local/ns/shop/sa/meshfed-link-probe")
+    assert b"\r\nx-meshfed-caller: spiffe://cluster.local/ns/shop/sa/meshfed-link-probe\r\n" in peer.request, peer.request
+    plain = Peer(creds, then="http 200")
+    run(creds, plain, probe_path="/details/0")
+    assert b"x-meshfed-caller" not in plain.request
 
 
 def test_an_http_error_status_keeps_the_status(creds):

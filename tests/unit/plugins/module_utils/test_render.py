@@ -119,7 +119,8 @@ def test_seed_cluster1_splits_reviews_between_local_v1_and_remote_v2():
                                      "port": {"number": 9080}}, "weight": 50}
     assert remote["weight"] == 50
     assert remote["destination"]["host"] == "istio-private-egressgateway.istio-private-gateways.svc.cluster.local"
-    assert remote["headers"] == {"request": {"set": {":authority": "reviews-v2.c2.example.com"}}}
+    # the authority of the egress gateway's virtual host for the binding (its SNI too), rewritten there to the grant host
+    assert remote["headers"] == {"request": {"set": {":authority": "reviews-cluster2-reviews-v2.default.svc.cluster.local"}}}
     assert http["timeout"] == "5s"
     assert http["retries"] == {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx,connect-failure"}
     # the local copy exists: no DNS Service of ours in its way, only the subset rule
@@ -155,8 +156,12 @@ def test_seed_import_chain_is_consistent_hop_by_hop():
     # hop 2: the egress VirtualService forwards to the peer's identity through the export's subset
     forward = find(imports, "VirtualService", "meshfed-import-default-reviews-cluster2-reviews-v2")["spec"]
     assert forward["hosts"] == [tls["sni"]]
-    assert forward["tcp"][0]["route"] == [{"destination": {"host": "c2.example.com", "subset": "reviews-v2",
-                                                           "port": {"number": 15443}}}]
+    # an http binding: the egress gateway is an HTTP hop (its server HTTPS, the sidecar's authority its host)
+    assert egress_gateway["servers"][0]["port"]["protocol"] == "HTTPS"
+    assert remote_authority(alias) == tls["sni"]
+    route, = forward["http"]
+    assert route["route"] == [{"destination": {"host": "c2.example.com", "subset": "reviews-v2",
+                                               "port": {"number": 15443}}}]
     entry = find(imports, "ServiceEntry", "meshfed-peer-cluster2")["spec"]
     assert entry["hosts"] == ["c2.example.com"] and entry["resolution"] == "STATIC"
     assert entry["endpoints"] == [{"address": "127.0.0.1"}] and entry["ports"][0]["number"] == 15443
@@ -168,6 +173,15 @@ def test_seed_import_chain_is_consistent_hop_by_hop():
     assert origination == {"mode": "MUTUAL", "credentialName": "c1-example-com-certs",
                            "subjectAltNames": ["c2.example.com"], "sni": served(export_server)[0]}
     assert "c1.example.com" in export_server["tls"]["subjectAltNames"]
+    # ... and the authority the egress gateway sends is that host too, which the export's route serves
+    assert route["rewrite"] == {"authority": served(export_server)[0]}
+    assert find(exports, "VirtualService", "meshfed-export-reviews-v2")["spec"]["hosts"] == served(export_server)
+
+
+def remote_authority(alias):
+    """The authority the importing sidecar sends to the egress gateway (the alias's remote destination)."""
+    remote, = [r for r in alias["http"][0]["route"] if "headers" in r]
+    return remote["headers"]["request"]["set"][":authority"]
 
 
 def test_one_local_name_from_two_peers():
@@ -175,7 +189,11 @@ def test_one_local_name_from_two_peers():
     imports = imports_of(federation, "cluster1")
     routes = find(imports, "VirtualService", "hw", "default")["spec"]["http"][0]["route"]
     assert [(r["weight"], r["headers"]["request"]["set"][":authority"]) for r in routes] == [
-        (50, "helloworld.c2.example.com"), (50, "helloworld.c3.example.com")]
+        (50, "hw-cluster2-helloworld.default.svc.cluster.local"), (50, "hw-cluster3-helloworld.default.svc.cluster.local")]
+    # each binding's egress route sends its own peer's grant host
+    assert [find(imports, "VirtualService", "meshfed-import-default-hw-%s-helloworld" % c)["spec"]["http"][0]["rewrite"]
+            for c in ("cluster2", "cluster3")] == [{"authority": "helloworld.c2.example.com"},
+                                                   {"authority": "helloworld.c3.example.com"}]
     assert len({r["destination"]["subset"] for r in routes}) == 2
     entries = {o["metadata"]["name"]: o["spec"] for o in imports if o["kind"] == "ServiceEntry"}
     assert entries["meshfed-peer-cluster2"]["resolution"] == "DNS"

@@ -95,9 +95,14 @@ def test_the_origination_to_a_peer_presents_the_credential_for_its_party_and_pin
 
 def test_the_local_alias_sets_the_authority_to_the_host_the_exporter_routes(two):
     dummy, dummy, full = two
-    alias = spec(imports_of(full["org-a"], "cluster1"), "VirtualService", "reviews", "bookinfo")
+    imports = imports_of(full["org-a"], "cluster1")
+    alias = spec(imports, "VirtualService", "reviews", "bookinfo")
     route, = alias["http"][0]["route"]
-    authority = route["headers"]["request"]["set"][":authority"]
+    binding = "reviews-org-b-cluster2-reviews-v2.bookinfo.svc.cluster.local"
+    assert route["headers"]["request"]["set"][":authority"] == binding
+    forward = spec(imports, "VirtualService", "meshfed-import-bookinfo-reviews-org-b-cluster2-reviews-v2")
+    assert forward["hosts"] == [binding]
+    authority = forward["http"][0]["rewrite"]["authority"]
     assert authority == "reviews-v2.org-a.c2.example.com"
     assert spec(render_exports(full["org-b"], "cluster2"), "VirtualService", "meshfed-export-reviews-v2")[
         "hosts"] == [authority]
@@ -200,6 +205,7 @@ def test_a_single_party_inventory_serves_export_dot_identity_with_its_own_secret
     assert list(servers) == ["reviews-v2.c2.example.com"]
     assert servers["reviews-v2.c2.example.com"]["tls"]["credentialName"] == "c2-example-com-certs"
     alias = spec(imports_of(federation, "cluster1"), "VirtualService", "reviews", "default")
-    assert alias["http"][0]["route"][1]["headers"]["request"]["set"][":authority"] == "reviews-v2.c2.example.com"
+    forward = spec(imports_of(federation, "cluster1"), "VirtualService", "meshfed-import-default-reviews-cluster2-reviews-v2")
+    assert forward["http"][0]["rewrite"] == {"authority": "reviews-v2.c2.example.com"}
     assert [o["metadata"]["name"] for o in render_gateways(federation, "cluster2", CREDENTIAL)
             if o["kind"] == "Secret"] == ["c2-example-com-certs"]
