@@ -141,10 +141,10 @@ def source_object_name(cluster_name):
     return short_name("meshfed-peer", name_part(cluster_name), limit=253)
 
 
-# The headers meshfed sets on an http request that crosses to a peer (docs/design.md, "Who called: the caller's
-# identity across the boundary"): the consumer's egress gateway sets the caller, from the verified certificate of the
-# calling sidecar; the exporter's ingress gateway sets the consumer, from the consumer's verified certificate, and
-# the SNI it came in on. Each is set (overwritten), never appended to what a client sent.
+# The headers meshfed sets on an http request that crosses to another cluster (docs/design.md, "Who called: the
+# caller's identity across the boundary"): the consumer's egress gateway sets the caller, from the verified
+# certificate of the calling sidecar; the exporter's ingress gateway sets the consumer, from the consumer's verified
+# certificate, and the SNI it came in on. Each is set (overwritten), never appended to what a client sent.
 CALLER_HEADER = "x-meshfed-caller"
 CONSUMER_HEADER = "x-meshfed-consumer"
 CONSUMER_HOST_HEADER = "x-meshfed-consumer-sni"
