@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -98,6 +100,17 @@ class Mesh(object):
 
     def admin(self, w, path):
         return envoy_admin.get(w["netns"], w["admin_port"], path)
+
+
+def three_cluster_mesh(lab):
+    """The lab's Mesh for a test on its three clusters: the test fails when the lab runs without its mesh, and is
+    skipped on a lab of fewer clusters."""
+    mesh = Mesh(lab)
+    if not mesh.state:
+        pytest.fail("the lab runs without its mesh; run tools/lab/lab up 3", pytrace=False)
+    if len(lab.contexts) < 3:
+        pytest.skip("needs the lab's three clusters (tools/lab/lab up 3)")
+    return mesh
 
 
 def via_sidecar(w, host, port, path="/", method="GET", headers=None, timeout=TIMEOUT):

@@ -20,7 +20,7 @@ import ssl
 import pytest
 import yaml
 
-from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, netns, until, via_sidecar
+from ansible_collections.meshfed.federation.tests.integration.mesh import netns, three_cluster_mesh, until, via_sidecar
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     run_playbook, settle_namespace, write_inventory)
 
@@ -95,11 +95,7 @@ def hosts(clusters):
 
 @pytest.fixture(scope="module")
 def federation(lab, tmp_path_factory):
-    mesh = Mesh(lab)
-    if not mesh.state:
-        pytest.fail("the lab runs without its mesh; run tools/lab/lab up 3", pytrace=False)
-    if len(lab.contexts) < 3:
-        pytest.skip("needs the lab's three clusters (tools/lab/lab up 3)")
+    mesh = three_cluster_mesh(lab)
     inventory = write_inventory(str(tmp_path_factory.mktemp("callers") / "inventory"), lab.kubeconfig,
                                 FEDERATION, mutate=hosts)
     apps = {"cluster1": [app(CALLERS, "web", "web"), app(CALLERS, "sneak", "sneak"), app(LOBBY, "visitor")],

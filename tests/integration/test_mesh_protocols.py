@@ -21,8 +21,8 @@ import yaml
 
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    Mesh, bursts_at_once, grpc_calls, mutual_tls_handshake, netns, quota_verdict, sample_app, tcp_exchange, until,
-    via_sidecar, via_sidecar_headers)
+    bursts_at_once, grpc_calls, mutual_tls_handshake, netns, quota_verdict, sample_app, tcp_exchange, three_cluster_mesh,
+    until, via_sidecar, via_sidecar_headers)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     run_playbook, settle_namespace, write_inventory)
 
@@ -85,11 +85,7 @@ def hosts(clusters):
 
 @pytest.fixture(scope="module")
 def federation(lab, tmp_path_factory):
-    mesh = Mesh(lab)
-    if not mesh.state:
-        pytest.fail("the lab runs without its mesh; run tools/lab/lab up 3", pytrace=False)
-    if len(lab.contexts) < 3:
-        pytest.skip("needs the lab's three clusters (tools/lab/lab up 3)")
+    mesh = three_cluster_mesh(lab)
     inventory = write_inventory(str(tmp_path_factory.mktemp("protocols") / "inventory"), lab.kubeconfig,
                                 FEDERATION, mutate=hosts)
     pki_dir = inventory + "-pki"
