@@ -42,7 +42,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-import conftest  # noqa: E402,F401  pylint: disable=unused-import  (this checkout as ansible_collections.meshfed.federation)
+# tests/conftest.py makes this checkout importable as ansible_collections.meshfed.federation
+import conftest  # noqa: E402,F401  pylint: disable=unused-import
 from playbook_runner import OUR_KINDS, PlaybookRun  # noqa: E402
 
 CLUSTERS = ("cluster1", "cluster2", "cluster3")
