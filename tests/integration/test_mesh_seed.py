@@ -353,6 +353,8 @@ def evict_the_busiest_pod_under_load(lab, mesh, proxies, context, direction):
         assert until(lambda: sorted(w["pod"] != victim for w in gateway_proxies(mesh, context, direction)) ==
                      [True, True], timeout=120), (context, victim)
         time.sleep(8)  # the evicted pod's drain (5 s) ends while the load goes on
+        # A slow request (a timeout takes its seconds) must not leave the drill with too few requests to judge.
+        until(lambda: sum(load.statuses.values()) >= 100, timeout=30)
     return load
 
 
