@@ -21,7 +21,7 @@ import yaml
 
 from ansible_collections.meshfed.federation.plugins.module_utils.pki import certificates as pki
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    bursts_at_once, grpc_calls, mutual_tls_handshake, netns, quota_verdict, sample_app, tcp_exchange, three_cluster_mesh,
+    bursts_at_once, grpc_calls, mutual_tls_handshake, netns, quota_in_force, sample_app, tcp_exchange, three_cluster_mesh,
     until, via_sidecar, via_sidecar_headers)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     run_playbook, settle_namespace, write_inventory)
@@ -498,28 +498,31 @@ def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
         assert not mesh.rejected_updates(ingress)
         assert until(lambda: all(via_sidecar_headers(c, SHARED, 8000, "/ready")[0] == 200
                                  for c in (client1, client3)), timeout=120)
-        # the quota: both bursts at the same time, after a second without requests (full buckets)
+        # the quota: both bursts at the same time, after a second without requests (full buckets), 3 x QUOTA for
+        # each ingress replica (each has its own buckets)
+        replicas = mesh.replicas("cluster2", "istio-private-gateways", "istio-private-ingressgateway")
+        size = 3 * QUOTA * replicas
         time.sleep(1.5)
-        limited, free = bursts_at_once(3 * QUOTA, (client1, SHARED, 8000), (client3, SHARED, 8000))
+        limited, free = bursts_at_once(size, (client1, SHARED, 8000), (client3, SHARED, 8000))
         statuses = [collections.Counter(s for s, dummy in r["answers"]) for r in (limited, free)]
-        assert statuses[1] == {200: 3 * QUOTA}, statuses
-        assert not quota_verdict(limited, QUOTA), (quota_verdict(limited, QUOTA), limited)
+        assert statuses[1] == {200: size}, statuses
+        assert not quota_in_force(limited, QUOTA, replicas), (quota_in_force(limited, QUOTA, replicas), limited)
         # a tenant's EnvoyFilter removing the quota, selecting the ingress gateway's pods: Istio applies it to its own
         # namespace's workloads only, so the quota holds; the same in the root namespace (the mesh's administrator)
         # would remove it, which shows the patch itself works
         lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(unquota_filter(SQUATTER_NS)))
         try:
             time.sleep(3)
-            assert not quota_verdict(bursts_at_once(3 * QUOTA, (client1, SHARED, 8000))[0], QUOTA)
+            assert not quota_in_force(bursts_at_once(size, (client1, SHARED, 8000))[0], QUOTA, replicas)
             lab.kubectl("cluster2", "apply", "-f", "-", input=json.dumps(unquota_filter("istio-system")))
             assert until(lambda: time.sleep(1.5) or [s for s, dummy in bursts_at_once(
-                3 * QUOTA, (client1, SHARED, 8000))[0]["answers"]] == [200] * 3 * QUOTA, timeout=60, interval=0)
+                size, (client1, SHARED, 8000))[0]["answers"]] == [200] * size, timeout=60, interval=0)
         finally:
             for namespace in (SQUATTER_NS, "istio-system"):
                 lab.kubectl_run("cluster2", "delete", "envoyfilters.networking.istio.io", "-n", namespace,
                                 "unquota", "--ignore-not-found")
-        assert until(lambda: time.sleep(1.5) or not quota_verdict(bursts_at_once(3 * QUOTA, (client1, SHARED, 8000))[0],
-                                                                  QUOTA), timeout=60, interval=0)
+        assert until(lambda: time.sleep(1.5) or not quota_in_force(bursts_at_once(size, (client1, SHARED, 8000))[0],
+                                                                   QUOTA, replicas), timeout=60, interval=0)
         # the connection limit: CONNECTIONS connections echo, the next is closed; one closed frees a place
         opened.extend(Echo(client1, 7000) for dummy in range(CONNECTIONS + 1))
         echoes = [bool(e.say()) for e in opened]

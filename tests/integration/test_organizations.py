@@ -23,7 +23,7 @@ import yaml
 from ansible_collections.meshfed.federation.plugins.module_utils.peering import envelope as bundle
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.peering_bundle import split_pem
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    LoadLoop, Mesh, bursts_at_once, forged, handshake_per_request, mutual_tls_handshake, quota_verdict, record_load,
+    LoadLoop, Mesh, bursts_at_once, forged, handshake_per_request, mutual_tls_handshake, quota_in_force, quota_verdict, record_load,
     sample_app, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     OUR_KINDS, REPO, run_playbook, settle_namespace, write_marks)
@@ -442,8 +442,8 @@ def federate_twice(party):
 
 def test_a_quota_and_a_drain_per_consumer_across_organizations(parties, lab):
     """org-b limits org-a's cluster1 to QUOTA requests a second on reviews-v2 (a server of its own: org-a's party),
-    then drains org-c's cluster3: a burst of 3 x QUOTA from each at once (org-a: QUOTA to QUOTA x (2 + seconds)
-    answers 200, the rest 429; org-c: all 200), then org-c 403 and org-a 200; org-c's status, once it has org-b's
+    then drains org-c's cluster3: a burst of 3 x QUOTA for each ingress replica from each at once (org-a: QUOTA to
+    QUOTA x replicas x (2 + seconds) answers 200, the rest 429; org-c: all 200), then org-c 403 and org-a 200; org-c's status, once it has org-b's
     new bundle, shows the link drained and not down; the inventory back: org-c served again. Every change through
     org-b's federate.yml, re-runs changed=0; the consumers run nothing for the quota or the drain."""
     parties_, dummy, mesh, proxies = parties
@@ -456,16 +456,18 @@ def test_a_quota_and_a_drain_per_consumer_across_organizations(parties, lab):
             [{"cluster": "org-a/cluster1", "quota": {"requests_per_second": QUOTA}}, "org-c/cluster3"]), fingerprints=pins)
         federate_twice(org_b)
         assert not mesh.rejected_updates(mesh.wait_ready("cluster2", GATEWAYS, "istio-private-ingressgateway"))
+        # each ingress replica has its own bucket (docs/design.md): bursts of 3 x QUOTA a replica, bounded by all
+        replicas = mesh.replicas("cluster2", GATEWAYS, "istio-private-ingressgateway")
         # the quota holds once the gateway has it: a burst that is limited, after a second without requests
 
         def limited_burst():
             time.sleep(1.5)
-            return not quota_verdict(bursts_at_once(3 * QUOTA, reviews_a)[0], QUOTA)
+            return not quota_in_force(bursts_at_once(3 * QUOTA * replicas, reviews_a)[0], QUOTA, replicas)
         assert until(limited_burst, timeout=90, interval=0)
         time.sleep(1.5)
-        limited, free = bursts_at_once(3 * QUOTA, reviews_a, reviews_c)
-        assert not quota_verdict(limited, QUOTA), (quota_verdict(limited, QUOTA), limited)
-        assert [s for s, dummy in free["answers"]] == [200] * 3 * QUOTA, free
+        limited, free = bursts_at_once(3 * QUOTA * replicas, reviews_a, reviews_c)
+        assert not quota_verdict(limited, QUOTA, replicas), (quota_verdict(limited, QUOTA, replicas), replicas, limited)
+        assert [s for s, dummy in free["answers"]] == [200] * 3 * QUOTA * replicas, free
         org_b.write(host=with_reviews_consumers(["org-a/cluster1", {"cluster": "org-c/cluster3", "state": "drained"}]),
                     fingerprints=pins)
         federate_twice(org_b)
