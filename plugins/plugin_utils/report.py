@@ -247,6 +247,31 @@ def consumers_text(export):
     return texts
 
 
+def _names(value):
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def mode_text(imp):
+    """An import's mode; a failover import's order (``local > cluster2``)."""
+    mode = imp.get("mode") or "split"
+    order = [text(name) for name in _names(imp.get("order"))]
+    return "%s: %s" % (mode, " > ".join(order)) if mode == "failover" and order else mode
+
+
+def serving_text(imp):
+    """(text, css class) of what serves an import (observe/serving.py): its destinations serving now, and what is
+    failing; failing over shows at a glance (the class of a down link)."""
+    if "serving" not in imp:
+        return None, None
+    now = ", ".join(text(name) for name in _names(imp.get("serving"))) or "nothing"
+    failing = [text(name) for name in _names(imp.get("failing"))]
+    if imp.get("failing_over"):
+        return "%s (failing over: %s down)" % (now, ", ".join(failing)), DOWN
+    if failing:
+        return "%s (%s down)" % (now, ", ".join(failing)), DOWN
+    return now, None
+
+
 def table_rows(clusters):
     """Every table of the report as (id, title, headers, rows); a row is a list of (text, css class or None)."""
     cluster_rows, export_rows, import_rows, link_rows, cert_rows = [], [], [], [], []
@@ -276,9 +301,10 @@ def table_rows(clusters):
             sources = ["%s/%s (%s%%)" % (s.get("cluster"), s.get("export"), s.get("weight"))
                        for s in _items(i.get("sources"))]
             local = "%s%%" % i["local_weight"] if i.get("local_weight") is not None else None
+            serving, serving_class = serving_text(i)
             import_rows.append([(name, None), ("%s/%s:%s" % (i.get("namespace"), i.get("name"), i.get("port")), None),
-                                (i.get("protocol"), None), (sources, None), (local, None),
-                                (i.get("applied"), None if i.get("applied") else DOWN)])
+                                (i.get("protocol"), None), (sources, None), (local, None), (mode_text(i), None),
+                                (serving, serving_class), (i.get("applied"), None if i.get("applied") else DOWN)])
     for edge in edges(clusters):
         link = edge["link"] or {}
         address = ", ".join(x for x in ("%s:%s" % (link["address"], link.get("port")) if link.get("address") else None,
@@ -293,8 +319,8 @@ def table_rows(clusters):
         ("clusters", "Clusters", ["cluster", "identity", "reachable", "ingress gateway", "egress gateway",
                                   "gateway address", "certificate days left", "links down"], cluster_rows),
         ("exports", "Exports", ["exporter", "export", "protocol", "service", "consumers", "applied"], export_rows),
-        ("imports", "Imports", ["consumer", "local name", "protocol", "from (weight)", "local copy", "applied"],
-         import_rows),
+        ("imports", "Imports", ["consumer", "local name", "protocol", "from (weight)", "local copy", "mode",
+                                "serving", "applied"], import_rows),
         ("links", "Links", ["consumer", "import", "peer/export", "state", "quota", "address, SNI", "handshake, HTTP",
                             "peer certificate", "detail", "probed at"],
          link_rows),

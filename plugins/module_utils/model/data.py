@@ -9,11 +9,12 @@ __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.settings import Settings
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
-    Cluster, Export, Federation, GatewayAddress, Grant, Import, LocalSource, Peer, Quota, RemoteSource, Retries,
-    ServiceRef, Subset, TcpKeepalive)
+    Cluster, Export, Federation, GatewayAddress, Grant, Import, LocalSource, OutlierDetection, Peer, Quota, RemoteSource,
+    Retries, ServiceRef, Subset, TcpKeepalive)
 
 MODEL_TYPES = dict((t.__name__, t) for t in (Settings, TcpKeepalive, ServiceRef, Subset, GatewayAddress, Quota, Grant, Export,
-                                             RemoteSource, LocalSource, Retries, Import, Cluster, Peer, Federation))
+                                             RemoteSource, LocalSource, Retries, OutlierDetection, Import, Cluster, Peer,
+                                             Federation))
 # a namedtuple is {TYPE_KEY: its type, VALUES_KEY: its fields in order}: neither key can be a label key or a
 # cluster name (those start with a letter, a digit or '_')
 TYPE_KEY = "@type"

@@ -11,6 +11,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import (
     check_callers, check_dns_label, check_duration, check_labels, check_port, check_unknown_keys, is_policy_path,
     is_dns_name, is_ip_address, local_address_kind, path_is_under, refused_local_address)
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import parse_balance
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import parse_quota, parse_state
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import peer_of
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
@@ -19,7 +20,8 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.types imp
 
 CONSUMER_FIELDS = ("cluster", "methods", "paths", "callers", "quota", "state")
 EXPORT_FIELDS = ("name", "service", "subset", "protocol", "path_prefix", "rewrite_prefix", "consumers", "probe_path")
-IMPORT_FIELDS = ("name", "namespace", "port", "protocol", "from", "local", "timeout", "retries")
+IMPORT_FIELDS = ("name", "namespace", "port", "protocol", "from", "local", "timeout", "retries", "mode", "order",
+                 "outlier_detection")
 CLUSTER_FIELDS = ("identity", "gateway_address", "exports", "imports")
 
 
@@ -213,7 +215,7 @@ def _parse_import(problems, cluster, index, raw):
     if raw_local is not None:
         l_where = where + ": local"
         if not isinstance(raw_local, dict):
-            problems.add(l_where, "must be a mapping with weight and optional subset")
+            problems.add(l_where, "must be a mapping with optional weight and subset")
         else:
             check_unknown_keys(problems, l_where, raw_local, ("subset", "weight"))
             local = LocalSource(_parse_subset(problems, l_where, raw_local.get("subset")), raw_local.get("weight"))
@@ -225,8 +227,9 @@ def _parse_import(problems, cluster, index, raw):
         timeout = check_duration(problems, where, "timeout", timeout)
     if raw.get("retries") is not None:
         retries = _parse_retries(problems, where, raw["retries"])
+    mode, order, outlier_detection = parse_balance(problems, where, raw, protocol)
     return Import(raw.get("name"), raw.get("namespace"), raw.get("port"), protocol,
-                  tuple(sources), local, timeout, retries)
+                  tuple(sources), local, timeout, retries, mode, order, outlier_detection)
 
 
 def _parse_retries(problems, where, raw):

@@ -135,6 +135,54 @@ def binding_host(imported, source, settings):
     return service_fqdn(imported.namespace, binding_id(imported, source), settings)
 
 
+# A weighted or failover import's destinations are endpoints of one Envoy cluster per destination that takes traffic
+# first (render/balance.py): its host is never resolved, only the import's VirtualService and DestinationRule name it.
+BALANCE_DOMAIN = "meshfed.internal"
+# the egress gateway's ports for the sources of weighted and failover imports, one per (import, source): a sidecar can
+# tell the egress which source it means by the port alone (an endpoint of a cluster has no SNI or authority of its own)
+LEG_PORTS = range(15500, 15600)
+# labels of the egress gateway's endpoints in a balanced import's cluster; failoverPriority compares them
+LEG_LABEL_PREFIX = "leg.meshfed.io/"
+SOURCE_LEG_LABEL = "meshfed.io/source-leg"
+
+
+def host_part(name):
+    """A destination's name (local, a cluster of this inventory or <peer>/<cluster>) as one DNS label."""
+    return short_name(name_part(name).replace(".", "-").lower())
+
+
+def balance_host(imported, first):
+    """The host of the cluster whose traffic goes first to the destination ``first``."""
+    return "%s.%s.%s.%s" % (host_part(first), imported.name, imported.namespace, BALANCE_DOMAIN)
+
+
+def balance_object_name(imported, part):
+    """The ServiceEntries (part local or sources) and DestinationRules (part: a destination's) of a balanced
+    import, in its namespace."""
+    return short_name("meshfed-balance", imported.name, host_part(part), limit=253)
+
+
+def leg_label(name):
+    """The label an egress endpoint of a balanced import carries for its source (a label key's name part is 63
+    characters at most)."""
+    return LEG_LABEL_PREFIX + host_part(name)
+
+
+def leg_object_name(imported, source):
+    return short_name("meshfed-leg", imported.namespace, binding_id(imported, source), limit=253)
+
+
+def leg_deny_name(imported, source):
+    # "meshfed-deny-leg-": no leg's own objects (meshfed-leg-...) nor a binding's or an export's can take this name
+    return short_name("meshfed-deny-leg", imported.namespace, binding_id(imported, source), limit=253)
+
+
+def leg_port_name(port):
+    """The egress gateway's Service and container port of one leg (a container port name is 15 characters at
+    most)."""
+    return "tls-leg-%d" % port
+
+
 def source_object_name(cluster_name):
     """The ServiceEntry and DestinationRule of one cluster imported from: meshfed-peer-<cluster>, a name users rely on
     (from before "peer" came to mean another party), kept as it is."""

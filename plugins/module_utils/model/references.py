@@ -8,9 +8,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import check_balance, check_leg_count
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import check_unique
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import check_shared_connection_quotas
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import PEER_SEPARATOR, grant_host, peer_of
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FAILOVER
 
 
 def check_cross_references(problems, clusters, peers, settings):
@@ -38,6 +40,7 @@ def check_cross_references(problems, clusters, peers, settings):
             else:
                 imports.append(imported)
         resolved[cluster.name] = cluster._replace(exports=exports, imports=tuple(imports))
+        check_leg_count(problems, resolved[cluster.name])
     for cluster in resolved.values():
         for export in cluster.exports:
             pending = sorted({peer_of(g.consumer) for g in export.grants
@@ -124,7 +127,7 @@ def _check_import_sources(problems, clusters, peers, cluster, index, imported):
             continue
         _check_source_export(problems, s_where, what, cluster, imported, source, exporter)
     waiting.update(withdrawn)
-    if not waiting:
+    if not waiting and check_balance(problems, where, imported) and imported.mode != FAILOVER:
         _check_weights(problems, where, imported)
     return sorted(waiting)
 

@@ -42,7 +42,30 @@ Export = namedtuple("Export", "name service subset protocol path_prefix rewrite_
 RemoteSource = namedtuple("RemoteSource", "cluster export weight")
 LocalSource = namedtuple("LocalSource", "subset weight")
 Retries = namedtuple("Retries", "attempts per_try_timeout retry_on")
-Import = namedtuple("Import", "name namespace port protocol sources local timeout retries")
+# how an import's destinations (its local copy, its sources) share the traffic: split by fixed weights (Istio picks
+# one per request and keeps to it); weighted, the same weights while every destination is healthy, a failing one's
+# share moving to the others; failover, the first healthy destination of ``order`` takes it all
+IMPORT_MODES = ("split", "weighted", "failover")
+SPLIT = "split"
+FAILOVER = "failover"
+# the local copy in an import's failover order
+LOCAL = "local"
+# when a weighted or failover import takes a destination out (Istio's outlierDetection): consecutive 5xx answers,
+# consecutive gateway errors (502, 503, 504, connect failures), consecutive local-origin failures (tcp, tls: a
+# connect failure; None counts them as gateway errors), how often Envoy looks, for how long the first ejection
+# lasts (longer each time), how much of a destination may be out at once
+OutlierDetection = namedtuple("OutlierDetection", "consecutive_5xx_errors consecutive_gateway_errors "
+                              "consecutive_local_origin_failures interval base_ejection_time max_ejection_percent")
+OUTLIER_DETECTION_DEFAULTS = OutlierDetection(5, 2, None, "1s", "10s", 100)
+# mode: IMPORT_MODES; order: the destinations in failover order (LOCAL or a source's cluster), failover only;
+# outlier_detection: weighted and failover only
+Import = namedtuple("Import", "name namespace port protocol sources local timeout retries mode order outlier_detection")
+Import.__new__.__defaults__ = (SPLIT, None, None)
+# What a cluster tells of itself that a weighted or failover import needs: its egress gateway Service's ClusterIP and,
+# per import with a local copy ((namespace, name) -> LocalCopy), the local Service's pod selector and the port its
+# pods listen on for the import's port (observe/local_copies.py reads them)
+BalanceInputs = namedtuple("BalanceInputs", "egress_address local_copies")
+LocalCopy = namedtuple("LocalCopy", "selector target_port")
 # party: the organization whose CA signs the cluster's certificate; consumes_from: the peer parties it imports from
 Cluster = namedtuple("Cluster", "name identity gateway_address exports imports party consumes_from")
 # a peer party: its CA certificates, its clusters (named <peer>/<cluster>) as its peering bundle describes them, the

@@ -126,10 +126,31 @@ def cluster_istio_version(module, settings):
                          cluster=cluster, **preflight_mark(module.params))
 
 
-def converge_role(module, role, render, apply_args=None, versioned=False):
+class ReadingClient(object):
+    """What a role reads before it renders: ``get()`` makes the client on first use (None where nothing is read:
+    state=rendered or absent, or no kubernetes library, which run_apply reports); a client that cannot be made
+    fails the module, its kubeconfig masked as in every other message."""
+
+    def __init__(self, module):
+        self.module = module
+        self.client = None
+
+    def get(self):
+        params = self.module.params
+        if self.client is None and params["state"] not in (RENDERED, "absent") and not kubernetes_missing():
+            try:
+                self.client = ClusterClient(params["cluster"], auth_params(params))
+            except ClusterError as error:
+                self.module.fail_json(msg=str(error), cluster=params["cluster"], **preflight_mark(params))
+        return self.client
+
+
+def converge_role(module, role, render, apply_args=None, versioned=False, reads=False):
     """The module of one role: the validated federation, ``render(federation, cluster)`` (nothing with
     state=absent) and the engine, given what ``apply_args(federation, cluster, present)`` adds to run_apply's
-    arguments. A ``versioned`` role renders for the cluster's Istio: ``render(federation, cluster, version)``."""
+    arguments. A ``versioned`` role renders for the cluster's Istio: ``render(federation, cluster, version)``; a
+    role that ``reads`` the cluster first: ``render(federation, cluster, get_client)`` (ReadingClient.get), whose
+    client the engine then uses too."""
     federation = load_federation(module, description_deprecated=True)
     settings = federation.settings
     cluster = module.params["cluster"]
@@ -138,6 +159,10 @@ def converge_role(module, role, render, apply_args=None, versioned=False):
     if versioned:
         version, client = cluster_istio_version(module, settings)
         desired = render(federation, cluster, version) if present else []
+    elif reads:
+        reading = ReadingClient(module)
+        desired = render(federation, cluster, reading.get) if present else []
+        client = reading.client
     else:
         desired = render(federation, cluster) if present else []
     extra = apply_args(federation, cluster, present) if apply_args else {}

@@ -17,6 +17,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.apply.client im
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owner_selector
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import balanced
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import is_drained, quota_data
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
     credential_secret_name, EGRESS, export_object_name, gateway_name, INGRESS, probe_caller)
@@ -28,6 +29,9 @@ from ansible_collections.meshfed.federation.plugins.module_utils.module_backends
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
     discovered_fact, source_clusters, ingress_address_from_service, ingress_service, gateway_address_of, GatewayAddressError)
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.local_copies import service_ref
+from ansible_collections.meshfed.federation.plugins.module_utils.observe.serving import (
+    destination_health, ready_pods, serving)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.probe import (
     client_context, DRAINED, is_down, probe_links, Target, UNREACHABLE, utc_timestamp)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.query import (
@@ -86,7 +90,36 @@ def cluster_report(federation, cluster, client, now):
         summary["applied"] = (ns, export_object_name(export)) in exported
     for summary, imp in zip(report["imports"], cluster.imports):
         summary["applied"] = (imp.namespace, imp.name) in imported
+        if balanced(imp) and imp.local is not None:
+            summary["local_ready"] = local_ready(client, imp)
     return report
+
+
+def local_ready(client, imported):
+    """How many pods of a weighted or failover import's local copy are Ready: its Service's selector and the
+    subset's labels (0 without the Service)."""
+    service = client.get(service_ref(imported.namespace, imported.name))
+    selector = ((service or {}).get("spec") or {}).get("selector")
+    if not selector:
+        return 0
+    selector = dict(selector, **dict(imported.local.subset.labels if imported.local.subset else {}))
+    return ready_pods(client.list_namespace("v1", "Pod", imported.namespace), selector)
+
+
+def import_serving(report):
+    """Each import's ``serving``, ``failing_over``, ``failing`` and ``health`` (observe/serving.py), from its local
+    copy's ready pods and its links' probes; and the cluster's ``imports_failing_over``."""
+    links = _items_of(report.get("links"))
+    for summary in report["imports"]:
+        by_source = dict((s["cluster"], next((link for link in links if (link["import"], link["namespace"], link["peer"])
+                                              == (summary["name"], summary["namespace"], s["cluster"])), None))
+                         for s in summary["sources"])
+        summary.update(serving(summary, destination_health(summary.get("local_ready"), by_source)))
+    report["imports_failing_over"] = sum(1 for summary in report["imports"] if summary["failing_over"])
+
+
+def _items_of(value):
+    return value if isinstance(value, list) else []
 
 
 def unreachable_report(cluster, error):
@@ -196,6 +229,7 @@ def run_federation_info(module):
     if module.params["probe"]:
         # the links do not need the cluster's API: they are probed whatever it answered
         report.update(probe_cluster_links(module, federation, cluster))
+    import_serving(report)
     result = {"changed": False, "cluster": report}
     if cluster.gateway_address == DISCOVER and report["reachable"]:
         result.update(discovered_fact(report["ingress_gateway"]["address"]))

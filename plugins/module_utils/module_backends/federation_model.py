@@ -8,9 +8,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import destination_names
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import is_drained, quota_data
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_to_discover
-from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER, FAILOVER
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import (
     load_federation, validated)
 
@@ -35,11 +36,20 @@ def limits_summary(export):
 
 
 def import_summary(imported):
+    """One import: its sources and local copy with their weights, its mode and the order its destinations fall
+    back in (failover: the first serves; weighted and split: as listed, local first), each destination's weight."""
+    names = destination_names(imported)
+    weights = [d.weight for d in ([imported.local] if imported.local else []) + list(imported.sources)]
+    if imported.mode == FAILOVER:
+        weights = [None] * len(names)
+    elif len(names) == 1:
+        weights = [100]
     return {"name": imported.name, "namespace": imported.namespace, "port": imported.port,
             "protocol": imported.protocol,
             "sources": [{"cluster": s.cluster, "export": s.export, "weight": 100 if s.weight is None else s.weight}
                         for s in imported.sources],
-            "local_weight": imported.local.weight if imported.local else None}
+            "local_weight": imported.local.weight if imported.local else None,
+            "mode": imported.mode, "order": list(imported.order or names), "weights": dict(zip(names, weights))}
 
 
 def cluster_summary(cluster):

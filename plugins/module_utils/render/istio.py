@@ -78,14 +78,21 @@ def destination_rule(api_version, name, ns, labels, host, traffic_policy=None, s
     return _object(api_version, "DestinationRule", name, ns, labels, spec)
 
 
-def service_entry(api_version, name, ns, labels, hosts, ports, resolution, endpoints, export_to=None):
+def service_entry(api_version, name, ns, labels, hosts, ports, resolution, endpoints, export_to=None,
+                  location="MESH_EXTERNAL", workload_selector=None, subject_alt_names=None):
+    """A ServiceEntry with ``endpoints`` or, instead, a ``workload_selector`` (Istio refuses both)."""
     spec = {
         "hosts": list(hosts),
-        "location": "MESH_EXTERNAL",
+        "location": location,
         "ports": ports,
         "resolution": resolution,
-        "endpoints": endpoints,
     }
+    if workload_selector is not None:
+        spec["workloadSelector"] = {"labels": dict(workload_selector)}
+    else:
+        spec["endpoints"] = endpoints
+    if subject_alt_names:
+        spec["subjectAltNames"] = list(subject_alt_names)
     if export_to:
         spec["exportTo"] = list(export_to)
     return _object(api_version, "ServiceEntry", name, ns, labels, spec)

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import legs
 from ansible_collections.meshfed.federation.plugins.module_utils.model.istio_version import separates_ca
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import (
@@ -17,7 +18,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.queries i
 from ansible_collections.meshfed.federation.plugins.module_utils.render import kube
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
     ca_secret_name, credential_secret_name, CROSS_CLUSTER_PORT_NAME, EGRESS, gateway_name, IN_MESH_PORT_NAME,
-    INGRESS)
+    INGRESS, leg_port_name)
 
 
 def gateway_selector(direction):
@@ -125,6 +126,16 @@ def _listen_ports(direction, settings):
     return [(IN_MESH_PORT_NAME, IN_MESH_PORT_NAME, settings.egress_port)]
 
 
+def _service_ports(direction, cluster, settings):
+    """The gateway Service's ports: what it listens on and, for the egress gateway, the port of each leg of the
+    weighted and failover imports (model/balance.py), which their sidecars dial at the Service's ClusterIP (and by
+    which istiod binds a Gateway server's port). Not the container's: a new leg does not restart the pods."""
+    ports = [(name, port) for name, dummy, port in _listen_ports(direction, settings)]
+    if direction == EGRESS:
+        ports.extend((leg_port_name(port), port) for port in sorted(leg.port for leg in legs(cluster)))
+    return [kube.service_port(name, port, port) for name, port in ports]
+
+
 def _gateway_container(direction, cluster, settings, parties):
     container = {
         "name": "istio-proxy",
@@ -182,8 +193,7 @@ def render_gateway_workload(cluster, settings, federation_name, direction, parti
     if settings.cert_delivery == "file":
         volumes = [{"name": _volume_name(party), "secret": {"secretName": credential_secret_name(cluster, party)}}
                    for party in parties]
-    ports = [kube.service_port(service_name, port, port)
-             for service_name, dummy, port in _listen_ports(direction, settings)]
+    ports = _service_ports(direction, cluster, settings)
     sds_role = "%s-sds" % name
     return [
         kube.service_account(name, ns, labels),

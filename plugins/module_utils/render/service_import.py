@@ -15,15 +15,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.hosts import HostClaim
-from ansible_collections.meshfed.federation.plugins.module_utils.kube.kinds import kind_api_version
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels import owned_labels
 from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import EXPORT_TO
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import balanced, fallback_orders, legs
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import is_ip_address
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
-    binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, CALLER_HEADER, EGRESS,
-    EGRESS_REMOVED_HEADERS, EGRESS_RULE_NAME, gateway_service_fqdn, source_object_name, service_fqdn, short_name)
+    balance_host, binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, EGRESS,
+    EGRESS_RULE_NAME, gateway_service_fqdn, source_object_name, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of, find_export, grant_for
-from ansible_collections.meshfed.federation.plugins.module_utils.render import istio, kube
+from ansible_collections.meshfed.federation.plugins.module_utils.render import egress, istio, kube
+from ansible_collections.meshfed.federation.plugins.module_utils.render.balance import render_balanced
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import (
     credential_tls, gateway_workload_selector)
 
@@ -78,65 +79,29 @@ def render_binding(federation, cluster, imported, source, address):
     """Egress Gateway server and the VirtualService that forwards one binding to its source cluster.
 
     tcp and tls: a TLS server (ISTIO_MUTUAL) and a tcp route. http: an HTTPS server (ISTIO_MUTUAL, the same host:
-    its SNI selects the filter chain, its authority the one virtual host) and an HTTP route that rewrites the
-    authority to the grant host, sets the caller header from the calling sidecar's verified certificate (its URI
-    SAN, the workload's SPIFFE ID: a value the client sent is replaced) and removes the headers that would tell the
-    exporter the caller's addresses or certificate."""
+    its SNI selects the filter chain, its authority the one virtual host) and the HTTP route of egress.forward."""
     settings = federation.settings
     binding = binding_id(imported, source)
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name, binding=binding)
     name = binding_object_name(imported, source)
     host = binding_host(imported, source, settings)
-    http = imported.protocol == "http"
-    server = istio.gateway_server(settings.egress_port, short_name("import", binding), "HTTPS" if http else "TLS",
-                                  [host], {"mode": "ISTIO_MUTUAL"})
+    server = istio.gateway_server(settings.egress_port, short_name("import", binding),
+                                  "HTTPS" if imported.protocol == "http" else "TLS", [host], {"mode": "ISTIO_MUTUAL"})
     gateway = istio.gateway(settings.istio_api_version, name, settings.gateway_namespace, labels,
                             gateway_workload_selector(EGRESS, settings), [server])
-    exporter = cluster_of(federation, source.cluster)
-    target = istio.destination(exporter.identity, address.port, source.export)
-    if http:
-        export = find_export(federation, source.cluster, source.export)
-        routes = {"http": [{"name": name, "rewrite": {"authority": grant_for(export, cluster.name).host},
-                            "headers": {"request": {"set": dict(CALLER_HEADERS),
-                                                    "remove": list(EGRESS_REMOVED_HEADERS)}},
-                            "route": [{"destination": target}]}]}
-    else:
-        routes = {"tcp": [{"match": [{"port": settings.egress_port}], "route": [{"destination": target}]}]}
-    forward = istio.virtual_service(settings.istio_api_version, name, settings.gateway_namespace, labels, [host],
-                                    gateways=[name], export_to=["."], **routes)
+    forward = egress.forward(federation, cluster, imported, source, address, name, labels, host, settings.egress_port)
     return render_binding_policies(federation, imported, source) + [gateway, forward]
 
 
-# Envoy expands %DOWNSTREAM_PEER_URI_SAN% on the egress gateway: the URI SAN of the certificate the calling sidecar
-# presented (Istio mutual TLS), i.e. the workload's SPIFFE ID; Istio's "set" overwrites a value the client sent
-CALLER_HEADERS = {CALLER_HEADER: "%DOWNSTREAM_PEER_URI_SAN%"}
-
-
 def render_binding_policies(federation, imported, source):
-    """Only the importing namespace may use a binding: a DENY and an ALLOW policy on the egress gateway, both on
-    the binding's SNI, the DENY for connections from any other namespace, the ALLOW for that namespace's workloads
-    (their Istio mTLS identity).
-
-    The egress server is TLS (ISTIO_MUTUAL) with a tcp route, so Istio enforces these as the RBAC network filter, or
-    for an http binding HTTPS with an HTTP route, the HTTP RBAC filter (403): ``connection.sni`` and the source
-    namespace are supported conditions of both. ALLOW policies add up: once one selects the gateway, a
-    connection no binding's policy allows is refused; but an ALLOW of someone else's that selects the gateway too (a
-    mesh-wide ``rules: [{}]`` in the root namespace, say) would let every namespace use the binding, which the DENY,
-    evaluated before any ALLOW, does not."""
+    """Only the importing namespace may use a binding: egress.policies on the binding's SNI (``connection.sni``, a
+    condition of both the RBAC network filter of a TLS server and the HTTP one of an HTTPS server)."""
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name,
                           binding=binding_id(imported, source))
     sni = [{"key": "connection.sni", "values": [binding_host(imported, source, settings)]}]
-    api_version = kind_api_version("AuthorizationPolicy", settings.istio_api_version)
-    selector = gateway_workload_selector(EGRESS, settings)
-    return [
-        istio.authorization_policy(api_version, binding_deny_name(imported, source), settings.gateway_namespace,
-                                   labels, selector, [{"from": [{"source": {"notNamespaces": [imported.namespace]}}],
-                                                       "when": sni}], action="DENY"),
-        istio.authorization_policy(api_version, binding_object_name(imported, source), settings.gateway_namespace,
-                                   labels, selector, [{"from": [{"source": {"namespaces": [imported.namespace]}}],
-                                                       "when": sni}]),
-    ]
+    return egress.policies(settings, imported, labels, binding_deny_name(imported, source),
+                           binding_object_name(imported, source), sni)
 
 
 def render_egress_rule(federation, cluster):
@@ -152,6 +117,8 @@ def render_egress_rule(federation, cluster):
     settings = federation.settings
     subsets = []
     for imported in cluster.imports:
+        if balanced(imported):
+            continue  # its legs are the egress gateway's by port (render/balance.py), not by subset
         for source in imported.sources:
             port_policy = {"port": {"number": settings.egress_port},
                            "tls": {"mode": "ISTIO_MUTUAL", "sni": binding_host(imported, source, settings)}}
@@ -181,13 +148,8 @@ def render_local_alias(federation, cluster, imported):
     settings = federation.settings
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name)
     local_host = service_fqdn(imported.namespace, imported.name, settings)
-    objects = []
-    if imported.local is None:
-        port_name = "%s-%s" % ("http" if imported.protocol == "http" else imported.protocol, imported.name)
-        objects.append(kube.service(imported.name, imported.namespace, labels,
-                                    [kube.service_port(port_name[:63], imported.port, imported.port)],
-                                    annotations={EXPORT_TO: "*"}))
-    elif imported.local.subset is not None:
+    objects = name_service(settings, imported)
+    if imported.local is not None and imported.local.subset is not None:
         # the subset only, no tls: a traffic policy here would turn off Istio's auto mTLS for the local copy
         subset = imported.local.subset
         objects.append(istio.destination_rule(
@@ -214,6 +176,17 @@ def render_local_alias(federation, cluster, imported):
     objects.append(istio.virtual_service(settings.istio_api_version, imported.name, imported.namespace, labels,
                                          [local_host], export_to=["."], **vs_args))
     return objects
+
+
+def name_service(settings, imported):
+    """The Service that gives an import without a local copy its DNS name (none when there is a local copy)."""
+    if imported.local is not None:
+        return []
+    labels = owned_labels(settings.federation_name, "import", import_name=imported.name)
+    port_name = "%s-%s" % ("http" if imported.protocol == "http" else imported.protocol, imported.name)
+    return [kube.service(imported.name, imported.namespace, labels,
+                         [kube.service_port(port_name[:63], imported.port, imported.port)],
+                         annotations={EXPORT_TO: "*"})]
 
 
 def _alias_destinations(federation, cluster, imported):
@@ -263,8 +236,10 @@ def host_claims(federation, cluster_name):
       most specific host); a DestinationRule for exactly that host when the import brings its own rule (the
       local copy's subset) or its own Service (no local copy); with a local copy and no subset, a rule of the
       user's for it is the user's business;
-    * the egress gateway's FQDN in every importing namespace: a DestinationRule there (a wildcard such as
-      ``*.local`` too) wins over the exported egress rule."""
+    * the egress gateway's FQDN in every namespace of a split import: a DestinationRule there (a wildcard such as
+      ``*.local`` too) wins over the exported egress rule;
+    * the hosts of a weighted or failover import's destinations (render/balance.py): a DestinationRule for one
+      would merge with the import's."""
     settings = federation.settings
     cluster = federation.clusters[cluster_name]
     egress_host = gateway_service_fqdn(EGRESS, settings)
@@ -273,10 +248,15 @@ def host_claims(federation, cluster_name):
     for imported in cluster.imports:
         name = "%s/%s" % (imported.namespace, imported.name)
         local_host = service_fqdn(imported.namespace, imported.name, settings)
-        importing.setdefault(imported.namespace, []).append(name)
         claims.append(HostClaim(imported.namespace, "VirtualService", local_host, False, (name,), "the local name",
                                 ROUTE_SHADOWED))
-        if imported.local is None or imported.local.subset is not None:
+        if balanced(imported):
+            claims.extend(HostClaim(imported.namespace, "DestinationRule", balance_host(imported, first), False,
+                                    (name,), "the %s's destinations" % imported.mode, RULE_MERGED)
+                          for first, dummy, dummy in fallback_orders(imported))
+        else:
+            importing.setdefault(imported.namespace, []).append(name)
+        if imported.local is None or (imported.local.subset is not None and not balanced(imported)):
             claims.append(HostClaim(imported.namespace, "DestinationRule", local_host, False, (name,),
                                     "the local name", RULE_ORPHANED if imported.local is None else RULE_MERGED))
     for namespace, names in sorted(importing.items()):
@@ -286,12 +266,12 @@ def host_claims(federation, cluster_name):
     return claims
 
 
-def render_imports(federation, cluster_name, peer_addresses):
+def render_imports(federation, cluster_name, peer_addresses, balance_inputs=None):
     """Every object of the import role of one cluster.
 
     ``peer_addresses`` (an option's name users rely on) maps every cluster the imports consume from to the
-    GatewayAddress to dial
-    (discovery.peer_addresses resolves them).
+    GatewayAddress to dial (discovery.peer_addresses resolves them); ``balance_inputs``, the BalanceInputs the
+    weighted and failover imports need (observe/local_copies.py reads them; None when there are none).
     """
     cluster = federation.clusters[cluster_name]
     if not cluster.imports:
@@ -306,7 +286,14 @@ def render_imports(federation, cluster_name, peer_addresses):
         objects.extend(render_source_cluster(federation, cluster, source_name, exports_by_source[source_name].values(),
                                              peer_addresses[source_name]))
     objects.append(render_egress_rule(federation, cluster))
+    import_legs = legs(cluster)
     for imported in cluster.imports:
+        if balanced(imported):
+            objects.extend(name_service(federation.settings, imported))
+            objects.extend(render_balanced(federation, cluster, imported,
+                                           [leg for leg in import_legs if leg.imported == imported], balance_inputs,
+                                           peer_addresses))
+            continue
         for source in imported.sources:
             objects.extend(render_binding(federation, cluster, imported, source, peer_addresses[source.cluster]))
         objects.extend(render_local_alias(federation, cluster, imported))

@@ -173,7 +173,7 @@ def test_report_markdown_has_a_mermaid_flowchart_with_the_same_nodes_and_edges()
     assert block[7:10] == ["  linkStyle %d stroke:%s,stroke-width:2px,color:%s" % (i, KIND_COLOURS[k], KIND_COLOURS[k])
                            for i, k in enumerate(("ok", "down", "not-probed"))]
     assert "| cluster3 | CN=c3.example.com | CN=meshfed root CA | 5e6f | 2025-06-13T10:00:00+00:00 | **12** |" in text
-    assert "| cluster1 | default/ratings:9080 | http | cluster3/ratings (100%) | - | yes |" in text
+    assert "| cluster1 | default/ratings:9080 | http | cluster3/ratings (100%) | - | split | - | yes |" in text
     assert "| cluster1 | default/ratings | cluster3/ratings | **refused** |" in text
     assert "|---|---|---|---|---|---|" in text
 
