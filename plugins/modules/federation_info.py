@@ -147,9 +147,21 @@ cluster:
       type: list
       elements: dict
     imports:
-      description: Imports of the cluster with their sources and weights and whether their VirtualService is applied.
+      description:
+        - Imports of the cluster with their sources and weights and whether their VirtualService is applied.
+        - C(mode) (V(split), V(weighted) or V(failover)), C(order) (the destinations, V(local) for the local copy,
+          in failover order), C(weights) per destination.
+        - C(serving) lists the destinations that take the import's traffic now and C(failing_over) says whether that
+          is not what takes it when all are up; C(failing) the destinations down; C(health) each one's V(up),
+          V(down) or V(unknown) (not probed). The local copy is up while its Service selects a Ready pod
+          (C(local_ready), weighted and failover imports only), a source while its link probe passes; not what
+          the sidecars' outlier detection sees.
       type: list
       elements: dict
+    imports_failing_over:
+      description: How many imports of the cluster are failing over now (C(imports[].failing_over)).
+      type: int
+      returned: always
     links:
       description:
         - One per source of each import of the cluster, in the inventory's order, with what its probe found.

@@ -318,13 +318,16 @@ def one_request(lab, cluster, namespace, name, port_level=False):
 class LoadLoop(object):
     """Requests from beside a sidecar at ``rate`` per second in a thread, until stopped, ``max_count`` requests or
     ``max_seconds``: what the mesh serves while something changes. ``statuses`` counts the answers (an exception
-    by its type), ``failures`` keeps the first failed ones."""
+    by its type), ``failures`` keeps the first failed ones, ``answers`` every one as (seconds since the start,
+    status, the answering pod or None), ``started`` the time.time() of the start."""
 
     def __init__(self, w, host, port, path, rate=20, max_count=12000, max_seconds=900):
         self.w, self.host, self.port, self.path = w, host, port, path
         self.interval, self.max_count, self.max_seconds = 1.0 / rate, max_count, max_seconds
         self.statuses = collections.Counter()
         self.failures = []
+        self.answers = []
+        self.started = None
         self.seconds = 0.0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -337,7 +340,7 @@ class LoadLoop(object):
         self.stop()
 
     def run(self):
-        started = time.time()
+        started = self.started = time.time()
         for i in range(self.max_count):
             if self.stopped.is_set() or time.time() - started > self.max_seconds:
                 break
@@ -347,6 +350,7 @@ class LoadLoop(object):
             except (OSError, http.client.HTTPException) as error:
                 status, body = type(error).__name__, str(error)
             self.statuses[status] += 1
+            self.answers.append((round(sent - started, 2), status, body.get("pod") if isinstance(body, dict) else None))
             if status != 200 and len(self.failures) < 20:
                 self.failures.append((round(sent - started, 2), status, str(body)[:200]))
             self.stopped.wait(max(0.0, self.interval - (time.time() - sent)))
