@@ -47,8 +47,9 @@ try:
 except ImportError:  # pragma: no cover - Ansible brings PyYAML
     HAS_YAML = False
 
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import balanced, fallback_orders
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
-    EGRESS, gateway_service_fqdn, service_fqdn)
+    EGRESS, balance_host, gateway_service_fqdn, service_fqdn)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import ungranted_callers
 
 AMBIENT_LABEL = "istio.io/dataplane-mode"
@@ -237,13 +238,20 @@ def sidecar_findings(federation, cluster_name, observed, mesh):
     for namespace, imports in sorted(by_namespace.items()):
         if namespace == settings.gateway_namespace:
             continue
-        # (what, its namespace, host, entry to add)
-        needed = [("the egress gateway", settings.gateway_namespace, egress_host,
-                   "%s/* (or %s/%s)" % (settings.gateway_namespace, settings.gateway_namespace, egress_host))]
+        # (what, its namespace, host, entry to add); a weighted or failover import reaches the egress gateway by the
+        # hosts of its destinations, in its own namespace (render/balance.py)
+        needed = []
+        if not all(balanced(i) for i in imports):
+            needed.append(("the egress gateway", settings.gateway_namespace, egress_host,
+                           "%s/* (or %s/%s)" % (settings.gateway_namespace, settings.gateway_namespace, egress_host)))
         for imported in imports:
             local = service_fqdn(namespace, imported.name, settings)
             needed.append(("the local name of import %s/%s" % (namespace, imported.name), namespace, local,
                            "./%s (or ./*)" % local))
+            if balanced(imported):
+                needed.extend(("the destinations of import %s/%s" % (namespace, imported.name), namespace,
+                               balance_host(imported, first), "./%s (or ./*)" % balance_host(imported, first))
+                              for first, dummy, dummy in fallback_orders(imported))
         wide, selecting = applicable_sidecars(observed.sidecars, namespace, root)
         for sidecar, blocking in [(s, True) for s in wide] + [(s, False) for s in selecting]:
             hosts = sidecar_egress_hosts(sidecar)

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.meshfed.federation.plugins.module_utils.kube.mesh_settings import Observed, sidecar_findings
 from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import fallback_orders, legs
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 from ansible_collections.meshfed.federation.plugins.module_utils.model.data import model_data, model_from_data
@@ -409,3 +410,15 @@ def test_the_ready_pods_of_a_local_copy_are_those_its_selector_and_subset_pick()
             pod(True, app="other", version="v1")]
     assert ready_pods(pods, {"app": "hw", "version": "v1"}) == 1
     assert ready_pods(pods, {"app": "hw"}) == 2
+
+
+def test_a_sidecar_hiding_a_balanced_imports_destinations_is_found_and_the_egress_host_is_not_asked_for():
+    federation = build_model(balanced(mode="failover"), settings())
+    sidecar = {"metadata": {"name": "narrow", "namespace": "default"},
+               "spec": {"egress": [{"hosts": ["./hw.default.svc.cluster.local", "istio-system/*"]}]}}
+    observed = Observed({}, "", "istio-system/istio", [sidecar], {}, [], False)
+    (finding,) = sidecar_findings(federation, "cluster1", observed, {})
+    assert finding.blocking and "leave out the destinations of import default/hw (local.hw.default.meshfed.internal)" \
+        in finding.message and "egress gateway" not in finding.message, finding
+    sidecar["spec"]["egress"][0]["hosts"].append("./*")
+    assert not sidecar_findings(federation, "cluster1", observed, {})
