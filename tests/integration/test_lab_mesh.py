@@ -2,19 +2,21 @@
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's mesh (tools/lab, docs/lab.md): an istiod with its own CA per cluster, real processes that come and go
-with the pods that need them, load balancer addresses inside the cluster's network namespace."""
+with the pods that need them, load balancer addresses inside the cluster's network namespace, gateway Services'
+ClusterIPs that carry traffic."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import base64
+import errno
 import json
 import uuid
 
 import pytest
 
-from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, netns, until
+from ansible_collections.meshfed.federation.tests.integration.mesh import Mesh, netns, until, via_sidecar_headers
 from ansible_collections.meshfed.federation.tests.integration.test_lab import alive
 
 pytestmark = pytest.mark.lab
@@ -94,3 +96,70 @@ def test_a_load_balancer_service_gets_an_address_in_its_clusters_network_and_giv
     assert ip not in netns.addresses(mesh.netns("cluster2"), "eth0")
     lab.kubectl("cluster1", "delete", "service", "lb", "-n", namespace)
     assert until(lambda: ip not in netns.addresses(ns, "eth0"), timeout=30)
+
+
+# no other gateway of the lab listens there; one per session, as the gateway of an earlier session may still be
+# draining on its port (the namespace goes in the background)
+GATEWAY_PORT = 18400 + uuid.uuid4().int % 100
+
+
+def gateway_objects(namespace, label):
+    """A gateway Deployment of one pod, its Service (port = targetPort) and a Gateway with an HTTP server on
+    GATEWAY_PORT and no route (Envoy answers 404)."""
+    selector = {"istio": label}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "gw", "namespace": namespace},
+         "spec": {"selector": {"matchLabels": selector}, "template": {
+             "metadata": {"labels": selector, "annotations": {"inject.istio.io/templates": "gateway"}},
+             "spec": {"containers": [{"name": "istio-proxy", "image": "auto"}]}}}},
+        service(namespace, "gw", selector),
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": namespace},
+         "spec": {"selector": selector, "servers": [
+             {"port": {"number": GATEWAY_PORT, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}},
+    ]
+
+
+def service(namespace, name, selector):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": selector, "ports": [{"name": "http", "port": GATEWAY_PORT}]}}
+
+
+def parent(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[-1].split()[1])
+
+
+def cluster_ip(lab, namespace, name):
+    return lab.kubectl("cluster1", "get", "service", name, "-n", namespace, "-o", "jsonpath={.spec.clusterIP}")
+
+
+def test_a_gateway_services_cluster_ip_carries_connections_to_a_gateway_envoy(lab, mesh, namespace):
+    label = "lab-cluster-ip-" + namespace[-8:]
+    lab.kubectl("cluster1", "apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in gateway_objects(
+        namespace, label) + [service(namespace, "also-gw", {"istio": label}), service(namespace, "none", {"app": "none"})]))
+    w = mesh.wait_ready("cluster1", namespace, "gw-", timeout=90)
+    ns, address = w["netns"], cluster_ip(lab, namespace, "gw")
+    assert until(lambda: address in netns.addresses(ns, "lo"), timeout=15), netns.addresses(ns, "lo")
+    assert address not in netns.addresses(mesh.netns("cluster2"), "lo")
+    # the gateway's listener binds the wildcard address, so it takes connections to any address of the namespace
+    listeners = until(lambda: [l for l in json.loads(mesh.admin(w, "/listeners?format=json"))["listener_statuses"]
+                               if l["local_address"]["socket_address"].get("port_value") == GATEWAY_PORT], timeout=30)
+    assert [l["local_address"]["socket_address"]["address"] for l in listeners] == ["0.0.0.0"], listeners
+    # and it is the only listener there: the gateway's Envoy, the child of its pilot-agent (Istio's bootstrap keeps
+    # no per-listener counters)
+    owners = mesh.listening(ns, GATEWAY_PORT)
+    assert len(owners) == 1 and parent(owners[0]) == w["pids"]["agent"], (owners, w["pids"])
+    status, headers = via_sidecar_headers({"netns": ns, "bind": address}, "anything.example", GATEWAY_PORT)
+    assert (status, headers.get("server")) == (404, "istio-envoy"), headers  # a Gateway server without a route
+
+    # another Service selecting the gateway: its ClusterIP comes and goes with it; one selecting no gateway: never
+    also, none = cluster_ip(lab, namespace, "also-gw"), cluster_ip(lab, namespace, "none")
+    assert until(lambda: also in netns.addresses(ns, "lo"), timeout=15)
+    assert none not in netns.addresses(ns, "lo")
+    with pytest.raises(OSError) as refused:
+        netns.connect(ns, (none, GATEWAY_PORT), 2)
+    assert refused.value.errno == errno.ENETUNREACH
+    lab.kubectl("cluster1", "delete", "service", "also-gw", "-n", namespace)
+    assert until(lambda: also not in netns.addresses(ns, "lo"), timeout=15)
+    assert address in netns.addresses(ns, "lo")
+

@@ -5,7 +5,8 @@
 * forwards 127.0.0.1:15012 of every cluster's network namespace to that cluster's istiod, and the API servers'
   ports into the operator's namespace;
 * gives the pods that matter their processes (proxies.py) when they appear and stops them when they go;
-* gives LoadBalancer Services an address (loadbalancer.py).
+* gives LoadBalancer Services an address (loadbalancer.py), and the Services of gateways their ClusterIP
+  (clusterip.py).
 
 It polls each API server once a second and writes what runs to mesh/<cluster>/workloads.json, which
 ``lab check`` and the tests read.
@@ -22,7 +23,7 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
-from labkit import clusters, forward, istiod, loadbalancer, netns, procs, proxies
+from labkit import clusterip, clusters, forward, istiod, loadbalancer, netns, procs, proxies
 from labkit.common import LabError, log
 from labkit.kubeapi import Api, ApiError
 from labkit.state import Lab
@@ -142,8 +143,7 @@ class ClusterController:
                     f"(try {self.failures[uid]}): {e}")
 
     # ---------------------------------------------------------------- load balancers
-    def reconcile_load_balancers(self) -> None:
-        services = self.api.get("/api/v1/services")["items"]
+    def reconcile_load_balancers(self, services: list[dict]) -> None:
         wanted = loadbalancer.wanted(services)
         assigned = loadbalancer.assign(wanted, self.pool)
         for key, address in assigned.items():
@@ -158,6 +158,17 @@ class ClusterController:
         for address in have - set(assigned.values()):
             netns.del_address(self.netns, address, "eth0")
 
+    def reconcile_cluster_ips(self, services: list[dict]) -> None:
+        routers = [(w.namespace, w.labels) for w in self.workloads.values() if w.kind == proxies.ROUTER]
+        wanted = clusterip.wanted(services, routers)
+        have = clusterip.held(netns.addresses(self.netns, "lo"))
+        for address in sorted(wanted - have):
+            netns.add_address(self.netns, address, "lo")
+            log(f"{self.name}: ClusterIP {address} of a gateway Service now carries traffic")
+        for address in sorted(have - wanted):
+            netns.del_address(self.netns, address, "lo")
+            log(f"{self.name}: ClusterIP {address} released (its Service is gone or selects no gateway)")
+
     def write_summary(self) -> None:
         summary = {"cluster": self.name, "netns": self.netns,
                    "workloads": sorted((w.summary(self.netns) for w in self.workloads.values()),
@@ -171,7 +182,9 @@ class ClusterController:
 
     def step(self) -> None:
         self.reconcile_pods()
-        self.reconcile_load_balancers()
+        services = self.api.get("/api/v1/services")["items"]
+        self.reconcile_load_balancers(services)
+        self.reconcile_cluster_ips(services)
         self.write_summary()
 
     def shutdown(self) -> None:
@@ -188,6 +201,7 @@ def run(lab: Lab) -> int:
     state = lab.state()
     mesh = state["mesh"]
     bin_dir = Path(state["bin_dir"])
+    clusterip.check_ranges()
     controllers = []
     for name, info in sorted(mesh["clusters"].items()):
         forward.forward(info["netns"], ("127.0.0.1", 15012), ("127.0.0.1", info["istiod"]["ports"]["secure_grpc"]))
