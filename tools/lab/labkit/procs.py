@@ -111,16 +111,32 @@ def spawn(cmd: list[str], log_file: Path, env: dict, home: Path, cwd: Path | Non
                                 cwd=str(cwd) if cwd else None, start_new_session=True)
 
 
+def group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(d.name))
+    return found
+
+
 def stop_group(pid: int, home: Path, grace: float = 10) -> None:
-    """Stop a process started by spawn() and everything in its session (pilot-agent and its Envoy)."""
-    if not owned_by(pid, home):
+    """Stop a process started by spawn() and everything in its session (pilot-agent and its Envoy), also when the
+    process itself is gone (a pilot-agent killed leaves its Envoy running, holding the proxy's ports)."""
+    if not any(owned_by(p, home) for p in {pid, *group(pid)}):
         return
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.time() + grace
-    while time.time() < deadline and alive(pid):
+    while time.time() < deadline and group(pid):
         time.sleep(0.1)
     try:
         os.killpg(pid, signal.SIGKILL)
