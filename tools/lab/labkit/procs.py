@@ -18,12 +18,21 @@ from pathlib import Path
 from labkit.common import OWNER_ENV
 
 
-def alive(pid: int) -> bool:
+def state(pid: int) -> str | None:
+    """The process's state letter (R, S, T: stopped, Z: a zombie, ...), None if there is no such process."""
     try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return status.rsplit(")", 1)[-1].split()[0] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    return state(pid) not in (None, "Z")
+
+
+def stopped(pid: int) -> bool:
+    """Stopped by a signal (SIGSTOP): alive, but runs nothing until SIGCONT."""
+    return state(pid) == "T"
 
 
 def owned_by(pid: int, home: Path) -> bool:
@@ -72,6 +81,7 @@ def stop(pids, home: Path, grace: float = 20) -> list[int]:
     mine = [p for p in set(pids) if owned_by(p, home)]
     for p in mine:
         kill(p, signal.SIGTERM)
+        kill(p, signal.SIGCONT)  # a stopped process (lab fault app-stop) takes its SIGTERM only once continued
     deadline = time.time() + grace
     while time.time() < deadline and any(alive(p) for p in mine):
         time.sleep(0.2)
@@ -133,6 +143,7 @@ def stop_group(pid: int, home: Path, grace: float = 10) -> None:
         return
     try:
         os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGCONT)
     except ProcessLookupError:
         return
     deadline = time.time() + grace
