@@ -28,7 +28,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.pki import cert
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tools", "lab"))
 
-from labkit import envoy_admin, netns  # noqa: E402  pylint: disable=wrong-import-position
+from labkit import envoy_admin, faults, netns, procs  # noqa: E402  pylint: disable=wrong-import-position
 from labkit.request import http_request  # noqa: E402  pylint: disable=wrong-import-position
 from labkit.state import Lab as LabDir  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -106,6 +106,16 @@ class Mesh(object):
 
     def admin(self, w, path):
         return envoy_admin.get(w["netns"], w["admin_port"], path)
+
+    def fault(self, fault, cluster, pod):
+        """A context manager: the pod fault ``fault`` of `lab fault` (tools/lab/labkit/faults.py) on the pods
+        ``namespace/pod-name-prefix`` of ``cluster`` for the block (it yields their workloads), undone after it
+        whatever happens."""
+        return faults.holding(LabDir(self.lab.dir), fault, cluster, pod)
+
+    def listening(self, ns, port):
+        """The pids of the processes listening on TCP ``port`` in network namespace ``ns``."""
+        return [s["pid"] for s in procs.listening(netns=ns) if s["port"] == port]
 
 
 def three_cluster_mesh(lab):

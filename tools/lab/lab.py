@@ -14,6 +14,10 @@ network namespace and Envoy proxies for the pods that matter (see docs/lab.md).
                                        HTTP requests from beside a pod's sidecar, and who answered
     tools/lab/lab operator -- COMMAND  COMMAND inside the lab's network (load balancer addresses reachable), with
                                        the API servers forwarded: e.g. ansible-playbook playbooks/status.yml
+    tools/lab/lab fault FAULT CLUSTER [NAMESPACE/POD-PREFIX]
+                                       a fault for a drill (labkit/faults.py): apiserver-kill, apiserver-start,
+                                       bare-up, bare-down; app-stop, app-kill, app-start, endpoint-refuse,
+                                       endpoint-restore
 
 Python 3.11, stdlib + PyYAML (the sample apps' TLS and gRPC servers also use cryptography and grpcio).
 """
@@ -189,9 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     op.add_argument("command", nargs=argparse.REMAINDER)
     ft = sub.add_parser("fault", help="a fault of one cluster: apiserver-kill (SIGKILL its kube-apiserver), "
                                       "apiserver-start (bring it back on the same ports and data); bare-up CLUSTER "
-                                      "(a cluster without Istio, kubeconfig .lab/CLUSTER.kubeconfig), bare-down CLUSTER")
-    ft.add_argument("fault", choices=["apiserver-kill", "apiserver-start", "bare-up", "bare-down"])
+                                      "(a cluster without Istio, kubeconfig .lab/CLUSTER.kubeconfig), bare-down "
+                                      "CLUSTER; or of its pods NAMESPACE/POD-PREFIX: app-stop (SIGSTOP the app), "
+                                      "app-kill (SIGKILL it, left down), app-start (undo either), endpoint-refuse "
+                                      "(connections to the pod's address refused), endpoint-restore")
+    ft.add_argument("fault", choices=["apiserver-kill", "apiserver-start", "bare-up", "bare-down", "app-stop",
+                                      "app-kill", "app-start", "endpoint-refuse", "endpoint-restore"])
     ft.add_argument("cluster")
+    ft.add_argument("pod", nargs="?", help="NAMESPACE/POD-PREFIX (the pod faults): every pod whose name starts so")
     sub.add_parser("controller", help="(internal) the lab's background controller")
     app = sub.add_parser("app", help="(internal) a sample app's server")
     app.add_argument("kind")
@@ -222,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_as_operator(lab, args.command[1:] if args.command[:1] == ["--"] else args.command)
         if args.cmd == "fault":
             from labkit.faults import cmd_fault
-            return cmd_fault(lab, args.fault, args.cluster)
+            return cmd_fault(lab, args.fault, args.cluster, args.pod)
         if args.cmd == "controller":
             from labkit import controller
             return controller.run(lab)

@@ -60,7 +60,8 @@ def check_proxies(lab: Lab, name: str, info: dict) -> tuple[list[dict], list[str
     results, problems = [], []
     for w in workloads:
         r = {"pod": w["pod"], "namespace": w["namespace"], "kind": w["kind"], "ip": w["ip"],
-             "admin_port": w["admin_port"], "sync": "NOT CONNECTED", "rejected": None, "secrets": []}
+             "admin_port": w["admin_port"], "sync": "NOT CONNECTED", "rejected": None, "secrets": [],
+             "faults": w.get("faults", [])}
         entry = by_proxy.get(w["proxy_id"])
         if entry:
             r["sync"] = sync_state(entry)
@@ -160,7 +161,8 @@ def print_report(lab: Lab, summary: dict, results: list[dict]) -> None:
         for p in r["proxies"]:
             secrets = sum(1 for s in p["secrets"] if s["certificate"] or s["validation"])
             print(f"{r['name']} proxy {p['namespace']}/{p['pod']:<40} {p['kind']:<8} {p['ip']:<15} xDS {p['sync']:<8} "
-                  f"rejected {p['rejected']} SDS secrets {secrets}")
+                  f"rejected {p['rejected']} SDS secrets {secrets}"
+                  f"{'  FAULTS ' + ', '.join(p['faults']) if p['faults'] else ''}")
         if r["analyze"]:
             for m in r["analyze"]["messages"]:
                 print(f"{r['name']} analyze {m.get('level')} {m.get('code')}: {m.get('origin', '')} "

@@ -5,7 +5,9 @@
 * forwards 127.0.0.1:15012 of every cluster's network namespace to that cluster's istiod, and the API servers'
   ports into the operator's namespace;
 * gives the pods that matter their processes (proxies.py) when they appear and stops them when they go;
-* gives LoadBalancer Services an address (loadbalancer.py).
+* gives LoadBalancer Services an address (loadbalancer.py), and the Services of gateways their ClusterIP
+  (clusterip.py);
+* applies the faults `lab fault` set on pods (faults.py): apps stopped or killed, addresses refusing connections.
 
 It polls each API server once a second and writes what runs to mesh/<cluster>/workloads.json, which
 ``lab check`` and the tests read.
@@ -22,7 +24,7 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
-from labkit import clusters, forward, istiod, loadbalancer, netns, procs, proxies
+from labkit import clusterip, clusters, faults, forward, istiod, loadbalancer, netns, procs, proxies, refuse
 from labkit.common import LabError, log
 from labkit.kubeapi import Api, ApiError
 from labkit.state import Lab
@@ -40,6 +42,11 @@ class ClusterController:
         self.stopping: dict[str, proxies.Workload] = {}
         self.stopping_lock = threading.Lock()
         self.failures: dict[str, int] = {}
+        # the faults `lab fault` set ({namespace/pod: [fault]}, read at each step), those applied to each workload,
+        # and the pod addresses refusing connections
+        self.marks: dict[str, list[str]] = {}
+        self.applied: dict[str, set[str]] = {}
+        self.refusals: dict[str, refuse.Refusal] = {}
         self.root_cert: str | None = None
         self.pool = netns.load_balancer_pool(name)
         self.summary_file = lab.workloads_file(name)
@@ -89,7 +96,8 @@ class ClusterController:
                            sc)
         netns.add_address(self.netns, w.ip, "lo")
         d = proxies.prepare(self.lab, w, token, self.root_cert)
-        proxies.start(self.lab, self.bin_dir, w, self.netns, d)
+        # an app killed by `lab fault app-kill` stays down until app-start, whatever else restarts
+        proxies.start(self.lab, self.bin_dir, w, self.netns, d, with_apps=faults.APP_KILL not in self.marked(w))
         self.workloads[w.uid] = w
         log(f"{self.name}: {w.key} ({kind}{'/' + w.app if kind == proxies.SIDECAR else ''}) started at {w.ip}, "
             f"admin port {w.slot.admin}")
@@ -98,6 +106,7 @@ class ClusterController:
         """Stop a workload. A gateway whose pod went drains in the background (proxies.stop), so that the others'
         pods keep being reconciled meanwhile; one whose process died is stopped at once."""
         w = self.workloads.pop(uid)
+        self.applied.pop(uid, None)
         if w.kind == proxies.ROUTER and gone:
             with self.stopping_lock:
                 self.stopping[uid] = w
@@ -128,8 +137,13 @@ class ClusterController:
         for uid in [u for u in self.workloads if u not in want]:
             self.stop(uid)
         for uid, w in list(self.workloads.items()):
-            if any(not procs.alive(p) for p in w.pids.values()):
-                log(f"{self.name}: {w.key}: a process exited (logs in {self.lab.log_dir}/mesh/{self.name}), restarting")
+            exited = [key for key, pid in w.pids.items() if not procs.alive(pid)]
+            if exited:
+                log(f"{self.name}: {w.key}: {', '.join(exited)} exited (logs in {self.lab.log_dir}/mesh/{self.name}), "
+                    f"restarting {'it' if len(exited) == 1 else 'them'}")
+            if exited and set(exited) <= set(proxies.app_keys(w)):
+                proxies.start_apps(self.lab, w, self.netns)
+            elif exited:
                 self.stop(uid, gone=False)
         for uid, (pod, kind) in want.items():
             if uid in self.workloads or self.failures.get(uid, 0) > 5:
@@ -142,8 +156,7 @@ class ClusterController:
                     f"(try {self.failures[uid]}): {e}")
 
     # ---------------------------------------------------------------- load balancers
-    def reconcile_load_balancers(self) -> None:
-        services = self.api.get("/api/v1/services")["items"]
+    def reconcile_load_balancers(self, services: list[dict]) -> None:
         wanted = loadbalancer.wanted(services)
         assigned = loadbalancer.assign(wanted, self.pool)
         for key, address in assigned.items():
@@ -158,9 +171,54 @@ class ClusterController:
         for address in have - set(assigned.values()):
             netns.del_address(self.netns, address, "eth0")
 
+    def reconcile_cluster_ips(self, services: list[dict]) -> None:
+        routers = [(w.namespace, w.labels) for w in self.workloads.values() if w.kind == proxies.ROUTER]
+        wanted = clusterip.wanted(services, routers)
+        have = clusterip.held(netns.addresses(self.netns, "lo"))
+        for address in sorted(wanted - have):
+            netns.add_address(self.netns, address, "lo")
+            log(f"{self.name}: ClusterIP {address} of a gateway Service now carries traffic")
+        for address in sorted(have - wanted):
+            netns.del_address(self.netns, address, "lo")
+            log(f"{self.name}: ClusterIP {address} released (its Service is gone or selects no gateway)")
+
+    # ---------------------------------------------------------------- faults
+    def marked(self, w: proxies.Workload) -> set[str]:
+        return set(self.marks.get(w.key, ()))
+
+    def reconcile_faults(self) -> None:
+        for uid, w in self.workloads.items():
+            applied = self.applied.setdefault(uid, set())
+            # again at every step: an app restarted meanwhile is stopped too
+            for fault in sorted(self.marked(w) & {faults.APP_KILL, faults.APP_STOP}):
+                faults.apply_app_fault(self.lab, w, fault)
+                if fault not in applied:
+                    applied.add(fault)
+                    log(f"{self.name}: {w.key}: {fault}")
+            for fault in sorted(applied - self.marked(w)):
+                faults.undo_app_fault(self.lab, w, fault, self.netns)
+                applied.discard(fault)
+                log(f"{self.name}: {w.key}: {fault} undone")
+        refused = {w.ip for w in self.workloads.values() if faults.ENDPOINT_REFUSE in self.marked(w)}
+        for address in sorted(refused - set(self.refusals)):
+            try:
+                self.refusals[address] = refuse.Refusal(self.netns, address)
+            except (LabError, OSError) as e:  # tried again at the next step; `lab fault` waits, then names this log
+                log(f"{self.name}: cannot refuse connections to {address}: {e}")
+                continue
+            refuse.reset_connections(self.netns, address)
+            log(f"{self.name}: connections to {address} refused")
+        for address in sorted(set(self.refusals) - refused):
+            self.refusals.pop(address).close()
+            log(f"{self.name}: connections to {address} accepted again")
+
+    def faults_of(self, uid: str, w: proxies.Workload) -> list[str]:
+        return sorted(self.applied.get(uid, set()) | ({faults.ENDPOINT_REFUSE} if w.ip in self.refusals else set()))
+
     def write_summary(self) -> None:
         summary = {"cluster": self.name, "netns": self.netns,
-                   "workloads": sorted((w.summary(self.netns) for w in self.workloads.values()),
+                   "workloads": sorted((dict(w.summary(self.netns), faults=self.faults_of(uid, w))
+                                        for uid, w in self.workloads.items()),
                                        key=lambda s: (s["namespace"], s["pod"]))}
         if summary != self.last_summary:
             self.summary_file.parent.mkdir(parents=True, exist_ok=True)
@@ -170,11 +228,17 @@ class ClusterController:
             self.last_summary = summary
 
     def step(self) -> None:
+        self.marks = self.lab.faults(self.name)
         self.reconcile_pods()
-        self.reconcile_load_balancers()
+        services = self.api.get("/api/v1/services")["items"]
+        self.reconcile_load_balancers(services)
+        self.reconcile_cluster_ips(services)
+        self.reconcile_faults()
         self.write_summary()
 
     def shutdown(self) -> None:
+        for refusal in self.refusals.values():
+            refusal.close()
         for uid in list(self.workloads):
             w = self.workloads.pop(uid)
             proxies.stop(self.lab, w)
@@ -188,6 +252,7 @@ def run(lab: Lab) -> int:
     state = lab.state()
     mesh = state["mesh"]
     bin_dir = Path(state["bin_dir"])
+    clusterip.check_ranges()
     controllers = []
     for name, info in sorted(mesh["clusters"].items()):
         forward.forward(info["netns"], ("127.0.0.1", 15012), ("127.0.0.1", info["istiod"]["ports"]["secure_grpc"]))

@@ -18,12 +18,21 @@ from pathlib import Path
 from labkit.common import OWNER_ENV
 
 
-def alive(pid: int) -> bool:
+def state(pid: int) -> str | None:
+    """The process's state letter (R, S, T: stopped, Z: a zombie, ...), None if there is no such process."""
     try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return status.rsplit(")", 1)[-1].split()[0] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    return state(pid) not in (None, "Z")
+
+
+def stopped(pid: int) -> bool:
+    """Stopped by a signal (SIGSTOP): alive, but runs nothing until SIGCONT."""
+    return state(pid) == "T"
 
 
 def owned_by(pid: int, home: Path) -> bool:
@@ -72,6 +81,7 @@ def stop(pids, home: Path, grace: float = 20) -> list[int]:
     mine = [p for p in set(pids) if owned_by(p, home)]
     for p in mine:
         kill(p, signal.SIGTERM)
+        kill(p, signal.SIGCONT)  # a stopped process (lab fault app-stop) takes its SIGTERM only once continued
     deadline = time.time() + grace
     while time.time() < deadline and any(alive(p) for p in mine):
         time.sleep(0.2)
@@ -111,16 +121,33 @@ def spawn(cmd: list[str], log_file: Path, env: dict, home: Path, cwd: Path | Non
                                 cwd=str(cwd) if cwd else None, start_new_session=True)
 
 
+def group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(d.name))
+    return found
+
+
 def stop_group(pid: int, home: Path, grace: float = 10) -> None:
-    """Stop a process started by spawn() and everything in its session (pilot-agent and its Envoy)."""
-    if not owned_by(pid, home):
+    """Stop a process started by spawn() and everything in its session (pilot-agent and its Envoy), also when the
+    process itself is gone (a pilot-agent killed leaves its Envoy running, holding the proxy's ports)."""
+    if not any(owned_by(p, home) for p in {pid, *group(pid)}):
         return
     try:
         os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGCONT)
     except ProcessLookupError:
         return
     deadline = time.time() + grace
-    while time.time() < deadline and alive(pid):
+    while time.time() < deadline and group(pid):
         time.sleep(0.1)
     try:
         os.killpg(pid, signal.SIGKILL)

@@ -224,20 +224,34 @@ def agent_env(lab: Lab, w: Workload, d: Path) -> dict:
     return env
 
 
-def start(lab: Lab, bin_dir: Path, w: Workload, netns: str, d: Path) -> None:
-    log_dir = lab.log_dir / "mesh" / w.cluster
-    inside = ["ip", "netns", "exec", netns]
-    if w.kind == SIDECAR:
-        for i, (port, dummy) in enumerate(w.ports):
-            cmd = inside + [sys.executable, str(HERE / "lab.py"), "app", w.app,
-                            "--listen", f"127.0.0.1:{w.slot.app_port(i)}", "--pod", w.name,
-                            "--namespace", w.namespace, "--version", w.version]
-            w.pids[f"app-{port}"] = procs.spawn(cmd, log_dir / f"{w.namespace}.{w.name}.app.log",
-                                                dict(os.environ), lab.home).pid
-    cmd = inside + [str(bin_dir / "pilot-agent"), "proxy", w.kind, f"--domain={w.namespace}.svc.cluster.local",
-                    "--proxyLogLevel=warning", "--log_output_level=default:info"]
-    w.pids["agent"] = procs.spawn(cmd, log_dir / f"{w.namespace}.{w.name}.proxy.log", agent_env(lab, w, d),
-                                  lab.home, cwd=d).pid
+def start(lab: Lab, bin_dir: Path, w: Workload, netns: str, d: Path, with_apps: bool = True) -> None:
+    if with_apps:
+        start_apps(lab, w, netns)
+    cmd = ["ip", "netns", "exec", netns, str(bin_dir / "pilot-agent"), "proxy", w.kind,
+           f"--domain={w.namespace}.svc.cluster.local", "--proxyLogLevel=warning", "--log_output_level=default:info"]
+    w.pids["agent"] = procs.spawn(cmd, lab.log_dir / "mesh" / w.cluster / f"{w.namespace}.{w.name}.proxy.log",
+                                  agent_env(lab, w, d), lab.home, cwd=d).pid
+
+
+def app_keys(w: Workload) -> list[str]:
+    """The keys of the sidecar pod's app servers in ``w.pids``, one per container port."""
+    return [f"app-{port}" for port, dummy in w.ports] if w.kind == SIDECAR else []
+
+
+def start_apps(lab: Lab, w: Workload, netns: str) -> list[str]:
+    """Start the sample app servers of a sidecar pod that do not run (none, or one that exited); returns their keys.
+    Like a kubelet restarting a container, this leaves the sidecar as it is."""
+    started = []
+    for i, key in enumerate(app_keys(w)):
+        if key in w.pids and procs.alive(w.pids[key]):
+            continue
+        cmd = ["ip", "netns", "exec", netns, sys.executable, str(HERE / "lab.py"), "app", w.app,
+               "--listen", f"127.0.0.1:{w.slot.app_port(i)}", "--pod", w.name,
+               "--namespace", w.namespace, "--version", w.version]
+        w.pids[key] = procs.spawn(cmd, lab.log_dir / "mesh" / w.cluster / f"{w.namespace}.{w.name}.app.log",
+                                  dict(os.environ), lab.home).pid
+        started.append(key)
+    return started
 
 
 def stop(lab: Lab, w: Workload, netns_name: str | None = None) -> None:

@@ -57,6 +57,17 @@ class Lab:
         except (OSError, ValueError, KeyError):
             return []
 
+    def faults_file(self, cluster: str) -> Path:
+        """The faults that hold on the cluster's pods ({namespace/pod: [fault, ...]}; `lab fault` writes it, the
+        controller applies it)."""
+        return self.mesh_dir / cluster / "faults.json"
+
+    def faults(self, cluster: str) -> dict[str, list[str]]:
+        try:
+            return json.loads(self.faults_file(cluster).read_text())
+        except (OSError, ValueError):
+            return {}
+
     def existing_clusters(self) -> list[str]:
         d = self.kwok_dir / "clusters"
         names = [p.name for p in d.iterdir() if p.is_dir()] if d.is_dir() else []
