@@ -523,7 +523,11 @@ def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
                                 "unquota", "--ignore-not-found")
         assert until(lambda: time.sleep(1.5) or not quota_in_force(bursts_at_once(size, (client1, SHARED, 8000))[0],
                                                                    QUOTA, replicas), timeout=60, interval=0)
-        # the connection limit: CONNECTIONS connections echo, the next is closed; one closed frees a place
+        # the connection limit: CONNECTIONS connections echo, the next is closed; one closed frees a place. First the
+        # path answers one connection after the ingress gateway's listener changes above, and the ingress has let it go
+        assert until(lambda: echo_once(client1, 7000), timeout=60)
+        assert until(lambda: not sum(mesh.stats(ingress, r"connection_limit\..*echo_tcp.*active_connections$").values()),
+                     timeout=30), mesh.stats(ingress, r"connection_limit\.")
         opened.extend(Echo(client1, 7000) for dummy in range(CONNECTIONS + 1))
         echoes = [bool(e.say()) for e in opened]
         assert sorted(echoes) == [False] + [True] * CONNECTIONS, echoes
