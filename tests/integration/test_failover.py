@@ -203,6 +203,10 @@ def test_the_second_peer_serves_while_the_local_copy_and_the_first_peer_are_down
             time.sleep(3)
         finally:
             fault(lab, "app-start", "cluster1", "web-")
+            # an HPA leaves a Deployment scaled to 0 alone (autoscaling is off at 0 replicas): scaled back by hand, as
+            # on a real cluster; federate.yml puts the HPA back
+            lab.kubectl("cluster2", "scale", "deployment", "-n", GATEWAYS, "istio-private-ingressgateway",
+                        "--replicas=1")
             run = run_playbook("federate.yml", inventory, timeout=900)
             assert run.rc == 0, run.stdout[-4000:]
     switched = first_steady(load.answers, down, "web-c3")
@@ -258,6 +262,8 @@ def test_tcp_failover_on_a_refused_local_endpoint(federation, lab):
     def exchange(i):
         try:
             reply = tcp_exchange(client["netns"], client["bind"], 7000, b"drill5-%d" % i, timeout=3)
+            if not reply.startswith(b"echo"):  # accepted, then closed without an echo: a failure too
+                raise ConnectionAbortedError("closed without an echo: %r" % reply[:40])
             answers.append((round(time.time() - started, 2), 200, reply.split(b" ", 1)[0].decode()))
         except OSError as error:
             answers.append((round(time.time() - started, 2), type(error).__name__, None))
@@ -285,6 +291,9 @@ def test_tcp_failover_on_a_refused_local_endpoint(federation, lab):
     print("drill 5: %d connections, %d failed %s, cluster2 steady %s s after the refusal, local again %s s after"
           % (len(answers), len(failed), failed, switched, returned))
     assert switched is not None and switched <= 5, served_by(answers, refused)
+    # at the fault, the connections that met the local endpoint before its ejection; later, about a second of them at
+    # each end of its ejection while it still refuses (TCP has no retries: docs/reliability.md)
+    assert len([a for a in failed if a[0] < refused + switched]) <= GATEWAY_ERRORS + 1, failed
     assert returned is not None, served_by(answers, restored)
     assert served_by(answers, refused + switched, restored)["echo"] == 0
 
