@@ -184,8 +184,11 @@ def wait_applied(lab: Lab, cluster: str, keys: list[str], marks: tuple[str, ...]
     deadline = time.time() + timeout
     while True:
         found = {f"{w['namespace']}/{w['pod']}": w for w in lab.workloads(cluster)}
-        done = [found[k] for k in keys if k in found and (set(marks) <= set(found[k].get("faults", ())) if on
-                                                           else not set(marks) & set(found[k].get("faults", ())))]
+
+        def holds(w: dict) -> bool:
+            have = set(w.get("faults", ()))
+            return set(marks) <= have if on else not set(marks) & have
+        done = [found[k] for k in keys if k in found and holds(found[k])]
         if len(done) == len(keys):
             return done
         if time.time() > deadline:
