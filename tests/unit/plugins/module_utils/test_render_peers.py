@@ -14,7 +14,11 @@ import json
 
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import validated_model as handover
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import peer_addresses
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import legs
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
+from ansible_collections.meshfed.federation.plugins.module_utils.model.names import leg_object_name
+from ansible_collections.meshfed.federation.plugins.module_utils.model.types import (
+    BalanceInputs, LocalCopy, LocalSource, OUTLIER_DETECTION_DEFAULTS)
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
 from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
@@ -209,3 +213,32 @@ def test_a_single_party_inventory_serves_export_dot_identity_with_its_own_secret
     assert forward["http"][0]["rewrite"] == {"authority": "reviews-v2.c2.example.com"}
     assert [o["metadata"]["name"] for o in render_gateways(federation, "cluster2", CREDENTIAL)
             if o["kind"] == "Secret"] == ["c2-example-com-certs"]
+
+
+def test_a_failover_leg_to_a_peer_party_keeps_its_sni_authority_and_pinned_identity(two):
+    """org-a's reviews as a failover import (local copy first, then org-b's cluster2): the leg on the egress
+    gateway forwards to org-b's server for org-a (its grant host as authority), through the same origination, with
+    org-a's credential for org-b and org-b's identity pinned, as the split import's binding does."""
+    dummy, dummy, full = two
+    federation = full["org-a"]
+    cluster = federation.clusters["cluster1"]
+    reviews = cluster.imports[0]._replace(local=LocalSource(None, None), mode="failover",
+                                          outlier_detection=OUTLIER_DETECTION_DEFAULTS)
+    federation = federation._replace(clusters=dict(federation.clusters, cluster1=cluster._replace(imports=(reviews,))))
+    inputs = BalanceInputs("10.96.0.10", {("bookinfo", "reviews"): LocalCopy({"app": "reviews"}, 9080)})
+    objects = render_imports(federation, "cluster1", peer_addresses(federation, "cluster1", None), inputs)
+    (leg,) = legs(federation.clusters["cluster1"])
+    entry = spec(objects, "ServiceEntry", "meshfed-balance-reviews-sources", "bookinfo")
+    assert entry["endpoints"] == [{"address": "10.96.0.10", "ports": {"http-reviews": leg.port},
+                                   "labels": {"leg.meshfed.io/org-b-cluster2": "true", "meshfed.io/source-leg": "true"}}]
+    rule = spec(objects, "DestinationRule", "meshfed-balance-reviews-local", "bookinfo")
+    assert rule["trafficPolicy"]["loadBalancer"]["localityLbSetting"]["failoverPriority"] == [
+        "leg.meshfed.io/org-b-cluster2="]
+    forward = spec(objects, "VirtualService", leg_object_name(reviews, reviews.sources[0]))
+    (http,) = forward["http"]
+    assert http["rewrite"] == {"authority": "reviews-v2.org-a.c2.example.com"}
+    assert http["route"] == [{"destination": {"host": "c2.example.com", "port": {"number": 15443},
+                                              "subset": "reviews-v2"}}]
+    origination = spec(objects, "DestinationRule", "meshfed-peer-org-b-cluster2")
+    assert origination["subsets"][0]["trafficPolicy"]["tls"]["credentialName"] == "c1-example-com-org-b-certs"
+    assert origination["subsets"][0]["trafficPolicy"]["tls"]["subjectAltNames"] == ["c2.example.com"]
