@@ -55,6 +55,8 @@ PRUNABLE_KINDS = OUR_KINDS.replace("namespaces,", "")
 TIMEOUT = [600]
 # --quotas: every consumer of every export gets a request quota (one EnvoyFilter more per export)
 QUOTAS = [False]
+# --failover: every import is a failover import, its local copy (a Service of the user's the bench makes) first
+FAILOVER = [False]
 
 
 def bench_clusters(k):
@@ -73,9 +75,22 @@ def bench_clusters(k):
             "name": name, "service": {"namespace": "apps", "name": name, "port": 8080},
             "subset": {"name": "v1", "labels": {"version": "v1"}},
             "consumers": [{"cluster": "cluster1", "quota": {"requests_per_second": 100}} if QUOTAS[0] else "cluster1"]})
-        clusters["cluster1"]["meshfed_imports"].append({
-            "name": name, "namespace": "default", "port": 8080, "from": [{"cluster": exporter, "export": name}]})
+        clusters["cluster1"]["meshfed_imports"].append(dict({
+            "name": name, "namespace": "default", "port": 8080, "from": [{"cluster": exporter, "export": name}]},
+            **({"local": {}, "mode": "failover"} if FAILOVER[0] else {})))
     return clusters
+
+
+def local_copies(directory, k):
+    """With --failover: the K local Services of cluster1 the failover imports take their local pods by (the user's,
+    not the federation's: clean() leaves them), applied once before the runs."""
+    path = os.path.join(directory, "local-copies.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc-%03d" % i, "namespace": "default"},
+             "spec": {"selector": {"app": "svc-%03d" % i}, "ports": [{"port": 8080, "name": "http"}]}}
+            for i in range(k)]}, f)
+    return path
 
 
 def inventory_dir(directory):
@@ -104,9 +119,13 @@ def collection_render(spec, settings, credentials):
     from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import render_gateways
     from ansible_collections.meshfed.federation.plugins.module_utils.render.service_export import render_exports
     from ansible_collections.meshfed.federation.plugins.module_utils.render.service_import import render_imports
+    from ansible_collections.meshfed.federation.plugins.module_utils.observe.local_copies import read_balance_inputs
     model = build_model(spec, settings)
+    # failover imports: the placeholders of state=rendered stand for the egress address and the local selectors
+    # (the same objects, of the same size, as the run applies)
     return dict((cluster, render_gateways(model, cluster, credentials[cluster]) + render_exports(model, cluster)
-                 + render_imports(model, cluster, peer_addresses(model, cluster, {}))) for cluster in CLUSTERS)
+                 + render_imports(model, cluster, peer_addresses(model, cluster, {}),
+                                  read_balance_inputs(None, model, cluster))) for cluster in CLUSTERS)
 
 
 def rendered_manifests(directory, k, federation):
@@ -405,8 +424,11 @@ def main():
     parser.add_argument("--json", default=os.path.join(REPO, "bench", "results.json"))
     parser.add_argument("--quotas", action="store_true",
                         help="a quota for every consumer of every export (the --compare tree must know quotas too)")
+    parser.add_argument("--failover", action="store_true",
+                        help="every import a failover import, local copy first (K <= 100: a port each on the egress; the --compare tree must know them)")
     args = parser.parse_args()
     QUOTAS[0] = args.quotas
+    FAILOVER[0] = args.failover
     if not os.path.exists(KUBECONFIG):
         parser.error("no lab kubeconfig at %s: run tools/lab/lab up 3 --no-mesh (with the same MESHFED_LAB_DIR)"
                      % KUBECONFIG)
@@ -415,7 +437,7 @@ def main():
     if args.compare:
         checkouts.append(ref_checkout(workdir, args.compare))
     sys.path.insert(0, checkouts[0].collections)  # collection_render: the current checkout's renderers
-    results = {"machine": machine(), "sizes": {}, "quotas": args.quotas,
+    results = {"machine": machine(), "sizes": {}, "quotas": args.quotas, "failover": args.failover,
                "approaches": dict((c.name, c.describe()) for c in checkouts)}
     if args.compare:
         results["compare"] = dict(checkouts[1].describe(), ref=args.compare)
@@ -426,6 +448,8 @@ def main():
         federation = "bench-k%d" % k
         directory = tempfile.mkdtemp(prefix="k%d-" % k, dir=workdir)
         write_inventory(directory, k, federation)
+        if args.failover:
+            kubectl("--context", "cluster1", "apply", "-f", local_copies(directory, k))
         print("K=%d (%s)" % (k, directory), flush=True)
         # not measured: issues the certificates that kubectl's manifests embed too, and shows (-vv) where each
         # approach's roles come from

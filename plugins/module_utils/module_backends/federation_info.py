@@ -29,7 +29,6 @@ from ansible_collections.meshfed.federation.plugins.module_utils.module_backends
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import (
     discovered_fact, source_clusters, ingress_address_from_service, ingress_service, gateway_address_of, GatewayAddressError)
-from ansible_collections.meshfed.federation.plugins.module_utils.observe.local_copies import service_ref
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.serving import (
     destination_health, ready_pods, serving)
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.probe import (
@@ -88,22 +87,27 @@ def cluster_report(federation, cluster, client, now):
     imported = owned_names(client, settings, "VirtualService", "import") if cluster.imports else set()
     for summary, export in zip(report["exports"], cluster.exports):
         summary["applied"] = (ns, export_object_name(export)) in exported
+    read = {}
     for summary, imp in zip(report["imports"], cluster.imports):
         summary["applied"] = (imp.namespace, imp.name) in imported
         if balanced(imp) and imp.local is not None:
-            summary["local_ready"] = local_ready(client, imp)
+            if imp.namespace not in read:  # one LIST of Services and one of Pods per namespace
+                read[imp.namespace] = (
+                    dict(((s.get("metadata") or {}).get("name"), s)
+                         for s in client.list_namespace("v1", "Service", imp.namespace)),
+                    client.list_namespace("v1", "Pod", imp.namespace))
+            summary["local_ready"] = local_ready(imp, *read[imp.namespace])
     return report
 
 
-def local_ready(client, imported):
+def local_ready(imported, services, pods):
     """How many pods of a weighted or failover import's local copy are Ready: its Service's selector and the
     subset's labels (0 without the Service)."""
-    service = client.get(service_ref(imported.namespace, imported.name))
-    selector = ((service or {}).get("spec") or {}).get("selector")
+    selector = ((services.get(imported.name) or {}).get("spec") or {}).get("selector")
     if not selector:
         return 0
     selector = dict(selector, **dict(imported.local.subset.labels if imported.local.subset else {}))
-    return ready_pods(client.list_namespace("v1", "Pod", imported.namespace), selector)
+    return ready_pods(pods, selector)
 
 
 def import_serving(report):

@@ -2,9 +2,9 @@
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a cluster's weighted and failover imports need from it (model.types.BalanceInputs): one GET of the egress
-gateway's Service, for the ClusterIP their sidecars dial, and one GET per local copy's Service, for its pod selector
-and target port (the ServiceEntry that makes the pods endpoints of the import's cluster needs both; Istio's
-ServiceEntry takes a numeric targetPort only)."""
+gateway's Service, for the ClusterIP their sidecars dial, and one LIST of the Services of each namespace with a local
+copy, for their pod selectors and target ports (the ServiceEntry that makes the pods endpoints of the import's
+cluster needs both; Istio's ServiceEntry takes a numeric targetPort only)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -78,11 +78,15 @@ def read_balance_inputs(client, federation, cluster_name, placeholders=False):
             raise LocalCopyError("%s: the egress gateway Service %s/%s has no ClusterIP yet; the private_gateway role "
                                  "makes it" % (cluster_name, settings.gateway_namespace, gateway_name(EGRESS)))
         address = PLACEHOLDER_ADDRESS
+    services = {}
+    for namespace in sorted({i.namespace for i, dummy in imports if i.local is not None}):
+        services.update(((namespace, (s.get("metadata") or {}).get("name")), s)
+                        for s in client.list_namespace("v1", "Service", namespace))
     copies = {}
     for imported, index in imports:
         if imported.local is None:
             continue
         where = "%s: meshfed_imports[%d] (%s)" % (cluster_name, index, imported.name)
         copies[(imported.namespace, imported.name)] = local_copy(
-            client.get(service_ref(imported.namespace, imported.name)), imported, where)
+            services.get((imported.namespace, imported.name)), imported, where)
     return BalanceInputs(address, copies)

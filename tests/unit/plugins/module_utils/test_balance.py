@@ -295,15 +295,20 @@ def test_rendered_without_a_cluster_the_reads_are_placeholders_that_select_nothi
 
 
 class Reads(object):
-    """A client that answers GETs of Services from a dict (namespace, name) -> Service, and counts them."""
+    """A client that answers GETs and LISTs of Services from a dict (namespace, name) -> Service, and counts them."""
 
     def __init__(self, services):
-        self.services, self.gets = services, []
+        self.services, self.gets, self.lists = services, [], []
 
     def get(self, obj):
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         self.gets.append(key)
         return self.services.get(key)
+
+    def list_namespace(self, api_version, kind, namespace):
+        self.lists.append((kind, namespace))
+        return [dict(s, metadata={"name": name, "namespace": ns})
+                for (ns, name), s in sorted(self.services.items()) if ns == namespace]
 
 
 EGRESS_SERVICE = {("istio-private-gateways", "istio-private-egressgateway"): {"spec": {"clusterIP": "10.96.0.9"}}}
@@ -318,12 +323,17 @@ def local_service(**spec):
                                              **spec)}}
 
 
-def test_the_reads_are_one_get_of_the_egress_service_and_one_per_local_copy():
-    federation = build_model(balanced(mode="failover"), settings())
-    reads = Reads(both(local_service()))
+def test_the_reads_are_one_get_of_the_egress_service_and_one_list_per_namespace_with_local_copies():
+    clusters = balanced(mode="failover")
+    clusters["cluster1"]["imports"].append(dict(clusters["cluster1"]["imports"][0], name="hw2"))
+    federation = build_model(clusters, settings())
+    services = both(local_service())
+    services[("default", "hw2")] = {"spec": {"selector": {"app": "hw2"}, "ports": [{"port": 5000}]}}
+    reads = Reads(services)
     assert read_balance_inputs(reads, federation, "cluster1") == BalanceInputs(
-        "10.96.0.9", {("default", "hw"): LocalCopy(SELECTOR, 5678)})
-    assert reads.gets == [("istio-private-gateways", "istio-private-egressgateway"), ("default", "hw")]
+        "10.96.0.9", {("default", "hw"): LocalCopy(SELECTOR, 5678), ("default", "hw2"): LocalCopy({"app": "hw2"}, 5000)})
+    assert reads.gets == [("istio-private-gateways", "istio-private-egressgateway")]
+    assert reads.lists == [("Service", "default")]
 
 
 @pytest.mark.parametrize("services, message", [
