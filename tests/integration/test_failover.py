@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Failover and health-aware weights on the lab's real mesh, drills under load (issue 22). cluster1 imports, in
 namespace failover: ``web`` (http) local-first failover to cluster2 then cluster3; ``cart`` (http) weighted 50/50
-between its local copy and cluster2; ``echo`` (tcp) failover to cluster2. cluster2 and cluster3 export their own
-copies (``web-c2``, ``web-c3``...: the answering pod's name says which cluster served).
+between its local copy and cluster2; ``echo`` (tcp) and ``vault`` (tls) failover to cluster2. cluster2 and cluster3
+export their own copies (``web-c2``, ``web-c3``...: the answering pod's name says which cluster served).
 
 Every drill runs a bounded load (LOAD_RATE requests a second, one at a time, at most LOAD_SECONDS) and reports its
 counts (docs/reliability.md, "Failover drills"): requests sent, failed, seconds until the other side served."""
@@ -20,7 +20,7 @@ import time
 import pytest
 
 from ansible_collections.meshfed.federation.tests.integration.mesh import (
-    LoadLoop, record_load, sample_app, tcp_exchange, three_cluster_mesh, until, via_sidecar)
+    LoadLoop, handshake_per_request, record_load, sample_app, tcp_exchange, three_cluster_mesh, until, via_sidecar)
 from ansible_collections.meshfed.federation.tests.integration.playbook_runner import (
     run_playbook, settle_namespace, write_inventory)
 
@@ -39,12 +39,14 @@ BASE_EJECTION = 10
 
 
 def apps(suffix, tcp=True, cart=True):
-    """The apps of one cluster: web (http 8080), cart (http 8081), echo (tcp 7000), named with ``suffix``."""
+    """The apps of one cluster: web (http 8080), cart (http 8081), echo (tcp 7000), vault (tls 7443), named with
+    ``suffix``."""
     docs = [sample_app(NS, "web" + suffix, "http", 8080, "http")]
     if cart:
         docs.append(sample_app(NS, "cart" + suffix, "http", 8081, "http"))
     if tcp:
         docs.append(sample_app(NS, "echo" + suffix, "tcp", 7000, "tcp-echo"))
+        docs.append(sample_app(NS, "vault" + suffix, "tls", 7443, "tls-vault"))
     return "\n---\n".join(docs)
 
 
@@ -62,10 +64,12 @@ def hosts(clusters):
             {"name": "cart", "namespace": NS, "port": 8081, "local": {"weight": 50}, "mode": "weighted",
              "from": [{"cluster": "cluster2", "export": "cart", "weight": 50}]},
             {"name": "echo", "namespace": NS, "port": 7000, "protocol": "tcp", "local": {}, "mode": "failover",
-             "from": [{"cluster": "cluster2", "export": "echo"}]}]},
+             "from": [{"cluster": "cluster2", "export": "echo"}]},
+            {"name": "vault", "namespace": NS, "port": 7443, "protocol": "tls", "local": {}, "mode": "failover",
+             "from": [{"cluster": "cluster2", "export": "vault"}]}]},
         "cluster2": {"meshfed_identity": "c2.example.com", "meshfed_exports": [
             export("web", "web-c2", 8080), export("cart", "cart-c2", 8081),
-            export("echo", "echo-c2", 7000, protocol="tcp")]},
+            export("echo", "echo-c2", 7000, protocol="tcp"), export("vault", "vault-c2", 7443, protocol="tls")]},
         "cluster3": {"meshfed_identity": "c3.example.com", "meshfed_exports": [export("web", "web-c3", 8080)]},
     })
 
@@ -86,8 +90,8 @@ def federation(lab, tmp_path_factory):
     lab.kubectl("cluster1", "apply", "-f", "-", input=apps("") + "\n---\n" + sample_app(NS, "client"))
     lab.kubectl("cluster2", "apply", "-f", "-", input=apps("-c2"))
     lab.kubectl("cluster3", "apply", "-f", "-", input=apps("-c3", tcp=False, cart=False))
-    for context, prefixes in (("cluster1", ("web-", "cart-", "echo-", "client")),
-                              ("cluster2", ("web-c2", "cart-c2", "echo-c2")), ("cluster3", ("web-c3",))):
+    for context, prefixes in (("cluster1", ("web-", "cart-", "echo-", "vault-", "client")),
+                              ("cluster2", ("web-c2", "cart-c2", "echo-c2", "vault-c2")), ("cluster3", ("web-c3",))):
         for prefix in prefixes:
             mesh.wait_ready(context, NS, prefix)
     run = run_playbook("federate.yml", inventory, timeout=900)
@@ -251,51 +255,84 @@ def test_weighted_shares_go_to_the_healthy_side_while_the_other_fails(federation
     assert set(after) == {"cart", "cart-c2"} and min(after.values()) >= 0.3 * sum(after.values()), after
 
 
-def test_tcp_failover_on_a_refused_local_endpoint(federation, lab):
-    """Drill 5: echo (tcp) with its local pod's address refusing connections: new connections go to cluster2 once
-    the local endpoint is ejected; restored, the local copy takes them again after its ejection. Each exchange a
-    new connection; TCP has no retries, so the connections that meet the local endpoint before its ejection fail."""
-    mesh, client, dummy = federation
+def exchange_drill(lab, client, copy, port, tls_sni=None):
+    """New connections through a tcp or tls failover import, LOAD_RATE a second: 5 s, then 15 s with the local
+    copy's endpoint refusing, then until after its ejection ends: (answers, seconds of the refusal and of the
+    restore into the drill)."""
     answers = []
     started = time.time()
 
     def exchange(i):
         try:
-            reply = tcp_exchange(client["netns"], client["bind"], 7000, b"drill5-%d" % i, timeout=3)
-            if not reply.startswith(b"echo"):  # accepted, then closed without an echo: a failure too
+            reply = tcp_exchange(client["netns"], client["bind"], port, b"drill5-%d" % i, timeout=3, tls_sni=tls_sni)
+            if not reply.startswith(copy.encode()):  # accepted, then closed without an echo: a failure too
                 raise ConnectionAbortedError("closed without an echo: %r" % reply[:40])
             answers.append((round(time.time() - started, 2), 200, reply.split(b" ", 1)[0].decode()))
-        except OSError as error:
+        except OSError as error:  # ssl.SSLError is an OSError
             answers.append((round(time.time() - started, 2), type(error).__name__, None))
-    count = 0
-    for count in range(LOAD_RATE * 5):
-        exchange(count)
-        time.sleep(1.0 / LOAD_RATE)
-    assert served_by(answers)["echo"] >= 90, served_by(answers)
-    refused = time.time() - started
-    fault(lab, "endpoint-refuse", "cluster1", "echo-")
-    try:
-        for count in range(count + 1, count + 1 + LOAD_RATE * 15):
-            exchange(count)
+
+    def load(count, seconds):
+        for i in range(count, count + LOAD_RATE * seconds):
+            exchange(i)
             time.sleep(1.0 / LOAD_RATE)
+        return count + LOAD_RATE * seconds
+    count = load(0, 5)
+    assert served_by(answers)[copy] >= 90, served_by(answers)
+    refused = time.time() - started
+    fault(lab, "endpoint-refuse", "cluster1", copy + "-")
+    try:
+        count = load(count, 15)
     finally:
         restored = time.time() - started
-        fault(lab, "endpoint-restore", "cluster1", "echo-")
-    for count in range(count + 1, count + 1 + LOAD_RATE * (2 * BASE_EJECTION + 10)):
-        exchange(count)
-        time.sleep(1.0 / LOAD_RATE)
-    switched, returned = first_steady(answers, refused, "echo-c2"), first_steady(answers, restored, "echo")
+        fault(lab, "endpoint-restore", "cluster1", copy + "-")
+    load(count, 2 * BASE_EJECTION + 10)
+    return answers, refused, restored
+
+
+@pytest.mark.parametrize("copy, port, tls_sni", [("echo", 7000, None), ("vault", 7443, "vault.%s.svc.cluster.local" % NS)])
+def test_tcp_and_tls_failover_on_a_refused_local_endpoint(federation, lab, copy, port, tls_sni):
+    """Drill 5: echo (tcp) and vault (tls, the client's own TLS end to end) with the local pod's address refusing
+    connections: new connections go to cluster2 once the local endpoint is ejected; restored, the local copy takes
+    them again after its ejection. Each exchange a new connection; TCP has no retries, so the connections that meet
+    the local endpoint before its ejection fail."""
+    mesh, client, dummy = federation
+    answers, refused, restored = exchange_drill(lab, client, copy, port, tls_sni)
+    switched, returned = first_steady(answers, refused, copy + "-c2"), first_steady(answers, restored, copy)
     failed = [a for a in answers if a[1] != 200]
-    with open(lab.dir + "/failover-tcp.json", "w") as f:
+    with open("%s/failover-%s.json" % (lab.dir, copy), "w") as f:
         json.dump({"sent": len(answers), "failed": failed, "switched": switched, "returned": returned}, f)
-    print("drill 5: %d connections, %d failed %s, cluster2 steady %s s after the refusal, local again %s s after"
-          % (len(answers), len(failed), failed, switched, returned))
+    print("drill 5 (%s): %d connections, %d failed %s, cluster2 steady %s s after the refusal, local again %s s after"
+          % (copy, len(answers), len(failed), failed, switched, returned))
     assert switched is not None and switched <= 5, served_by(answers, refused)
     # at the fault, the connections that met the local endpoint before its ejection; later, about a second of them at
     # each end of its ejection while it still refuses (TCP has no retries: docs/reliability.md)
     assert len([a for a in failed if a[0] < refused + switched]) <= GATEWAY_ERRORS + 1, failed
     assert returned is not None, served_by(answers, restored)
-    assert served_by(answers, refused + switched, restored)["echo"] == 0
+    assert served_by(answers, refused + switched, restored)[copy] == 0
+
+
+def test_a_ca_rotation_while_a_failover_import_is_served_by_its_peer_fails_no_request(federation, lab):
+    """The CA rotated in stages (rotate_certificates.yml, all stages) while web's local app is down, so that every
+    request crosses to cluster2 through the leg, each a new handshake between the gateways: none fails."""
+    mesh, client, inventory = federation
+    handshake_per_request(lab, "cluster1")
+    fault(lab, "app-kill", "cluster1", "web-")
+    try:
+        assert until(lambda: who_served(client, WEB, 8080, 5) == {"web-c2": 5}, timeout=60)
+        with LoadLoop(client, WEB, 8080, "/rotation/", rate=10, max_count=6000, max_seconds=600) as load:
+            run = run_playbook("rotate_certificates.yml", inventory, "-e", "meshfed_ca_rotation=all",
+                               netns=mesh.state["operator_netns"], timeout=900)
+            assert run.rc == 0, run.stdout[-6000:] + run.stderr[-3000:]
+            time.sleep(5)
+    finally:
+        fault(lab, "app-start", "cluster1", "web-")
+        run = run_playbook("federate.yml", inventory, timeout=900)  # the rules handshake_per_request changed
+        assert run.rc == 0, run.stdout[-4000:]
+    record_load(lab, "failover: CA rotation with web served by cluster2", load)
+    print("rotation: %d sent, statuses %s in %.1f s" % (len(load.answers), dict(load.statuses), load.seconds))
+    assert set(load.statuses) == {200} and served_by(load.answers)["web-c2"] == len(load.answers), (
+        load.statuses, load.failures)
+    assert until(lambda: who_served(client, WEB, 8080, 5) == {"web": 5}, timeout=4 * BASE_EJECTION + 30)
 
 
 def test_status_shows_an_import_failing_over_when_its_local_copy_has_no_ready_pod(federation, lab):
