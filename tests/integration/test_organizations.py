@@ -495,6 +495,61 @@ def test_a_quota_and_a_drain_per_consumer_across_organizations(parties, lab):
     assert not org_b.owned_kind("EnvoyFilter")
 
 
+FAILOVER_NS = "fo"
+
+
+def copy_of(pod):
+    """Which copy answered: org-b's reviews-v2 or org-a's own reviews."""
+    return None if not pod else "org-b" if pod.startswith("reviews-v2") else "org-a"
+
+
+def test_a_failover_import_across_organizations_moves_to_the_peer_when_the_local_app_dies(parties, lab):
+    """org-a's own reviews (a sample app of namespace fo) as a failover import, org-b's reviews-v2 second: with the
+    local app killed every request is served by org-b's cluster2 through the leg (org-a's credential for org-b,
+    org-b's identity pinned, org-a's grant host); started again, served locally. Re-runs changed=0."""
+    parties_, dummy, mesh, dummy = parties
+    org_a = parties_["org-a"]
+    pins = dict((org, p.fingerprint()) for org, p in parties_.items())
+    settle_namespace(lab, "cluster1", FAILOVER_NS)
+    lab.kubectl("cluster1", "apply", "-f", "-", input=sample_app(FAILOVER_NS, "reviews", "http", 9080, "http")
+                + "\n---\n" + sample_app(FAILOVER_NS, "client"))
+    host = cluster_vars("org-a")
+    host["meshfed_imports"].append({"name": "reviews", "namespace": FAILOVER_NS, "port": 9080, "local": {},
+                                    "mode": "failover", "from": [{"cluster": "org-b/cluster2", "export": "reviews-v2"}]})
+    name = "reviews.%s.svc.cluster.local" % FAILOVER_NS
+    try:
+        client = mesh.wait_ready("cluster1", FAILOVER_NS, "client")
+        mesh.wait_ready("cluster1", FAILOVER_NS, "reviews-")
+        org_a.write(host=host, fingerprints=pins)
+        org_a.play("federate.yml")
+        again = org_a.play("federate.yml")
+        assert all(s["changed"] == 0 for s in again.stats().values()), (again.stats(), again.changed_tasks())
+
+        def answered(count):
+            return [copy_of(body.get("pod")) if status == 200 else status for status, body in
+                    (via_sidecar(client, name, 9080, "/reviews/%d" % i) for i in range(count))]
+        assert until(lambda: answered(5) == ["org-a"] * 5, timeout=90)
+        with LoadLoop(client, name, 9080, "/reviews/", rate=20, max_count=1200, max_seconds=60) as load:
+            assert until(lambda: len(load.answers) >= 20, timeout=10)
+            killed = time.time() - load.started
+            lab.run_lab(["fault", "app-kill", "cluster1", "%s/reviews-" % FAILOVER_NS])
+            try:
+                assert until(lambda: [copy_of(pod) for at, status, pod in load.answers if at > killed][-10:]
+                             == ["org-b"] * 10, timeout=20), load.statuses
+                time.sleep(3)
+            finally:
+                lab.run_lab(["fault", "app-start", "cluster1", "%s/reviews-" % FAILOVER_NS])
+        failed = [(at, status) for at, status, dummy in load.answers if status != 200]
+        record_load(lab, "organizations: a failover import, the local app killed", load)
+        print("organizations failover: %d sent, %d failed %s" % (len(load.answers), len(failed), failed))
+        assert len(failed) <= 3, failed
+        assert until(lambda: answered(5) == ["org-a"] * 5, timeout=60)
+    finally:
+        org_a.write(fingerprints=pins)
+        org_a.play("federate.yml")
+        lab.kubectl_run("cluster1", "delete", "namespace", FAILOVER_NS, "--wait=false")
+
+
 def test_a_withdrawn_export_shows_in_the_check_run_and_is_pruned(parties):
     parties_, dummy, dummy, proxies = parties
     org_a, org_b = parties_["org-a"], parties_["org-b"]
