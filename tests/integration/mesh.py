@@ -113,9 +113,12 @@ class Mesh(object):
         whatever happens."""
         return faults.holding(LabDir(self.lab.dir), fault, cluster, pod)
 
-    def listening(self, ns, port):
-        """The pids of the processes listening on TCP ``port`` in network namespace ``ns``."""
-        return [s["pid"] for s in procs.listening(netns=ns) if s["port"] == port]
+    def listening(self, ns, port, wildcard=False):
+        """The pids of the processes listening on TCP ``port`` in network namespace ``ns``; ``wildcard``: on every
+        address of it (what takes a connection to any address there, a ClusterIP's too), not on one address (the
+        sidecars' outbound listeners bind their own 127.1.x.y for every Service port of the mesh)."""
+        return [s["pid"] for s in procs.listening(netns=ns) if s["port"] == port
+                and (not wildcard or s["addr"] in ("0.0.0.0", "*", "[::]"))]
 
 
 def three_cluster_mesh(lab):

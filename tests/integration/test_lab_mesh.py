@@ -149,9 +149,9 @@ def test_a_gateway_services_cluster_ip_carries_connections_to_a_gateway_envoy(la
     listeners = until(lambda: [l for l in json.loads(mesh.admin(w, "/listeners?format=json"))["listener_statuses"]
                                if l["local_address"]["socket_address"].get("port_value") == GATEWAY_PORT], timeout=30)
     assert [l["local_address"]["socket_address"]["address"] for l in listeners] == ["0.0.0.0"], listeners
-    # and it is the only listener there: the gateway's Envoy, the child of its pilot-agent (Istio's bootstrap keeps
-    # no per-listener counters)
-    owners = mesh.listening(ns, GATEWAY_PORT)
+    # and it is the only one there on every address: the gateway's Envoy, the child of its pilot-agent (Istio's
+    # bootstrap keeps no per-listener counters); sidecars listen on that Service port too, each on its own address
+    owners = mesh.listening(ns, GATEWAY_PORT, wildcard=True)
     assert len(owners) == 1 and parent(owners[0]) == w["pids"]["agent"], (owners, w["pids"])
     status, headers = via_sidecar_headers({"netns": ns, "bind": address}, "anything.example", GATEWAY_PORT)
     assert (status, headers.get("server")) == (404, "istio-envoy"), headers  # a Gateway server without a route
