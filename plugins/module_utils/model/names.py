@@ -183,6 +183,11 @@ def leg_port_name(port):
     return "tls-leg-%d" % port
 
 
+def import_port_name(imported):
+    """The name of an import's port, on the Service of its name and on the ServiceEntries of its destinations."""
+    return ("%s-%s" % (imported.protocol, imported.name))[:63]
+
+
 def source_object_name(cluster_name):
     """The ServiceEntry and DestinationRule of one cluster imported from: meshfed-peer-<cluster>, a name users rely on
     (from before "peer" came to mean another party), kept as it is."""

@@ -30,7 +30,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.kube.labels imp
 from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import fallback_orders
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
     EGRESS, SOURCE_LEG_LABEL, balance_host, balance_object_name, binding_id, caller_principal, gateway_name,
-    leg_deny_name, leg_label, leg_object_name, leg_port_name, service_fqdn)
+    import_port_name, leg_deny_name, leg_label, leg_object_name, leg_port_name, service_fqdn)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import FAILOVER, LOCAL
 from ansible_collections.meshfed.federation.plugins.module_utils.render import egress, istio
 from ansible_collections.meshfed.federation.plugins.module_utils.render.private_gateway import gateway_workload_selector
@@ -70,8 +70,7 @@ def outlier_detection(settings):
 
 
 def _port(imported, target_port=None):
-    port = {"number": imported.port, "name": "%s-%s" % (imported.protocol, imported.name)[:63],
-            "protocol": ISTIO_PROTOCOLS[imported.protocol]}
+    port = {"number": imported.port, "name": import_port_name(imported), "protocol": ISTIO_PROTOCOLS[imported.protocol]}
     if target_port is not None:
         port["targetPort"] = target_port
     return port

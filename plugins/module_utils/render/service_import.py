@@ -21,7 +21,7 @@ from ansible_collections.meshfed.federation.plugins.module_utils.model.balance i
 from ansible_collections.meshfed.federation.plugins.module_utils.model.checks import is_ip_address
 from ansible_collections.meshfed.federation.plugins.module_utils.model.names import (
     balance_host, binding_deny_name, binding_host, binding_id, binding_object_name, binding_subset, EGRESS,
-    EGRESS_RULE_NAME, gateway_service_fqdn, source_object_name, service_fqdn, short_name)
+    EGRESS_RULE_NAME, gateway_service_fqdn, import_port_name, source_object_name, service_fqdn, short_name)
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import cluster_of, find_export, grant_for
 from ansible_collections.meshfed.federation.plugins.module_utils.render import egress, istio, kube
 from ansible_collections.meshfed.federation.plugins.module_utils.render.balance import render_balanced
@@ -183,9 +183,8 @@ def name_service(settings, imported):
     if imported.local is not None:
         return []
     labels = owned_labels(settings.federation_name, "import", import_name=imported.name)
-    port_name = "%s-%s" % ("http" if imported.protocol == "http" else imported.protocol, imported.name)
     return [kube.service(imported.name, imported.namespace, labels,
-                         [kube.service_port(port_name[:63], imported.port, imported.port)],
+                         [kube.service_port(import_port_name(imported), imported.port, imported.port)],
                          annotations={EXPORT_TO: "*"})]
 
 
