@@ -106,7 +106,7 @@ def check_balance(problems, where, imported):
                             "label)" % (imported.mode, ", ".join(repeated)))
         sound = False
     if imported.mode == FAILOVER:
-        weighted = [n for n, d in zip(names, _destinations(imported)) if d.weight is not None]
+        weighted = [n for n, d in zip(names, destinations(imported)) if d.weight is not None]
         if weighted:
             problems.add(where, "weight applies to modes split and weighted; mode failover takes order (weight "
                                 "given on %s)" % ", ".join(weighted))
@@ -117,7 +117,8 @@ def check_balance(problems, where, imported):
     return sound
 
 
-def _destinations(imported):
+def destinations(imported):
+    """The local copy (if any), then the sources: in the order of destination_names."""
     return ([imported.local] if imported.local is not None else []) + list(imported.sources)
 
 
@@ -129,7 +130,7 @@ def fallback_orders(imported):
     if imported.mode == FAILOVER:
         order = tuple(imported.order) if imported.order else tuple(names)
         return [(order[0], None, order)]
-    weights = [d.weight for d in _destinations(imported)]
+    weights = [d.weight for d in destinations(imported)]
     return [(name, weight, (name,) + tuple(n for n in names if n != name))
             for name, weight in zip(names, weights) if weight]
 

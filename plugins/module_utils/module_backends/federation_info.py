@@ -113,17 +113,13 @@ def local_ready(imported, services, pods):
 def import_serving(report):
     """Each import's ``serving``, ``failing_over``, ``failing`` and ``health`` (observe/serving.py), from its local
     copy's ready pods and its links' probes; and the cluster's ``imports_failing_over``."""
-    links = _items_of(report.get("links"))
+    links = report.get("links") or []
     for summary in report["imports"]:
         by_source = dict((s["cluster"], next((link for link in links if (link["import"], link["namespace"], link["peer"])
                                               == (summary["name"], summary["namespace"], s["cluster"])), None))
                          for s in summary["sources"])
         summary.update(serving(summary, destination_health(summary.get("local_ready"), by_source)))
     report["imports_failing_over"] = sum(1 for summary in report["imports"] if summary["failing_over"])
-
-
-def _items_of(value):
-    return value if isinstance(value, list) else []
 
 
 def unreachable_report(cluster, error):

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import destination_names
+from ansible_collections.meshfed.federation.plugins.module_utils.model.balance import destination_names, destinations
 from ansible_collections.meshfed.federation.plugins.module_utils.model.limits import is_drained, quota_data
 from ansible_collections.meshfed.federation.plugins.module_utils.model.queries import clusters_to_discover
 from ansible_collections.meshfed.federation.plugins.module_utils.model.types import DISCOVER, FAILOVER
@@ -39,7 +39,7 @@ def import_summary(imported):
     """One import: its sources and local copy with their weights, its mode and the order its destinations fall
     back in (failover: the first serves; weighted and split: as listed, local first), each destination's weight."""
     names = destination_names(imported)
-    weights = [d.weight for d in ([imported.local] if imported.local else []) + list(imported.sources)]
+    weights = [d.weight for d in destinations(imported)]
     if imported.mode == FAILOVER:
         weights = [None] * len(names)
     elif len(names) == 1:
