@@ -384,11 +384,11 @@ class Echo(object):
     """One connection through a tcp or tls import, kept open: ``say`` sends a line and returns the echo, or None
     once the connection is closed (or was refused)."""
 
-    def __init__(self, client, port, tls_sni=None):
+    def __init__(self, client, port, tls_sni=None, timeout=3):
         self.sock = None
         try:
             sock = netns.connect(client["netns"], (client["bind"], port), 5)
-            sock.settimeout(3)
+            sock.settimeout(timeout)
             if tls_sni:
                 ctx = ssl.create_default_context()
                 ctx.check_hostname = False
@@ -523,16 +523,24 @@ def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
                                 "unquota", "--ignore-not-found")
         assert until(lambda: time.sleep(1.5) or not quota_in_force(bursts_at_once(size, (client1, SHARED, 8000))[0],
                                                                    QUOTA, replicas), timeout=60, interval=0)
-        # the connection limit: CONNECTIONS connections echo, the next is closed; one closed frees a place. First the
-        # path answers one connection after the ingress gateway's listener changes above, and the ingress has let it go
+        # the connection limit, per ingress replica: CONNECTIONS connections echo, the next is closed; one closed frees
+        # a place. First the path answers one connection after the ingress gateway's listener changes above. Istio's
+        # proxies keep no connection_limit statistics (its default stats inclusion list), so the client's view is all
+        # there is: a connection of a check just closed may still hold a place for a moment, so a round whose count is
+        # short is tried again after a pause, at most 3 rounds.
         assert until(lambda: echo_once(client1, 7000), timeout=60)
-        assert until(lambda: not sum(mesh.stats(ingress, r"connection_limit\..*echo_tcp.*active_connections$").values()),
-                     timeout=30), mesh.stats(ingress, r"connection_limit\.")
-        opened.extend(Echo(client1, 7000) for dummy in range(CONNECTIONS + 1))
-        echoes = [bool(e.say()) for e in opened]
-        assert sorted(echoes) == [False] + [True] * CONNECTIONS, echoes
-        for echo in opened:
-            echo.close()
+        replicas = mesh.replicas("cluster2", "istio-private-gateways", "istio-private-ingressgateway")
+        rounds = []
+        for dummy in range(3):
+            time.sleep(2)
+            opened = [Echo(client1, 7000, timeout=10) for dummy in range(CONNECTIONS * replicas + 1)]
+            rounds.append([bool(e.say()) for e in opened])
+            for echo in opened:
+                echo.close()
+            # one replica: exactly CONNECTIONS; several: each takes up to CONNECTIONS of the connections it is given
+            if CONNECTIONS <= rounds[-1].count(True) <= CONNECTIONS * replicas and False in rounds[-1]:
+                break
+        assert CONNECTIONS <= rounds[-1].count(True) <= CONNECTIONS * replicas and False in rounds[-1], (replicas, rounds)
         assert until(lambda: echo_once(client1, 7000), timeout=10)
         # the drains: cluster3 refused on greeter, served on shared; cluster1 served on greeter, refused on echo-tls
         assert until(lambda: via_sidecar(client3, "greeter.protocols.svc.cluster.local", 50051, "/")[0] == 403,
