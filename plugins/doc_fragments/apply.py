@@ -20,6 +20,17 @@ options:
     type: str
     choices: [present, absent, rendered]
     default: present
+  render_dir:
+    description:
+      - With O(state=rendered), also write the objects into this directory on the host the module runs on (the
+        controller with C(delegate_to=localhost)), one file per object,
+        C(<render_dir>/<cluster>/<role>/<kind>-<namespace>-<name>.yaml) with the role C(gateway), C(export) or
+        C(import); a Secret's file has mode 0600, the others 0644.
+      - The role's directory then holds exactly the objects rendered; its other C(*.yaml) files (objects the
+        federation no longer renders) are removed. Files are replaced whole, and only when their content or mode
+        differs, so the task reports C(changed) only then; check mode writes nothing.
+      - Only with O(state=rendered).
+    type: path
   force:
     description:
       - Adopt objects that stand where meshfed wants one of its objects but do not carry meshfed's ownership labels.

@@ -42,33 +42,20 @@ _value:
   elements: dict
 """
 
-from collections import Counter
-
-import yaml
-
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.files import RenderFilesError, object_files
 from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import plain
-
-
-def file_name(obj):
-    meta = obj["metadata"]
-    return "%s-%s-%s.yaml" % (obj["kind"].lower(), meta.get("namespace") or "cluster", meta["name"])
 
 
 def rendered_files(rendered, directory):
     files = []
-    for role, objects in sorted((rendered or {}).items()):
-        for obj in objects or []:
-            if not isinstance(obj, dict) or "kind" not in obj or "name" not in (obj.get("metadata") or {}):
-                raise AnsibleFilterError("rendered_files: the %s objects are not Kubernetes objects: %r" % (role, obj))
-            secret = obj["kind"] == "Secret"
-            files.append({"path": "%s/%s/%s" % (directory.rstrip("/"), role, file_name(obj)),
-                          "content": "---\n" + yaml.safe_dump(plain(obj), default_flow_style=False, sort_keys=False),
-                          "mode": "0600" if secret else "0644", "secret": secret})
-    duplicates = sorted(path for path, count in Counter(f["path"] for f in files).items() if count > 1)
-    if duplicates:
-        raise AnsibleFilterError("rendered_files: two objects would be written to %s" % ", ".join(duplicates))
+    try:
+        for role, objects in sorted((rendered or {}).items()):
+            files.extend({"path": "%s/%s/%s" % (directory.rstrip("/"), role, f["name"]), "content": f["content"],
+                          "mode": "%04o" % f["mode"], "secret": f["secret"]} for f in object_files(role, plain(objects)))
+    except RenderFilesError as error:
+        raise AnsibleFilterError("rendered_files: %s" % error)
     return sorted(files, key=lambda f: f["path"])
 
 

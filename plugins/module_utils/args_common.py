@@ -56,6 +56,7 @@ APPLY_ARG_SPEC = dict(
     wait=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=300),
     preflight=dict(type="bool", default=False),
+    render_dir=dict(type="path"),
 )
 
 # doc fragment meshfed.federation.credential: the PEM files of one cluster's gateway certificate on the controller

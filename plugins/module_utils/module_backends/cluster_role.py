@@ -9,9 +9,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import functools
+import os
 import time
 from ansible_collections.meshfed.federation.plugins.module_utils.args_common import auth_params
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.diff import plan_diffs
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.files import (
+    RenderFilesError, object_files, sync_role_directory)
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import (
     NO_HOST_CHECK, SettingsCheck, apply_role, plan_message, plan_role, release_namespace_if_empty)
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import load_federation
@@ -35,8 +38,25 @@ RENDERED = "rendered"
 
 
 def exit_rendered(module, cluster, role, desired):
-    """state=rendered: the objects a run would apply, as it would write them, and no cluster contacted."""
-    module.exit_json(changed=False, cluster=cluster, role=role, rendered=[stamp(obj) for obj in desired])
+    """state=rendered: the objects a run would apply, as it would write them, and no cluster contacted; with
+    render_dir, written there too, one file per object (apply/files.py)."""
+    rendered = [stamp(obj) for obj in desired]
+    result = {"changed": False}
+    if module.params.get("render_dir"):
+        directory = os.path.join(module.params["render_dir"], cluster, role)
+        try:
+            result["files"] = dict(sync_role_directory(directory, object_files(role, rendered), module.check_mode),
+                                   directory=directory)
+        except RenderFilesError as error:
+            module.fail_json(msg="cluster %s: render_dir: %s" % (cluster, error), cluster=cluster, role=role)
+        result["changed"] = bool(result["files"]["written"] or result["files"]["removed"])
+    module.exit_json(cluster=cluster, role=role, rendered=rendered, **result)
+
+
+def refuse_render_dir(module, cluster):
+    if module.params.get("render_dir") and module.params.get("state") != RENDERED:
+        module.fail_json(msg="cluster %s: render_dir is only for state=rendered (state=%s writes to the cluster)"
+                             % (cluster, module.params.get("state")), cluster=cluster)
 
 
 def exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started,
@@ -151,6 +171,7 @@ def converge_role(module, role, render, apply_args=None, versioned=False, reads=
     arguments. A ``versioned`` role renders for the cluster's Istio: ``render(federation, cluster, version)``; a
     role that ``reads`` the cluster first: ``render(federation, cluster, get_client)`` (ReadingClient.get), whose
     client the engine then uses too."""
+    refuse_render_dir(module, module.params["cluster"])
     federation = load_federation(module, description_deprecated=True)
     settings = federation.settings
     cluster = module.params["cluster"]

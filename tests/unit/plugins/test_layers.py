@@ -35,7 +35,7 @@ MAY_IMPORT = {
                      "module_utils.observe", "module_utils.args_common"),
     "action": ("module_utils.args_common", "module_utils.module_backends", "module_utils.apply",
                "module_utils.pki", "plugin_utils"),
-    "filter": ("module_utils.model", "module_utils.pki", "plugin_utils"),
+    "filter": ("module_utils.model", "module_utils.pki", "module_utils.apply", "plugin_utils"),
     "doc_fragments": (),
 }
 

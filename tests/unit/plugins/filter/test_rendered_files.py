@@ -35,5 +35,5 @@ def test_one_file_per_object_named_by_role_kind_namespace_and_name():
 def test_what_is_not_an_object_or_would_share_a_file_is_refused():
     with pytest.raises(AnsibleFilterError, match="export objects are not Kubernetes objects"):
         rendered_files({"export": [{"kind": "Gateway"}]}, "out")
-    with pytest.raises(AnsibleFilterError, match="two objects would be written to out/import/service-a-b.yaml"):
+    with pytest.raises(AnsibleFilterError, match="two import objects would be written to service-a-b.yaml"):
         rendered_files({"import": [obj("Service", "b", "a"), obj("Service", "b", "a")]}, "out")

@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import yaml
+
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import cluster_role, service_export
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.private_gateway import (
     discovers_address, run_private_gateway)
@@ -171,6 +173,54 @@ def test_rendered_imports_need_no_cluster_and_are_what_present_would_apply(monke
     assert not result["changed"] and "api_requests" not in result
     names = [(o["kind"], o["metadata"]["name"]) for o in result["rendered"]]
     assert ("VirtualService", "reviews") in names and ("ServiceEntry", "meshfed-peer-cluster2") in names
+
+
+def test_render_dir_holds_exactly_the_rendered_objects_secrets_private_and_rewrites_only_what_differs(monkeypatch,
+                                                                                                       tmp_path):
+    paths = {}
+    for name, text in (("cert_path", "CERT"), ("key_path", "-----BEGIN PRIVATE KEY-----\nKEY"), ("ca_path", "CA")):
+        (tmp_path / name).write_text(text)
+        paths[name] = str(tmp_path / name)
+    out = tmp_path / "out"
+
+    def render(check_mode=False):
+        monkeypatch.setattr(cluster_role, "ClusterClient", no_cluster)
+        args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster2",
+                    state="rendered", render_dir=str(out), render_secrets=True, credential=paths)
+        return run_in_process(PRIVATE_GATEWAY_MODULE, run_private_gateway, args, check_mode=check_mode, diff=False)
+
+    planned = render(check_mode=True)
+    assert planned["changed"] and not out.exists()
+    first = render()
+    role_dir = out / "cluster2" / "gateway"
+    assert first["changed"] and first["files"]["directory"] == str(role_dir)
+    names = sorted(p.name for p in role_dir.iterdir())
+    assert names == first["files"]["written"] == planned["files"]["written"]
+    assert len(names) == len(first["rendered"])
+    modes = dict((p.name, p.stat().st_mode & 0o777) for p in role_dir.iterdir())
+    assert [n for n, mode in modes.items() if mode == 0o600] == ["secret-istio-private-gateways-c2-example-com-certs.yaml"]
+    assert set(modes.values()) == {0o600, 0o644}
+    assert yaml.safe_load((role_dir / "deployment-istio-private-gateways-istio-private-ingressgateway.yaml").read_text()) \
+        in first["rendered"]
+    again = render()
+    assert not again["changed"] and again["files"] == dict(first["files"], written=[], unchanged=len(names))
+    # an object no longer rendered goes, someone's other file stays, a file edited by hand is put back
+    (role_dir / "gateway-gone-old.yaml").write_text("---\n")
+    (role_dir / "README").write_text("mine")
+    (role_dir / names[0]).write_text("edited")
+    mended = render()
+    assert mended["changed"] and mended["files"]["removed"] == ["gateway-gone-old.yaml"]
+    assert mended["files"]["written"] == [names[0]] and (role_dir / "README").read_text() == "mine"
+
+
+def test_render_dir_is_refused_unless_rendered_before_any_cluster_is_contacted(monkeypatch, tmp_path):
+    monkeypatch.setattr(cluster_role, "ClusterClient", no_cluster)
+    args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster1",
+                render_dir=str(tmp_path))
+    result = run_in_process(SERVICE_IMPORT_MODULE, run_service_import, args, check_mode=False, diff=False)
+    assert result["failed"]
+    assert result["msg"] == "cluster cluster1: render_dir is only for state=rendered (state=present writes to the cluster)"
+    assert list(tmp_path.iterdir()) == []
 
 
 class InTheWayClient(FakeClient):
