@@ -139,25 +139,9 @@ objects:
   returned: when O(preflight=true)
   type: int
 files:
-  description:
-    - With O(render_dir), the files of this role's directory, by name (not path).
+  description: With O(render_dir), its C(directory) for this role, the file names C(written) and C(removed), and how many were C(unchanged).
   returned: when O(render_dir) is given
   type: dict
-  contains:
-    directory:
-      description: The role's directory, C(<render_dir>/<cluster>/<role>).
-      type: str
-    written:
-      description: Files written because they were missing or differed (would be written, in check mode).
-      type: list
-      elements: str
-    removed:
-      description: C(*.yaml) files of objects no longer rendered, removed.
-      type: list
-      elements: str
-    unchanged:
-      description: How many files already held their object.
-      type: int
 rendered:
   description:
     - With O(state=rendered), the objects a V(present) run would apply, as it would write them (ownership labels and
