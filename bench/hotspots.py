@@ -182,11 +182,13 @@ def stacks_report(raw, top=40):
 
 
 def module_args(run, role, cluster):
-    """The arguments the playbook passed to the role's module for ``cluster`` (its result's invocation)."""
-    for dummy, host, res in run.task_results("meshfed.federation." + MODULES[role][1][len("run_"):]):
-        if host == cluster:
-            # the result hides the kubeconfig (no_log in kubernetes.core's auth options): it is the lab's
-            return dict(res["invocation"]["module_args"], kubeconfig=bench.KUBECONFIG)
+    """The arguments the playbook passed to the role's module for ``cluster`` (its result's invocation); those of its
+    preflight, as a run's, when the run skipped the converge (its preflight planned no write anywhere)."""
+    for preflight in (False, True):
+        for dummy, host, res in run.task_results("meshfed.federation." + MODULES[role][1][len("run_"):], preflight):
+            if host == cluster and "invocation" in res:
+                # the result hides the kubeconfig (no_log in kubernetes.core's auth options): it is the lab's
+                return dict(res["invocation"]["module_args"], kubeconfig=bench.KUBECONFIG, preflight=False)
     raise RuntimeError("no %s result for %s" % (role, cluster))
 
 

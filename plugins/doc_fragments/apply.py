@@ -66,7 +66,8 @@ options:
         way, host conflicts unless O(force=true)) is returned as data (RV(blocked), RV(conflict_reasons),
         RV(conflicts)) instead of failing the task. A cluster that cannot be read fails the task as a run would.
       - C(playbooks/federate.yml) runs every role of every cluster so before it changes any, and stops all of them
-        when one is blocked.
+        when one is blocked; when none of them plans a write (RV(changes) 0 everywhere), it skips the run.
+      - It gives the warnings the run would give (mesh settings, host conflicts let through by O(force=true)).
       - An import's peer address that discovery has not found yet does not fail the preflight; what a preflight
         looks for does not depend on it.
     type: bool

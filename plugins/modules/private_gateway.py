@@ -49,6 +49,8 @@ options:
       - Returned as RV(ingress_gateway_address) and set as the host fact C(meshfed_discovered_gateway_address), which
         the P(meshfed.federation.discovered_gateway_addresses#filter) filter passes to the consumers' imports as
         O(meshfed.federation.service_import#module:peer_addresses).
+      - With O(preflight=true), the address is read once, without waiting, so that the imports' preflight plans with
+        the address a run would use.
       - Ignored with O(state=absent) and O(state=rendered).
     type: bool
   discover_timeout:
@@ -126,6 +128,10 @@ preflight:
   description: V(true) in the result of O(preflight=true), a failed one included.
   returned: when O(preflight=true)
   type: bool
+changes:
+  description: The writes the run would send (creates, updates, deletes, objects in the way it would adopt).
+  returned: when O(preflight=true)
+  type: int
 blocked:
   description: Whether a run would stop before changing the cluster (RV(conflicts), or host conflicts without O(force=true)).
   returned: when O(preflight=true)

@@ -91,6 +91,10 @@ preflight:
   description: V(true) in the result of O(preflight=true), a failed one included.
   returned: when O(preflight=true)
   type: bool
+changes:
+  description: The writes the run would send (creates, updates, deletes, objects in the way it would adopt).
+  returned: when O(preflight=true)
+  type: int
 blocked:
   description: Whether a run would stop before changing the cluster (RV(conflicts), or host conflicts without O(force=true)).
   returned: when O(preflight=true)

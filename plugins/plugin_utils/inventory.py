@@ -18,7 +18,8 @@ ROLE_RESULTS = ("private_gateway_result", "service_export_result", "service_impo
 # what the federation lock's task registers (playbooks/tasks/lock.yml)
 LOCK_RESULT = "meshfed_lock_result"
 # the keys of a registered result that the preflight's verdict, the lock's and the run's end read
-RESULT_KEYS = ("failed", "msg", "preflight", "blocked", "conflict_reasons", "in_the_way", "mesh_settings", "held_by")
+RESULT_KEYS = ("failed", "msg", "preflight", "blocked", "conflict_reasons", "in_the_way", "mesh_settings", "held_by",
+               "changes")
 
 CLUSTER_VARS = {"identity": "meshfed_identity", "gateway_address": "meshfed_gateway_address",
                 "exports": "meshfed_exports", "imports": "meshfed_imports"}

@@ -1,15 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The preflight's one verdict over every cluster of a run: before anything is written anywhere, a blocked role of
-any cluster stops every one of them (the preflight_failure filter)."""
+"""The preflight's verdicts over every cluster of a run: before anything is written anywhere, a blocked role of any
+cluster stops every one of them (the preflight_failure filter); a run whose preflight planned no write anywhere has
+nothing to converge (the preflight_unchanged filter)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.apply.preflight import is_blocked_result
+from ansible_collections.meshfed.federation.plugins.module_utils.apply.preflight import (
+    is_blocked_result, is_unchanged_result)
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import cluster_conflict_message
+from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import registered_results
 
 
 def preflight_failure(results):
@@ -29,3 +32,16 @@ def preflight_failure(results):
     return "%s in %s (%d of the %d clusters the preflight read), so this run changes no cluster. %s" % (
         what, ", ".join(cluster for cluster, dummy in blocked), len(blocked), len(results),
         " ".join(cluster_conflict_message(cluster, reasons) for cluster, reasons in blocked))
+
+
+def nothing_to_change(results):
+    """Whether the preflight of every role of every cluster planned no write: ``results`` as preflight_failure's. A
+    cluster or role without such a result (not planned, failed, or from a role that does not report it) is not known
+    to be unchanged."""
+    return bool(results) and all(roles and all(is_unchanged_result(r) for r in roles) for dummy, roles in results)
+
+
+def preflight_unchanged(hostvars, clusters):
+    """nothing_to_change of the results the roles registered on ``clusters`` (the preflight_unchanged filter)."""
+    registered = registered_results(hostvars, clusters)
+    return nothing_to_change([(name, registered[name]) for name in clusters])

@@ -19,12 +19,13 @@ def preflight_result(cluster, role, plan, force, with_host_conflicts, with_mesh_
     """The result of one role's preflight: whether the plan is blocked, what blocks it (``conflict_reasons``, the
     wording of engine.conflict_message), whether objects are in the way (``in_the_way``; else only mesh settings
     block it), for a role with host claims its ``host_conflicts``, and for a role whose mesh settings were read
-    its ``mesh_settings`` (blocking or not)."""
+    its ``mesh_settings`` (blocking or not), and the writes it plans (``changes``)."""
     blocked = is_blocked(plan, force)
     reasons = conflict_reasons(plan.conflict, () if force else plan.host_conflict, plan.mesh_settings)
     result = {"cluster": cluster, "role": role, "preflight": True, "changed": False, "blocked": blocked,
               "in_the_way": is_in_the_way(plan, force),
               "objects": len(plan.create) + len(plan.update) + len(plan.unchanged) + len(plan.conflict),
+              "changes": planned_changes(plan),
               "conflicts": [describe(c.desired) for c in plan.conflict],
               "conflict_reasons": reasons if blocked else ""}
     if with_host_conflicts:
@@ -32,6 +33,18 @@ def preflight_result(cluster, role, plan, force, with_host_conflicts, with_mesh_
     if with_mesh_settings:
         result["mesh_settings"] = [finding_report(f) for f in plan.mesh_settings]
     return result
+
+
+def planned_changes(plan):
+    """How many writes the run would send: creates, updates, deletes, and the objects in the way (adopted when
+    forced; a blocked run writes nothing, and says so)."""
+    return len(plan.create) + len(plan.update) + len(plan.delete) + len(plan.conflict)
+
+
+def is_unchanged_result(result):
+    """A preflight's result that planned no write at all (a result from before ``changes`` existed is not one)."""
+    return (isinstance(result, dict) and bool(result.get("preflight")) and not result.get("failed")
+            and result.get("changes") == 0)
 
 
 def is_blocked_result(result):

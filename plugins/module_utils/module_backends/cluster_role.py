@@ -60,13 +60,27 @@ def refuse_render_dir(module, cluster):
 
 
 def exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started,
-                   settings_check=None):
-    """preflight=true: plan as a run would, write nothing, and return what would block the run as data."""
+                   settings_check=None, report=None):
+    """preflight=true: plan as a run would, write nothing, and return what would block the run as data, with the
+    warnings a run would give (federate.yml skips the run when no preflight planned a write) and the report a run
+    would add, read at once (``report(client, timeout=0)``: no wait for what a run may create)."""
     plan = plan_role(client, role, desired, kinds, federation_name, module.params, host_check, settings_check)
-    result = preflight_result(cluster, role, plan, module.params.get("force", False), host_check is not NO_HOST_CHECK,
-                              settings_check is not None)
+    force = module.params.get("force", False)
+    result = preflight_result(cluster, role, plan, force, host_check is not NO_HOST_CHECK, settings_check is not None)
+    warn_plan(module, cluster, plan, force)
+    if report:
+        result.update(report(client, timeout=0))
     result["summary"] = preflight_line(result, time.time() - started)
     module.exit_json(api_requests=client.requests, **result)
+
+
+def warn_plan(module, cluster, plan, force):
+    """The warnings of a plan: mesh settings that do not block, and host conflicts let through by force (Ansible
+    shows a warning given by the preflight and again by the run once)."""
+    for finding in warnings(plan.mesh_settings):
+        module.warn("cluster %s: %s" % (cluster, finding.message))
+    if force and plan.host_conflict:
+        module.warn("cluster %s: %s" % (cluster, host_conflict_message(plan.host_conflict)))
 
 
 def run_apply(module, cluster, role, desired, kinds, federation_name, release_namespace=None, report=None,
@@ -99,18 +113,17 @@ def run_apply(module, cluster, role, desired, kinds, federation_name, release_na
         client = client or ClusterClient(cluster, auth_params(params))
         if params.get("preflight"):
             exit_preflight(module, client, cluster, role, desired, kinds, federation_name, host_check, started,
-                           settings_check)
+                           settings_check, report)
         plan, result = apply_role(client, role, desired, kinds, federation_name, params, module.check_mode,
                                   host_check, settings_check)
         if module._diff:
             result["diff"] = plan_diffs(plan)
-        for finding in warnings(plan.mesh_settings):
-            module.warn("cluster %s: %s" % (cluster, finding.message))
-        if is_blocked(plan, params.get("force", False)):
-            module.fail_json(msg=plan_message(cluster, plan, params.get("force", False)), changed=False,
-                             api_requests=client.requests, **result)
-        if plan.host_conflict:
-            module.warn("cluster %s: %s" % (cluster, host_conflict_message(plan.host_conflict)))
+        force = params.get("force", False)
+        if is_blocked(plan, force):
+            warn_plan(module, cluster, plan, False)
+            module.fail_json(msg=plan_message(cluster, plan, force), changed=False, api_requests=client.requests,
+                             **result)
+        warn_plan(module, cluster, plan, True)
         if release_namespace and params.get("state") == "absent":
             labels = owner_selector(federation_name, role)
             result["namespace"] = release_namespace_if_empty(client, release_namespace, labels, module.check_mode)

@@ -9,7 +9,8 @@ __metaclass__ = type
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import conflict_message
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.preflight import preflight_result
-from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import preflight_failure
+from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import (
+    nothing_to_change, preflight_failure)
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import NS, applied, plan, vs
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.test_hosts import CLAIMS, DOMAIN, users
 
@@ -29,7 +30,7 @@ def test_a_preflight_result_says_what_blocks_the_run_in_the_words_of_its_failure
     result = preflight_result("cluster2", "export", blocked_plan(), False, False)
     assert result == {
         "cluster": "cluster2", "role": "export", "preflight": True, "changed": False, "blocked": True, "in_the_way": True,
-        "objects": 3,
+        "objects": 3, "changes": 2,
         "conflicts": ["VirtualService %s/a" % NS],
         "conflict_reasons": "VirtualService %s/a exists and is not managed by meshfed; remove it or set force=true to "
                             "adopt it." % NS}
@@ -77,3 +78,23 @@ def test_only_preflight_results_count():
     # a run's failed result (not a preflight) is some other failure, already reported by its own task
     failed_run = {"failed": True, "blocked": True, "conflict_reasons": "x", "msg": "x"}
     assert preflight_failure([("cluster1", [failed_run])]) == ""
+
+
+def test_the_converge_is_skipped_only_when_every_role_of_every_cluster_planned_no_write():
+    unchanged = preflight_result("cluster1", "gateway", plan([vs("a")], owned=[applied(vs("a"))]), False, False)
+    assert unchanged["changes"] == 0 and unchanged["objects"] == 1
+    creates = preflight_result("cluster1", "gateway", plan([vs("a")]), False, False)
+    prunes = preflight_result("cluster1", "export", plan([], owned=[applied(vs("old"))]), False, False)
+    adopts = preflight_result("cluster1", "export", blocked_plan(), True, False)
+    assert (creates["changes"], prunes["changes"], adopts["changes"]) == (1, 1, 2)
+    assert nothing_to_change([("cluster1", [unchanged] * 3), ("cluster2", [unchanged] * 3)])
+    for changing in (creates, prunes, adopts):
+        assert not nothing_to_change([("cluster1", [unchanged] * 3), ("cluster2", [unchanged, changing, unchanged])])
+    # not known to be unchanged: no result, a skipped or failed one, a run's result, one from before changes counted
+    skipped = {"changed": False, "skipped": True}
+    failed = dict(unchanged, failed=True)
+    old = dict((k, v) for k, v in unchanged.items() if k != "changes")
+    run = dict(unchanged, preflight=False)
+    for unknown in (None, skipped, failed, old, run):
+        assert not nothing_to_change([("cluster1", [unchanged, unknown, unchanged])])
+    assert not nothing_to_change([]) and not nothing_to_change([("cluster1", [])])

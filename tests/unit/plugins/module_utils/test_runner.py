@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 import yaml
 
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends import cluster_role, service_export
@@ -296,7 +298,7 @@ def test_a_cluster_that_cannot_be_read_fails_its_preflight_marked_as_one(monkeyp
     assert run["failed"] and "preflight" not in run
 
 
-def test_a_gateway_preflight_neither_discovers_nor_waits(monkeypatch, tmp_path):
+def test_a_gateway_preflight_reads_its_address_once_and_waits_for_nothing(monkeypatch, tmp_path):
     client = FakeClient([])
     monkeypatch.setattr(cluster_role, "kubernetes_missing", lambda: None)
     monkeypatch.setattr(cluster_role, "ClusterClient", lambda cluster, auth: client)
@@ -306,12 +308,16 @@ def test_a_gateway_preflight_neither_discovers_nor_waits(monkeypatch, tmp_path):
         paths[name] = str(tmp_path / name)
     args = dict(federation={"clusters": seed(), "settings": settings(federation_name="demo")}, cluster="cluster2",
                 credential=paths, discover_address=True, wait=True, preflight=True)
+    started = time.time()
     result = run_in_process(PRIVATE_GATEWAY_MODULE, run_private_gateway, args, check_mode=False, diff=False)
+    assert time.time() - started < 1
     assert not result.get("failed") and not result["blocked"], result.get("msg")
-    assert "ingress_gateway_address" not in result and "ansible_facts" not in result and "host_conflicts" not in result
-    # istiod's Deployment (which Secrets to render), and a Namespace that does not exist yet, which holds nothing:
-    # one GET each, none for what would go in it
-    assert client.requests["get"] == 2 and result["summary"].startswith("cluster2 gateway preflight: ")
+    # what a no-op run would discover (the imports' preflight plans with it); none yet, and no wait for it
+    assert result["ingress_gateway_address"] is None and "host_conflicts" not in result
+    assert result["ansible_facts"] == {"meshfed_discovered_gateway_address": None}
+    # istiod's Deployment (which Secrets to render), a Namespace that does not exist yet, which holds nothing, and the
+    # ingress gateway's Service: one GET each, none for what would go in the Namespace
+    assert client.requests["get"] == 3 and result["summary"].startswith("cluster2 gateway preflight: ")
 
 
 def test_the_gateway_discovers_its_address_as_asked_or_when_a_consumer_needs_it():
