@@ -256,9 +256,10 @@ def test_weighted_shares_go_to_the_healthy_side_while_the_other_fails(federation
 
 
 def exchange_drill(lab, client, copy, port, tls_sni=None):
-    """New connections through a tcp or tls failover import, LOAD_RATE a second: 5 s, then 15 s with the local
-    copy's endpoint refusing, then until after its ejection ends: (answers, seconds of the refusal and of the
-    restore into the drill)."""
+    """New connections through a tcp or tls failover import, one after the other, at most LOAD_RATE a second: 5 s,
+    then 15 s with the local copy's endpoint refusing, then until after its ejection ends (by the clock: a slow
+    exchange, a tls handshake through three proxies on a loaded machine, makes fewer of them, not a longer drill):
+    (answers, seconds of the refusal and of the restore into the drill)."""
     answers = []
     started = time.time()
 
@@ -272,12 +273,14 @@ def exchange_drill(lab, client, copy, port, tls_sni=None):
             answers.append((round(time.time() - started, 2), type(error).__name__, None))
 
     def load(count, seconds):
-        for i in range(count, count + LOAD_RATE * seconds):
-            exchange(i)
+        deadline, last = time.time() + seconds, count + LOAD_RATE * seconds
+        while time.time() < deadline and count < last:
+            exchange(count)
+            count += 1
             time.sleep(1.0 / LOAD_RATE)
-        return count + LOAD_RATE * seconds
+        return count
     count = load(0, 5)
-    assert served_by(answers)[copy] >= 90, served_by(answers)
+    assert len(answers) >= 20 and served_by(answers)[copy] >= 0.9 * len(answers), served_by(answers)
     refused = time.time() - started
     fault(lab, "endpoint-refuse", "cluster1", copy + "-")
     try:

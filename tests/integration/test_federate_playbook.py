@@ -28,8 +28,8 @@ CLUSTERS = ("cluster1", "cluster2")
 PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 GATEWAY_NAMESPACE = "istio-private-gateways"
 # the progress line of a converged role: cluster, role, objects wanted; counts (by kind only) and the time
-PROGRESS_LINE = (r"^(cluster\d) (gateway|export|import): (\d+) objects, created 0, updated 0, deleted 0, "
-                 r"unchanged \3 \[\d+\.\d s\]$")
+# a no-op run stops at the preflight (nothing to write anywhere): its line per cluster and role
+PREFLIGHT_LINE = r"^(cluster\d) (gateway|export|import) preflight: (\d+) objects, to write 0, in the way 0: clear \[\d+\.\d s\]$"
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +44,11 @@ def inventory(lab, tmp_path_factory):
     run_playbook("unfederate.yml", directory)
 
 
-def apply_results(run):
-    """{(host, module): result} of the gateway, export and import tasks."""
+def apply_results(run, preflight=False):
+    """{(host, module): result} of the gateway, export and import tasks (of their preflight, with ``preflight``)."""
     results = {}
     for module in ("private_gateway", "service_export", "service_import"):
-        for dummy, host, res in run.task_results(module):
+        for dummy, host, res in run.task_results(module, preflight):
             results[(host, module)] = res
     return results
 
@@ -76,9 +76,11 @@ def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
     assert run.rc == 0, run.stdout[-5000:]
     assert run.changed_tasks() == []
     assert all(s["changed"] == 0 for s in run.stats().values()), run.stats()
-    for res in apply_results(run).values():
-        requests = res["api_requests"]
-        assert requests.get("apply", 0) + requests.get("delete", 0) == 0, requests
+    # every role of every cluster planned no write, so the run stopped there: the converge was skipped
+    planned = apply_results(run, preflight=True)
+    assert len(planned) == 6 and all(res["changes"] == 0 for res in planned.values()), planned
+    assert all(res["api_requests"].get("apply", 0) + res["api_requests"].get("delete", 0) == 0 for res in planned.values())
+    assert all(res.get("skipped") for res in apply_results(run).values()), apply_results(run)
     after = {c: write_marks(lab, c) for c in CLUSTERS}
     assert {(c, k) for c in CLUSTERS for k in after[c] if after[c][k] != before[c].get(k)} == set()
 
@@ -94,8 +96,8 @@ def test_modules_run_in_process_or_as_processes_alike(lab, inventory):
         assert spawned == (modules if as_processes else []), env
         recap = re.findall(r"^(cluster\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", run.stdout, re.M)
         assert sorted(recap) == [("cluster1", "0"), ("cluster2", "0")], recap
-        # the progress line of each cluster and role, from the result either way (counts by kind, no names)
-        progress = re.findall(PROGRESS_LINE, run.stdout, re.M)
+        # the preflight's line of each cluster and role, from the result either way (counts by kind, no names)
+        progress = re.findall(PREFLIGHT_LINE, run.stdout, re.M)
         assert sorted((c, r) for c, r, dummy in progress) == [(c, r) for c in CLUSTERS
                                                               for r in ("export", "gateway", "import")], env
         wanted = dict(((c, r), int(n)) for c, r, n in progress)

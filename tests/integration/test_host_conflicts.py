@@ -177,7 +177,8 @@ def test_force_applies_anyway_warns_and_leaves_the_users_object_as_it_was(lab, f
     for attempt in ("first", "again"):
         run = run_playbook("federate.yml", inventory, "-e", "meshfed_force=true")
         assert run.rc == 0, (attempt, run.stdout[-5000:])
-        result = import_result(run)
+        # again: nothing to write anywhere, so the run stopped at the preflight, which reports and warns as the run did
+        result = import_result(run, preflight=attempt == "again")
         assert [c["name"] for c in result["host_conflicts"]] == ["my-details-routes"], (attempt, result)
         warnings = [w for w in result.get("warnings", []) if "VirtualService default/my-details-routes" in w]
         assert len(warnings) == 1, (attempt, result.get("warnings"))
@@ -186,8 +187,10 @@ def test_force_applies_anyway_warns_and_leaves_the_users_object_as_it_was(lab, f
             assert {"VirtualService default/details", "Service default/details"} <= set(result["created"]), result
         else:
             # forced, the import is converged like any other: nothing to write, the conflict still reported
-            assert result["changed"] is False, result
+            assert result["changed"] is False and result["changes"] == 0, result
             assert {v: result["api_requests"][v] for v in NO_WRITES} == NO_WRITES
+            assert [res.get("skipped") for dummy, host, res in run.task_results("service_import")
+                    if host == CONSUMER] == [True]
         assert_untouched(lab, before)
 
     ours = import_objects(lab, federation_name)
@@ -216,8 +219,8 @@ def test_once_the_users_object_is_gone_the_run_converges_and_stays_converged(lab
 
     again = run_playbook("federate.yml", inventory)
     assert again.rc == 0, again.stdout[-5000:]
-    result = import_result(again)
-    assert result["changed"] is False and result["host_conflicts"] == [], result
+    result = import_result(again, preflight=True)  # nothing to write: the run stopped at the preflight
+    assert result["changes"] == 0 and result["host_conflicts"] == [], result
     assert {v: result["api_requests"][v] for v in NO_WRITES} == NO_WRITES
     assert all(s["changed"] == 0 for s in again.stats().values()), again.stats()
     for bystander in bystanders:

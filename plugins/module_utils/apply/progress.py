@@ -60,9 +60,9 @@ def progress_line(result, seconds, check_mode=False):
 def preflight_line(result, seconds):
     """The line for the preflight of one role of one cluster (module_utils/apply/preflight.py):
 
-        cluster2 export preflight: 8 objects, in the way 1 (Gateway 1): blocked [0.1 s]
+        cluster2 export preflight: 8 objects, to write 2, in the way 1 (Gateway 1): blocked [0.1 s]
     """
-    parts = ["in the way " + counted(result.get("conflicts") or [])]
+    parts = ["to write %d" % result.get("changes", 0), "in the way " + counted(result.get("conflicts") or [])]
     if "host_conflicts" in result:
         parts.append("host conflicts " + counted([c["kind"] for c in result["host_conflicts"]]))
     return "%s %s preflight: %d objects, %s: %s [%.1f s]" % (

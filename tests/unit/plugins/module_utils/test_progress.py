@@ -66,12 +66,13 @@ def test_a_result_without_lists_still_gives_a_line():
 
 
 def test_a_preflight_line_counts_what_is_in_the_way_by_kind_and_gives_the_verdict():
-    blocked = {"cluster": "cluster2", "role": "export", "objects": 8, "blocked": True,
+    blocked = {"cluster": "cluster2", "role": "export", "objects": 8, "changes": 2, "blocked": True,
                "conflicts": ["Gateway istio-private-gateways/meshfed-export-ratings"]}
-    assert preflight_line(blocked, 0.12) == "cluster2 export preflight: 8 objects, in the way 1 (Gateway 1): blocked [0.1 s]"
-    hosted = {"cluster": "cluster1", "role": "import", "objects": 14, "blocked": False, "conflicts": [],
+    assert preflight_line(blocked, 0.12) == (
+        "cluster2 export preflight: 8 objects, to write 2, in the way 1 (Gateway 1): blocked [0.1 s]")
+    hosted = {"cluster": "cluster1", "role": "import", "objects": 14, "changes": 0, "blocked": False, "conflicts": [],
               "host_conflicts": [{"kind": "VirtualService", "namespace": "default", "name": "my-routes"}]}
     line = preflight_line(hosted, 0.2)
-    assert line == ("cluster1 import preflight: 14 objects, in the way 0, host conflicts 1 (VirtualService 1): clear "
-                    "[0.2 s]")
+    assert line == ("cluster1 import preflight: 14 objects, to write 0, in the way 0, host conflicts 1 (VirtualService 1): "
+                    "clear [0.2 s]")
     assert "my-routes" not in line

@@ -253,8 +253,8 @@ def test_a_preflight_returns_what_blocks_the_run_as_data_and_writes_nothing(monk
     assert [c["name"] for c in result["host_conflicts"]] == ["details"]
     assert result["conflict_reasons"].startswith("Objects not managed by meshfed use hosts of its imports: "
                                                  "DestinationRule default/details")
-    assert result["summary"].startswith("cluster1 import preflight: %d objects, in the way 0, host conflicts 1 "
-                                        "(DestinationRule 1): blocked [" % result["objects"])
+    assert result["summary"].startswith("cluster1 import preflight: %d objects, to write %d, in the way 0, host conflicts 1 "
+                                        "(DestinationRule 1): blocked [" % (result["objects"], result["changes"]))
     # the plan only: no lists of objects, no diff, no write
     assert not set(result) & {"created", "updated", "unchanged", "deleted", "diff", "msg"}
     assert result["api_requests"]["list"] > 0 and client.requests["apply"] + client.requests["delete"] == 0
