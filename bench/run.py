@@ -2,8 +2,8 @@
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: federate K exports across the 3 lab clusters and compare, in the same run, against
-(a) `kubectl apply --server-side` of the very same rendered manifests and (b) a naive playbook with one
-kubernetes.core.k8s module call per object.
+(a) `kubectl apply --server-side` of the very same rendered manifests, (b) a naive playbook with one
+kubernetes.core.k8s module call per object and (c) a playbook of one task on the same inventory (Ansible's floor).
 
     export MESHFED_LAB_DIR=/tmp/lab-bench   # optional: the lab's state dir (default <repo>/.lab); the bench follows it
     tools/lab/lab up 3 --no-mesh    # the API servers only: no proxy starts and loads the machine
@@ -367,6 +367,22 @@ def naive_playbook(directory, manifests):
     return {}
 
 
+def one_task_playbook(directory):
+    """(c): the floor Ansible itself sets: a playbook of one task (ansible.builtin.ping, a module run on each host) on
+    the same inventory, with this checkout's ansible.cfg (forks, the local connection)."""
+    path = os.path.join(directory, "one-task.yml")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            yaml.safe_dump([{"name": "One task", "hosts": "meshfed_clusters", "gather_facts": False,
+                             "tasks": [{"name": "Ping", "ansible.builtin.ping": {}}]}], f)
+    out = subprocess.run(["ansible-playbook", path, "-i", inventory_dir(directory)], cwd=REPO, capture_output=True,
+                         text=True, check=False, timeout=600,
+                         env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
+    if out.returncode != 0:
+        raise RuntimeError(out.stdout[-3000:])
+    return {}
+
+
 def measure_once(approach, federation, converge, record, index):
     """From an empty federation: the first converge, then the same command again (the no-op)."""
     clean_seconds, dummy = timed(lambda: clean(federation))
@@ -459,6 +475,7 @@ def main():
         manifests = rendered_manifests(directory, k, federation)
         approaches = dict((c.name, (args.runs, functools.partial(meshfed_run, c, directory))) for c in checkouts)
         approaches["kubectl"] = (args.runs, lambda: kubectl_apply(directory, manifests))
+        approaches["one_task"] = (args.runs, functools.partial(one_task_playbook, directory))
         if args.naive_sizes is None or k in args.naive_sizes:
             approaches["naive"] = (args.naive_runs, lambda: naive_playbook(directory, manifests))
         objects = sum(len(m) for m in manifests.values())

@@ -12,7 +12,10 @@ import os
 import tempfile
 from collections import Counter
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the modules' requirements name PyYAML; only render_dir needs it
+    yaml = None
 
 SECRET_MODE = 0o600
 FILE_MODE = 0o644
@@ -31,6 +34,8 @@ def file_name(obj):
 
 def object_files(role, objects):
     """[{name, content, mode, secret}] of one role's objects, sorted by name; a Secret's mode is 0600."""
+    if yaml is None:
+        raise RenderFilesError("writing files needs PyYAML, which this Python does not have")
     files = []
     for obj in objects or []:
         if not isinstance(obj, dict) or "kind" not in obj or "name" not in (obj.get("metadata") or {}):

@@ -177,8 +177,7 @@ def test_rendered_imports_need_no_cluster_and_are_what_present_would_apply(monke
     assert ("VirtualService", "reviews") in names and ("ServiceEntry", "meshfed-peer-cluster2") in names
 
 
-def test_render_dir_holds_exactly_the_rendered_objects_secrets_private_and_rewrites_only_what_differs(monkeypatch,
-                                                                                                       tmp_path):
+def test_render_dir_holds_exactly_the_rendered_objects_and_rewrites_only_what_differs(monkeypatch, tmp_path):
     paths = {}
     for name, text in (("cert_path", "CERT"), ("key_path", "-----BEGIN PRIVATE KEY-----\nKEY"), ("ca_path", "CA")):
         (tmp_path / name).write_text(text)
