@@ -48,12 +48,11 @@ _value:
 """
 
 from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import preflight_failure as verdict
-from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import registered_results
+from ansible_collections.meshfed.federation.plugins.plugin_utils.preflight_verdict import role_results
 
 
 def preflight_failure(hostvars, clusters):
-    registered = registered_results(hostvars, clusters)
-    return verdict([(name, registered[name]) for name in clusters])
+    return verdict(role_results(hostvars, clusters))
 
 
 class FilterModule(object):

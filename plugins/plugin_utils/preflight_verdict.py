@@ -41,7 +41,12 @@ def nothing_to_change(results):
     return bool(results) and all(roles and all(is_unchanged_result(r) for r in roles) for dummy, roles in results)
 
 
-def preflight_unchanged(hostvars, clusters):
-    """nothing_to_change of the results the roles registered on ``clusters`` (the preflight_unchanged filter)."""
+def role_results(hostvars, clusters):
+    """(cluster, the results its roles registered) of each of ``clusters``, in order: what the verdicts read."""
     registered = registered_results(hostvars, clusters)
-    return nothing_to_change([(name, registered[name]) for name in clusters])
+    return [(name, registered[name]) for name in clusters]
+
+
+def preflight_unchanged(hostvars, clusters):
+    """The preflight_unchanged filter."""
+    return nothing_to_change(role_results(hostvars, clusters))
