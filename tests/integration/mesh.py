@@ -94,14 +94,11 @@ class Mesh(object):
         """The proxy's Envoy answers its admin's /ready with LIVE."""
         return envoy_admin.ready(w["netns"], w["admin_port"])
 
-    def live_replicas(self, cluster, namespace, prefix):
-        """The proxies of the pods of ``namespace`` whose name starts with ``prefix`` and whose Envoy is live: a
-        gateway's replicas, each with buckets and connection counts of its own."""
-        return [w for w in self.workloads(cluster)
-                if w["namespace"] == namespace and w["pod"].startswith(prefix) and self.live(w)]
-
     def replicas(self, cluster, namespace, prefix):
-        return len(self.live_replicas(cluster, namespace, prefix))
+        """How many pods of ``namespace`` whose name starts with ``prefix`` have a live proxy: a gateway's replicas,
+        each with buckets of its own."""
+        return sum(1 for w in self.workloads(cluster)
+                   if w["namespace"] == namespace and w["pod"].startswith(prefix) and self.live(w))
 
     def stats(self, w, pattern):
         """The proxy's counters and gauges whose name matches ``pattern`` (a regex)."""
