@@ -531,7 +531,7 @@ def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
         assert until(lambda: echo_once(client1, 7000), timeout=60)
         replicas = mesh.replicas("cluster2", "istio-private-gateways", "istio-private-ingressgateway")
 
-        def limited(echoes):
+        def within_the_limit(echoes):
             # one replica: exactly CONNECTIONS; several: each takes up to CONNECTIONS of the connections it is given
             return CONNECTIONS <= echoes.count(True) <= CONNECTIONS * replicas and False in echoes
         rounds = []
@@ -541,9 +541,9 @@ def test_quotas_and_drains_per_consumer_through_federate(federation, lab):
             rounds.append([bool(e.say()) for e in opened])
             for echo in opened:
                 echo.close()
-            if limited(rounds[-1]):
+            if within_the_limit(rounds[-1]):
                 break
-        assert limited(rounds[-1]), (replicas, rounds)
+        assert within_the_limit(rounds[-1]), (replicas, rounds)
         assert until(lambda: echo_once(client1, 7000), timeout=10)
         # the drains: cluster3 refused on greeter, served on shared; cluster1 served on greeter, refused on echo-tls
         assert until(lambda: via_sidecar(client3, "greeter.protocols.svc.cluster.local", 50051, "/")[0] == 403,
