@@ -3,12 +3,17 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The federation option as the modules take it: the validated model federation_model returns (``model_of``), or,
 the one fallback of every module, a description validated here with its peers' bundles (``validate_description``),
-which re-reads the bundles and rebuilds the model: the playbooks hand the roles the validated model."""
+which re-reads the bundles and rebuilds the model: the playbooks hand the roles the validated model.
+
+The validated federation is ``{model: <the model as JSON text>}``. As text, Ansible passes it to each task as one
+string; as nested data, every task that took it templated and copied each of its thousands of values (at K = 100
+about 0.15 s of CPU per task and cluster, docs/performance.md)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
@@ -22,13 +27,13 @@ MODEL = "model"
 
 def validated(federation):
     """The validated federation, as a module option or a registered variable holds it."""
-    return {MODEL: model_data(federation)}
+    return {MODEL: json.dumps(model_data(federation), separators=(",", ":"))}
 
 
 def model_of(value):
     """The model of a validated federation ({model}); ValueError for one that federation_model did not return."""
     try:
-        return model_from_data(value[MODEL])
+        return model_from_data(json.loads(value[MODEL]))
     except (KeyError, TypeError, ValueError):
         raise ValueError("federation.model is not what federation_model returns: pass the validated federation "
                          "unchanged, or the description ({clusters, settings, peers}) to validate")

@@ -31,6 +31,14 @@ def test_the_validated_federation_survives_json_and_is_the_model_of_its_descript
     assert handover.read_federation(travelled)[0] == build_model(clusters(), settings(federation_name="demo"))
 
 
+def test_the_validated_federation_is_one_string_for_ansible_to_pass_on():
+    # a task templates and copies every value of a nested option: the model travels as one JSON text
+    validated = handover.validated(build_model(three_clusters(), settings()))
+    assert list(validated) == ["model"] and isinstance(validated["model"], str)
+    with pytest.raises(ValueError, match="federation.model is not what federation_model returns"):
+        handover.read_federation({"model": validated["model"][:-1]})
+
+
 def test_the_validated_federation_is_not_validated_again(monkeypatch):
     validated = json.loads(json.dumps(handover.validated(build_model(seed(), settings()))))
 
@@ -49,7 +57,9 @@ def test_a_description_is_validated_with_every_problem_and_a_changed_model_is_re
     with pytest.raises(FederationModelError, match="cluster1"):
         handover.read_federation(description(broken))[0]
     validated = json.loads(json.dumps(handover.validated(build_model(seed(), settings()))))
-    del validated["model"]["@values"][0]["@values"][0]  # a setting less
+    model = json.loads(validated["model"])
+    del model["@values"][0]["@values"][0]  # a setting less
+    validated["model"] = json.dumps(model)
     with pytest.raises(ValueError, match="federation.model is not what federation_model returns"):
         handover.read_federation(validated)[0]
 
