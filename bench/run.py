@@ -276,6 +276,34 @@ def ref_checkout(workdir, ref):
     return Checkout("compare", root, collections, commit, "meshfed %s (%s)" % (commit[:7], ref))
 
 
+class Completed(object):
+    """What subprocess.run returns, and the peak RSS of the largest process of the command's tree (KiB)."""
+
+    def __init__(self, returncode, stdout, stderr, peak_rss_kib):
+        self.returncode, self.stdout, self.stderr, self.peak_rss_kib = returncode, stdout, stderr, peak_rss_kib
+
+
+def run_with_rss(command, timeout, **kwargs):
+    """subprocess.run(capture_output, text) that also reads the command's rusage: wait4 gives the largest
+    resident set of the process and the descendants it waited for (ansible-playbook's main process or a worker)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, **kwargs)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+                os.wait4(process.pid, 0)
+                raise subprocess.TimeoutExpired(command, timeout)
+            time.sleep(0.02)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Completed(process.returncode, out.read(), err.read(), usage.ru_maxrss)
+
+
 def ansible_playbook(checkout, directory, *extra, **kwargs):
     """federate.yml of ``checkout`` with its own collection path, the JSON callback unless ``callback=None``."""
     env = checkout.env()
@@ -285,8 +313,10 @@ def ansible_playbook(checkout, directory, *extra, **kwargs):
     env.update(kwargs.get("env") or {})
     command = ["ansible-playbook", os.path.join(checkout.root, "playbooks", "federate.yml"),
                "-i", inventory_dir(directory)] + list(extra)
-    return PlaybookRun(subprocess.run(command, cwd=checkout.root, env=env, capture_output=True, text=True,
-                                      timeout=TIMEOUT[0], check=False))
+    completed = run_with_rss(command, TIMEOUT[0], cwd=checkout.root, env=env)
+    run = PlaybookRun(completed)
+    run.peak_rss_kib = completed.peak_rss_kib
+    return run
 
 
 def meshfed_run(checkout, directory):
@@ -300,7 +330,7 @@ def meshfed_run(checkout, directory):
     if run.rc != 0:
         raise RuntimeError("%s: federate.yml failed:\n%s%s" % (checkout.label, run.stdout[-3000:], run.stderr[-3000:]))
     with open(counts) as f:
-        return json.load(f)["total"]
+        return dict(json.load(f)["total"], peak_rss_mib=round(run.peak_rss_kib / 1024.0, 1))
 
 
 def prove_code(checkout, directory):
@@ -393,6 +423,9 @@ def measure_once(approach, federation, converge, record, index):
     record["noop"].append(elapsed)
     if index == 0:
         record["requests"] = {"first": first_requests, "noop": noop_requests}
+    for phase, requests in (("first", first_requests), ("noop", noop_requests)):
+        if isinstance(requests, dict) and "peak_rss_mib" in requests:
+            record.setdefault("peak_rss_mib", {"first": [], "noop": []})[phase].append(requests["peak_rss_mib"])
     print("  %-8s run %d: first %.2fs, no-op %.2fs (clean %.1fs, load %.2f)" % (
         approach, index + 1, record["first"][-1], record["noop"][-1], clean_seconds, record["load"][-1]), flush=True)
 

@@ -302,10 +302,13 @@ class ClusterClient(object):
             missing_ok=True, conflict_ok=True)
         return None if result is None else _as_dict(result, obj["apiVersion"], obj["kind"])
 
-    def wait_available(self, deployments, timeout, interval=1.0):
-        """Wait until every Deployment's current generation is Available; ClusterError naming the laggards."""
+    def wait_available(self, deployments, timeout, interval=1.0, first_interval=0.25):
+        """Wait until every Deployment's current generation is Available; ClusterError naming the laggards. Polls
+        after ``first_interval`` seconds, doubling up to ``interval``: a Deployment that is ready within a second
+        (a rollout with nothing to pull) costs a fraction of it."""
         deadline = time.monotonic() + timeout
         pending = list(deployments)
+        delay = first_interval
         while pending:
             pending = [d for d in pending if not is_available(self.get(d))]
             if not pending:
@@ -313,7 +316,8 @@ class ClusterClient(object):
             if time.monotonic() >= deadline:
                 raise ClusterError("cluster %s: %s not Available after %ss" % (
                     self.cluster, ", ".join(describe(d) for d in pending), timeout))
-            time.sleep(interval)
+            time.sleep(delay)
+            delay = min(interval, delay * 2)
 
 
 def is_available(deployment):

@@ -99,3 +99,25 @@ def test_a_list_answered_404_asks_discovery_again_and_names_istio_missing():
         client.list_namespace("networking.istio.io/v1", "Gateway", None)
     assert str(raised.value) == "Istio is not installed in cluster cluster2 (networking.istio.io/v1 Gateway not served)"
     assert discovery.fresh
+
+
+def test_waiting_for_a_deployment_polls_soon_then_once_a_second(monkeypatch):
+    available = {"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "conditions": [
+        {"type": "Available", "status": "True"}]}}
+    answers = [None] * 5 + [available]
+    slept = []
+
+    class Cluster(object):
+        cluster = "c1"
+
+        def get(self, deployment):
+            return answers.pop(0)
+
+    monkeypatch.setattr("time.sleep", slept.append)
+    ClusterClient.wait_available(Cluster(), [core("Deployment", "ingress", "ns")], timeout=60)
+    assert slept == [0.25, 0.5, 1.0, 1.0, 1.0] and not answers
+
+    answers[:] = [None] * 3
+    monkeypatch.setattr("time.monotonic", iter([0, 0, 0.3, 0.8]).__next__)
+    with pytest.raises(ClusterError, match="cluster c1: Deployment ns/ingress not Available after 0.5s"):
+        ClusterClient.wait_available(Cluster(), [core("Deployment", "ingress", "ns")], timeout=0.5)
