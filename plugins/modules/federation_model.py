@@ -65,14 +65,16 @@ EXAMPLES = r"""
 RETURN = r"""
 federation:
   description:
-    - The validated federation, C({model}), the model the description was turned into, as data.
+    - The validated federation, C({model}), the model the description was turned into, as one JSON text.
+    - One string rather than nested data, so that each task that takes it passes it on as it is instead of templating
+      every value of the model.
     - The cluster modules take it as their C(federation) option without validating it again. The C(federate.yml)
       playbook registers it and hands it to the gateway, export and import roles as C(meshfed_federation), so that
       the federation is read from the inventory and validated once per run.
     - Pass it on unchanged; to change the federation, change its description and validate again.
   returned: success
   type: dict
-  sample: {"model": {"@type": "Federation", "@values": ["..."]}}
+  sample: {"model": "{\"@type\":\"Federation\",\"@values\":[...]}"}
 federation_name:
   description: The federation's name (C(meshfed_federation_name), C(meshfed) when not set).
   returned: success
