@@ -7,14 +7,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ssl
 import threading
 
 import pytest
+import urllib3
 
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import terminating_namespaces
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import (
-    ClusterClient, ClusterError, api_message, is_available, is_unreachable, unreachable_message)
+    ClusterClient, ClusterError, api_message, is_available, is_unreachable, share_tls_context, unreachable_message)
 from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.objects import core
+from ansible_collections.meshfed.federation.tests.unit.plugins.module_utils.test_probe import Credentials, Peer
 
 
 def test_deployment_is_available_only_for_its_current_generation():
@@ -121,3 +124,42 @@ def test_waiting_for_a_deployment_polls_soon_then_once_a_second(monkeypatch):
     monkeypatch.setattr("time.monotonic", iter([0, 0, 0.3, 0.8]).__next__)
     with pytest.raises(ClusterError, match="cluster c1: Deployment ns/ingress not Available after 0.5s"):
         ClusterClient.wait_available(Cluster(), [core("Deployment", "ingress", "ns")], timeout=0.5)
+
+
+@pytest.fixture(scope="module")
+def creds(tmp_path_factory):
+    return Credentials(tmp_path_factory.mktemp("client-pki"))
+
+
+def manager(creds, trust="ca", **settings):
+    # the settings the kubernetes client gives urllib3 for a kubeconfig with a CA and a client certificate
+    return urllib3.PoolManager(cert_reqs=ssl.CERT_REQUIRED, ca_certs=creds.path(trust + ".crt"),
+                               cert_file=creds.path("ca-c1.crt"), key_file=creds.path("ca-c1.key"),
+                               server_hostname="c2.example.com", retries=False, **settings)
+
+
+def test_connections_share_one_tls_context_that_still_checks_both_sides(creds):
+    shared = manager(creds)
+    assert share_tls_context(shared) and not share_tls_context(shared)
+    context = shared.connection_pool_kw["ssl_context"]
+    assert context.verify_mode == ssl.CERT_REQUIRED and "ca_certs" not in shared.connection_pool_kw
+    for dummy in range(2):  # the server requires our client certificate: each connection presents it
+        peer = Peer(creds, then="http 204")
+        assert shared.request("GET", "https://127.0.0.1:%d/" % peer.port).status == 204
+        peer.thread.join(5)
+    assert shared.connection_pool_kw["ssl_context"] is context
+    foreign = Peer(creds, leaf="other-ca-c2", then="http 204")
+    with pytest.raises(urllib3.exceptions.SSLError, match="certificate verify failed"):
+        shared.request("GET", "https://127.0.0.1:%d/" % foreign.port)
+    untrusting = manager(creds, trust="other-ca")
+    share_tls_context(untrusting)
+    peer = Peer(creds, then="http 204")
+    with pytest.raises(urllib3.exceptions.SSLError, match="certificate verify failed"):
+        untrusting.request("GET", "https://127.0.0.1:%d/" % peer.port)
+
+
+def test_a_proxied_or_own_context_is_left_alone(creds):
+    assert not share_tls_context(urllib3.ProxyManager("http://127.0.0.1:3128"))
+    own = manager(creds, ssl_context=ssl.create_default_context())
+    assert not share_tls_context(own) and own.connection_pool_kw["ca_certs"]
+    assert not share_tls_context(None)
