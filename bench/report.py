@@ -4,7 +4,10 @@
 """Turn bench/results.json (written by bench/run.py) into the tables of docs/performance.md.
 
 With a run of ``bench/run.py --compare REF``, the table has a row per size for REF's meshfed too, and the ratios
-table its ratios to kubectl and this checkout's against it, per round (the runs of both took turns)."""
+table its ratios to kubectl and this checkout's against it, per round (the runs of both took turns).
+
+Given several results files (e.g. one run for K = 10 and 100, one for K = 1000), it also prints how the cost grows
+with K: milliseconds and API requests per object, and the peak RSS of the controller's largest process."""
 
 from __future__ import annotations
 
@@ -92,18 +95,44 @@ def tables(results):
     return lines, ratios
 
 
-def main(path):
-    with open(path) as f:
-        results = json.load(f)
-    lines, ratios = tables(results)
-    print("\n".join(lines))
-    print()
-    print("\n".join(ratios))
-    print()
-    print("Machine: %s" % json.dumps(results["machine"]))
-    for name, approach in sorted((results.get("approaches") or {}).items()):
-        print("%s: %s, commit %s, collection %s" % (name, approach["label"], approach["commit"], approach["collection"]))
+def per_object(all_results):
+    """Rows of how meshfed's cost grows with K, from every size of every results file."""
+    lines = ["| K | objects | first: ms per object (kubectl) | no-op: ms per object (kubectl) | "
+             "first: requests per object | no-op: requests per object | peak RSS first / no-op (MiB) |",
+             "|---|---|---|---|---|---|---|"]
+    rows = sorted(((int(k), row) for results in all_results for k, row in results["sizes"].items()),
+                  key=lambda item: item[0])
+    for k, row in rows:
+        m, a, objects = row["meshfed"], row.get("kubectl") or {}, row.get("objects") or 0
+        req = m.get("requests") or {}
+        rss = m.get("peak_rss_mib") or {}
+
+        def ms(values, objects=objects):
+            return "%.1f" % (1000 * median(values) / objects) if values and objects else "-"
+        lines.append("| %d | %d | %s (%s) | %s (%s) | %.3f | %.3f | %s / %s |" % (
+            k, objects, ms(m["first"]), ms(a.get("first")), ms(m["noop"]), ms(a.get("noop")),
+            requests_total(req.get("first")) / float(objects or 1), requests_total(req.get("noop")) / float(objects or 1),
+            ("%.0f" % max(rss["first"])) if rss.get("first") else "-", ("%.0f" % max(rss["noop"])) if rss.get("noop") else "-"))
+    return lines
+
+
+def main(paths):
+    all_results = []
+    for path in paths:
+        with open(path) as f:
+            results = json.load(f)
+        all_results.append(results)
+        lines, ratios = tables(results)
+        print("\n".join(lines))
+        print()
+        print("\n".join(ratios))
+        print()
+        print("Machine: %s" % json.dumps(results["machine"]))
+        for name, approach in sorted((results.get("approaches") or {}).items()):
+            print("%s: %s, commit %s, collection %s" % (name, approach["label"], approach["commit"], approach["collection"]))
+        print()
+    print("\n".join(per_object(all_results)))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json")
+    main(sys.argv[1:] or ["bench/results.json"])

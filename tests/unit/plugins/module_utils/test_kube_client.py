@@ -163,3 +163,11 @@ def test_a_proxied_or_own_context_is_left_alone(creds):
     own = manager(creds, ssl_context=ssl.create_default_context())
     assert not share_tls_context(own) and own.connection_pool_kw["ca_certs"]
     assert not share_tls_context(None)
+
+
+def test_listed_objects_keep_their_content_but_not_their_managed_fields():
+    from ansible_collections.meshfed.federation.plugins.module_utils.apply.client import _items
+    listed = {"items": [{"metadata": {"name": "a", "labels": {"x": "y"}, "managedFields": [{"manager": "meshfed"}]},
+                         "spec": {"ports": [1]}}]}
+    assert _items(listed, "v1", "Service") == [{"apiVersion": "v1", "kind": "Service",
+                                                "metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"ports": [1]}}]
