@@ -133,9 +133,10 @@ def creds(tmp_path_factory):
 
 def manager(creds, trust="ca", **settings):
     # the settings the kubernetes client gives urllib3 for a kubeconfig with a CA and a client certificate
+    settings.setdefault("server_hostname", "c2.example.com")
     return urllib3.PoolManager(cert_reqs=ssl.CERT_REQUIRED, ca_certs=creds.path(trust + ".crt"),
                                cert_file=creds.path("ca-c1.crt"), key_file=creds.path("ca-c1.key"),
-                               server_hostname="c2.example.com", retries=False, **settings)
+                               retries=False, **settings)
 
 
 def test_connections_share_one_tls_context_that_still_checks_both_sides(creds):
@@ -151,6 +152,11 @@ def test_connections_share_one_tls_context_that_still_checks_both_sides(creds):
     foreign = Peer(creds, leaf="other-ca-c2", then="http 204")
     with pytest.raises(urllib3.exceptions.SSLError, match="certificate verify failed"):
         shared.request("GET", "https://127.0.0.1:%d/" % foreign.port)
+    elsewhere = manager(creds, server_hostname="c3.example.com")  # the server's certificate names c2
+    share_tls_context(elsewhere)
+    peer = Peer(creds, then="http 204")
+    with pytest.raises(urllib3.exceptions.SSLError, match="c3.example.com"):
+        elsewhere.request("GET", "https://127.0.0.1:%d/" % peer.port)
     untrusting = manager(creds, trust="other-ca")
     share_tls_context(untrusting)
     peer = Peer(creds, then="http 204")
