@@ -276,16 +276,10 @@ def ref_checkout(workdir, ref):
     return Checkout("compare", root, collections, commit, "meshfed %s (%s)" % (commit[:7], ref))
 
 
-class Completed(object):
-    """What subprocess.run returns, and the peak RSS of the largest process of the command's tree (KiB)."""
-
-    def __init__(self, returncode, stdout, stderr, peak_rss_kib):
-        self.returncode, self.stdout, self.stderr, self.peak_rss_kib = returncode, stdout, stderr, peak_rss_kib
-
-
 def run_with_rss(command, timeout, **kwargs):
-    """subprocess.run(capture_output, text) that also reads the command's rusage: wait4 gives the largest
-    resident set of the process and the descendants it waited for (ansible-playbook's main process or a worker)."""
+    """subprocess.run(capture_output, text) that also reads the command's rusage: its CompletedProcess has
+    ``peak_rss_kib``, the largest resident set of the process and the descendants it waited for (wait4:
+    ansible-playbook's main process or a worker)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, text=True, **kwargs)
         deadline = time.monotonic() + timeout
@@ -301,7 +295,9 @@ def run_with_rss(command, timeout, **kwargs):
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Completed(process.returncode, out.read(), err.read(), usage.ru_maxrss)
+        completed = subprocess.CompletedProcess(command, process.returncode, out.read(), err.read())
+        completed.peak_rss_kib = usage.ru_maxrss
+        return completed
 
 
 def ansible_playbook(checkout, directory, *extra, **kwargs):
@@ -421,11 +417,11 @@ def measure_once(approach, federation, converge, record, index):
     record["first"].append(elapsed)
     elapsed, noop_requests = timed(converge)
     record["noop"].append(elapsed)
+    for phase, requests in (("first", first_requests), ("noop", noop_requests)):
+        if isinstance(requests, dict) and "peak_rss_mib" in requests:  # meshfed's runs: not a request count
+            record.setdefault("peak_rss_mib", {"first": [], "noop": []})[phase].append(requests.pop("peak_rss_mib"))
     if index == 0:
         record["requests"] = {"first": first_requests, "noop": noop_requests}
-    for phase, requests in (("first", first_requests), ("noop", noop_requests)):
-        if isinstance(requests, dict) and "peak_rss_mib" in requests:
-            record.setdefault("peak_rss_mib", {"first": [], "noop": []})[phase].append(requests["peak_rss_mib"])
     print("  %-8s run %d: first %.2fs, no-op %.2fs (clean %.1fs, load %.2f)" % (
         approach, index + 1, record["first"][-1], record["noop"][-1], clean_seconds, record["load"][-1]), flush=True)
 
