@@ -16,7 +16,7 @@ import math
 import statistics
 import sys
 
-APPROACHES = ("meshfed", "compare", "kubectl", "naive", "one_task")
+APPROACHES = ("meshfed", "compare", "overlap", "kubectl", "naive", "one_task")
 
 
 def median(values):
@@ -62,6 +62,7 @@ def labels(results):
 def tables(results):
     names = labels(results)
     compared = any("compare" in row for row in results["sizes"].values())
+    overlapped = any("overlap" in row for row in results["sizes"].values())
     short = (results.get("compare") or {}).get("commit", "")[:7] or "ref"
     lines = ["| K | objects | approach | first converge (s) | first min–max | no-op re-run (s) | no-op min–max | runs | "
              "load (1 min) min–max | API requests first / no-op |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -69,6 +70,8 @@ def tables(results):
     if compared:
         header += ["first: %s / kubectl" % short, "no-op: %s / kubectl" % short,
                    "first: meshfed / %s, per round" % short, "no-op: meshfed / %s, per round" % short]
+    if overlapped:
+        header += ["first: overlap / meshfed, per round", "no-op: overlap / meshfed, per round"]
     header += ["naive / meshfed (first)", "naive / meshfed (no-op)"]
     ratios = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for k, row in sorted(results["sizes"].items(), key=lambda item: int(item[0])):
@@ -90,6 +93,9 @@ def tables(results):
             c = row.get("compare") or {}
             cells += [ratio(c.get("first"), a.get("first")), ratio(c.get("noop"), a.get("noop")),
                       paired(m["first"], c.get("first") or []), paired(m["noop"], c.get("noop") or [])]
+        if overlapped:
+            o = row.get("overlap") or {}
+            cells += [paired(o.get("first") or [], m["first"]), paired(o.get("noop") or [], m["noop"])]
         cells += [ratio(naive.get("first"), m["first"], 1), ratio(naive.get("noop"), m["noop"], 1)]
         ratios.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return lines, ratios

@@ -10,6 +10,7 @@ kubernetes.core.k8s module call per object and (c) a playbook of one task on the
     python bench/run.py --sizes 1 10 100 --runs 5 --naive-runs 1     # writes bench/results.json
     python bench/run.py --sizes 1000 --runs 3 --naive-sizes          # K = 1000 (~8,000 objects), no naive playbook
     python bench/run.py --sizes 100 --runs 5 --naive-sizes --compare main   # this checkout against main, side by side
+    python bench/run.py --sizes 100 --runs 3 --naive-sizes --overlap --no-baselines   # exports and imports at once
     python bench/report.py                                           # the tables of docs/performance.md
 
 Each meshfed approach runs its own tree's playbooks/federate.yml and ansible.cfg with ANSIBLE_COLLECTIONS_PATH
@@ -329,6 +330,33 @@ def meshfed_run(checkout, directory):
         return dict(json.load(f)["total"], peak_rss_mib=round(run.peak_rss_kib / 1024.0, 1))
 
 
+def overlapped_run(checkout, directory):
+    """--overlap: the same federation as two ansible-playbook processes at once, the exporters' clusters
+    (``--limit cluster2:cluster3``) beside the importer's (``--limit cluster1``), so that cluster1 imports while
+    cluster2 and cluster3 export (what one converge task per cluster would give: docs/proposals/converge-per-cluster.md).
+    The bench's gateway addresses are static, so neither needs the other's results. Wall-clock seconds are those of
+    the slower; requests are summed."""
+    def one(limit):
+        counts = os.path.join(directory, "requests-%s-%s.json" % (checkout.name, limit.replace(":", "-")))
+        env = {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(REPO, "bench", "callback_plugins"),
+               "ANSIBLE_CALLBACKS_ENABLED": "bench_requests", "MESHFED_BENCH_REQUESTS": counts}
+        if os.path.exists(counts):
+            os.unlink(counts)
+        run = ansible_playbook(checkout, directory, "--limit", limit, callback=None, env=env)
+        if run.rc != 0:
+            raise RuntimeError("%s --limit %s: federate.yml failed:\n%s%s"
+                               % (checkout.label, limit, run.stdout[-3000:], run.stderr[-3000:]))
+        with open(counts) as f:
+            return json.load(f)["total"], run.peak_rss_kib
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(one, ("cluster2:cluster3", "cluster1")))
+    total = {}
+    for counts, dummy in done:
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + value
+    return dict(total, peak_rss_mib=round(max(rss for dummy, rss in done) / 1024.0, 1))
+
+
 def prove_code(checkout, directory):
     """Run federate.yml of ``checkout`` once at -vv (not measured; its output in the bench directory) and check
     that every task Ansible ran from a role came from this checkout's tree (the 'task path:' lines name the files),
@@ -467,6 +495,10 @@ def main():
     parser.add_argument("--timeout", type=int, default=None,
                         help="seconds one ansible-playbook or kubectl command may take (default 600 + 3 s per K)")
     parser.add_argument("--json", default=os.path.join(REPO, "bench", "results.json"))
+    parser.add_argument("--overlap", action="store_true",
+                        help="also run this checkout as two concurrent playbooks (exporters, importer: --limit)")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="no one-task playbook (kubectl still runs: the ratios' baseline)")
     parser.add_argument("--quotas", action="store_true",
                         help="a quota for every consumer of every export (the --compare tree must know quotas too)")
     parser.add_argument("--failover", action="store_true",
@@ -504,7 +536,10 @@ def main():
         manifests = rendered_manifests(directory, k, federation)
         approaches = dict((c.name, (args.runs, functools.partial(meshfed_run, c, directory))) for c in checkouts)
         approaches["kubectl"] = (args.runs, lambda: kubectl_apply(directory, manifests))
-        approaches["one_task"] = (args.runs, functools.partial(one_task_playbook, directory))
+        if args.overlap:
+            approaches["overlap"] = (args.runs, functools.partial(overlapped_run, checkouts[0], directory))
+        if not args.no_baselines:
+            approaches["one_task"] = (args.runs, functools.partial(one_task_playbook, directory))
         if args.naive_sizes is None or k in args.naive_sizes:
             approaches["naive"] = (args.naive_runs, lambda: naive_playbook(directory, manifests))
         objects = sum(len(m) for m in manifests.values())
