@@ -24,8 +24,8 @@ options:
 
 EXAMPLES = r"""
 - name: Converge only when the preflight planned a write somewhere
-  ansible.builtin.set_fact:
-    meshfed_converge: "{{ not (hostvars | meshfed.federation.preflight_unchanged(ansible_play_hosts)) }}"
+  ansible.builtin.include_tasks: converge.yml
+  when: not (hostvars | meshfed.federation.preflight_unchanged(ansible_play_hosts))
 """
 
 RETURN = r"""
