@@ -11,9 +11,11 @@ name: preflight_failure
 short_description: The one message that stops every cluster when the preflight of one is blocked
 version_added: 0.1.0
 description:
-  - Reads what the tasks of the private_gateway, service_export and service_import roles registered
-    (C(private_gateway_result), C(service_export_result), C(service_import_result)) on every cluster host given, when
-    they ran with C(preflight=true), and returns one message naming each cluster where objects are in the way or mesh
+  - Reads the preflight results of the private_gateway, service_export and service_import roles on every cluster host
+    given, the RV(meshfed.federation.cluster_preflight#module:roles) of the M(meshfed.federation.cluster_preflight)
+    tasks registered as C(meshfed_gateway_preflight_result) and C(meshfed_preflight_result), or else what the roles'
+    own tasks registered with C(preflight=true) (C(private_gateway_result), C(service_export_result),
+    C(service_import_result)). It returns one message naming each cluster where objects are in the way or mesh
     settings meshfed cannot work with are found (an ambient namespace, an exported Service hidden from the gateway
     namespace, a Sidecar hiding the egress gateway), with what blocks it there; an empty string when none is blocked.
   - C(playbooks/federate.yml) fails every cluster with it before any cluster is changed.

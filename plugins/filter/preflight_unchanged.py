@@ -11,8 +11,9 @@ name: preflight_unchanged
 short_description: Whether the preflight of every cluster planned no write at all
 version_added: 0.1.0
 description:
-  - V(true) when the preflight of each role of each cluster given (what the private_gateway, service_export and
-    service_import roles registered with C(preflight=true)) planned no create, update or delete and found nothing in
+  - V(true) when the preflight of each role of each cluster given (read as
+    P(meshfed.federation.preflight_failure#filter) reads it, from the M(meshfed.federation.cluster_preflight) tasks'
+    results or else the roles' own) planned no create, update or delete and found nothing in
     the way; V(false) otherwise, and when any of them has no such result.
   - C(playbooks/federate.yml) then skips its converge, which would read the same objects again, under the same lock,
     and write nothing.

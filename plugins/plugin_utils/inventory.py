@@ -12,11 +12,15 @@ import os
 
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import DISCOVERED_ADDRESS_FACT
 from ansible_collections.meshfed.federation.plugins.module_utils.model.settings import DEFAULT_SETTINGS
+from ansible_collections.meshfed.federation.plugins.plugin_utils.cluster_preflight import ROLES
 
 # what the tasks of the private_gateway, service_export and service_import roles register, in the order they run
-ROLE_RESULTS = ("private_gateway_result", "service_export_result", "service_import_result")
+ROLE_RESULTS = tuple(role + "_result" for role in ROLES)
 # what the federation lock's task registers (playbooks/tasks/lock.yml)
 LOCK_RESULT = "meshfed_lock_result"
+# what federate.yml's preflight tasks register (cluster_preflight: the roles' preflight results under ``roles``): the
+# gateways' alone first when an address is discovered, then the others'
+PREFLIGHT_RESULTS = ("meshfed_gateway_preflight_result", "meshfed_preflight_result")
 # the keys of a registered result that the preflight's verdict, the lock's and the run's end read
 RESULT_KEYS = ("failed", "msg", "preflight", "blocked", "conflict_reasons", "in_the_way", "mesh_settings", "held_by",
                "changes")
@@ -57,10 +61,30 @@ def registered_results(hostvars, clusters, names=ROLE_RESULTS):
     registered], for every cluster of ``clusters``."""
     results = {}
     for name in clusters:
-        registered = [hostvars[name].get(var) for var in names]
-        results[name] = [dict((k, plain(r[k])) for k in RESULT_KEYS if k in r) if isinstance(r, dict) else None
-                         for r in registered]
+        results[name] = [_kept(hostvars[name].get(var)) for var in names]
     return results
+
+
+def preflight_results(hostvars, clusters):
+    """Cluster name -> the preflight results of its roles, in ROLES' order, as registered_results keeps them: from
+    the roles of the cluster_preflight tasks' results (PREFLIGHT_RESULTS) when one ran, else what the roles' own tasks
+    registered (a playbook that runs each role with preflight=true)."""
+    results = {}
+    for name in clusters:
+        planned = {}
+        for var in PREFLIGHT_RESULTS:
+            result = hostvars[name].get(var)
+            if isinstance(result, dict) and isinstance(result.get("roles"), dict):
+                planned.update(result["roles"])
+        if planned:
+            results[name] = [_kept(planned.get(role)) for role in ROLES]
+        else:
+            results[name] = registered_results(hostvars, [name])[name]
+    return results
+
+
+def _kept(result):
+    return dict((k, plain(result[k])) for k in RESULT_KEYS if k in result) if isinstance(result, dict) else None
 
 
 def present_vars(host, names):

@@ -12,7 +12,7 @@ __metaclass__ = type
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.preflight import (
     is_blocked_result, is_unchanged_result)
 from ansible_collections.meshfed.federation.plugins.module_utils.apply.engine import cluster_conflict_message
-from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import registered_results
+from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import preflight_results
 
 
 def preflight_failure(results):
@@ -43,7 +43,7 @@ def nothing_to_change(results):
 
 def role_results(hostvars, clusters):
     """(cluster, the results its roles registered) of each of ``clusters``, in order: what the verdicts read."""
-    registered = registered_results(hostvars, clusters)
+    registered = preflight_results(hostvars, clusters)
     return [(name, registered[name]) for name in clusters]
 
 

@@ -30,9 +30,10 @@ FEDERATION = "locked-" + uuid.uuid4().hex[:6]
 LEASE = "meshfed-" + FEDERATION
 CLUSTERS = ("cluster1", "cluster2")
 GATEWAYS = "istio-private-gateways"
-# once a run holds the lock: its first gateway task, the preflight's (a run with nothing to write ends with it)
-CONVERGING = re.compile(r"^TASK \[meshfed\.federation\.private_gateway : Converge the private gateways of cluster\d "
-                        r"\(preflight\)\]")
+# once a run holds the lock: the preflight's first task that reads a cluster (a run with nothing to write ends with
+# the preflight), the gateways' own when an address is discovered, else every role's
+CONVERGING = re.compile(r"^TASK \[(Plan the private gateways first, for the addresses their discovery finds, in|"
+                        r"Plan every role \(preflight\) of) cluster\d\]")
 # a run about to ask for the lock
 LOCKING = re.compile(r"^TASK \[Take the federation's lock in cluster\d\]")
 ROLE_MODULES = ("private_gateway", "service_export", "service_import")

@@ -87,6 +87,21 @@ def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
     assert {(c, k) for c in CLUSTERS for k in after[c] if after[c][k] != before[c].get(k)} == set()
 
 
+@pytest.mark.parametrize("variable,value", [("service_export_prune", "sometimes"), ("private_gateway_wait_timeout", "soon"),
+                                            ("meshfed_state", "gone")])
+def test_a_bad_role_variable_is_refused_by_name_before_the_preflight_reads_any_cluster(lab, inventory, variable, value):
+    """The preflight runs the roles' modules without their tasks (cluster_preflight): their variables are still checked
+    as each role checks them (meshfed_state through each role's state), before anything is read or written."""
+    before = {c: write_marks(lab, c) for c in CLUSTERS}
+    run = run_playbook("federate.yml", inventory, "-e", "%s=%s" % (variable, value))
+    assert run.rc != 0
+    message = run.failure()
+    assert "Validation of arguments failed" in message and value in message, message
+    assert variable in message or variable == "meshfed_state" and "service_export_state" in message, message
+    assert not list(run.task_results("cluster_preflight", preflight=None)), "the preflight ran"
+    assert {c: write_marks(lab, c) for c in CLUSTERS} == before
+
+
 def test_modules_run_in_process_or_as_processes_alike(lab, inventory):
     """On a local connection the action plugins run the modules' code in Ansible's workers; with
     MESHFED_IN_PROCESS=false Ansible runs each module as its own process. Both see a converged federation."""
