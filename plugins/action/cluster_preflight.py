@@ -27,6 +27,9 @@ display = Display()
 
 class ActionModule(ModuleAction):
 
+    # the role modules run one after the other within the task: no async job of their own (module docs: async none)
+    _supports_async = False
+
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
         del tmp
