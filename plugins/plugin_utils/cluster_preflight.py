@@ -8,10 +8,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.meshfed.federation.plugins.module_utils.args_common import AUTH_ARG_SPEC, FEDERATION_ARG_SPEC
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
+    AUTH_ARG_SPEC, CLUSTER_ROLES, FEDERATION_ARG_SPEC)
 
-# in the order a run converges them (the gateway's discovered address first)
-ROLES = ("private_gateway", "service_export", "service_import")
+ROLES = CLUSTER_ROLES
 # what every role's module takes from the task: the connection, the federation and the cluster
 SHARED_OPTIONS = tuple(AUTH_ARG_SPEC) + tuple(FEDERATION_ARG_SPEC)
 
