@@ -15,9 +15,9 @@ description:
     example its API server was unreachable), with the message of its failed task; an empty string when the run
     went through on every cluster it ran on.
   - A cluster host for which none of the run's tasks registered a result (C(meshfed_lock_result),
-    C(meshfed_gateway_preflight_result), C(meshfed_preflight_result), C(private_gateway_result),
-    C(service_export_result), C(service_import_result)) was not part of the run (outside C(--limit), say) and is not
-    named.
+    C(meshfed_gateway_preflight_result), C(meshfed_preflight_result), C(meshfed_gateways_and_exports_result),
+    C(meshfed_imports_result), C(private_gateway_result), C(service_export_result), C(service_import_result)) was not
+    part of the run (outside C(--limit), say) and is not named.
 options:
   _input:
     description: The C(hostvars) of the play.
@@ -55,13 +55,13 @@ _value:
 
 from ansible_collections.meshfed.federation.plugins.plugin_utils.left_out import left_out_message
 from ansible_collections.meshfed.federation.plugins.plugin_utils.inventory import (
-    LOCK_RESULT, PREFLIGHT_RESULTS, ROLE_RESULTS, registered_results)
+    CONVERGE_RESULTS, LOCK_RESULT, PREFLIGHT_RESULTS, ROLE_RESULTS, registered_results)
 
 
 def clusters_left_out(hostvars, clusters, remaining):
     # the lock's task first: a cluster unreachable from the start fails there
-    return left_out_message(list(clusters), list(remaining),
-                            registered_results(hostvars, clusters, (LOCK_RESULT,) + PREFLIGHT_RESULTS + ROLE_RESULTS))
+    registered = (LOCK_RESULT,) + PREFLIGHT_RESULTS + CONVERGE_RESULTS + ROLE_RESULTS
+    return left_out_message(list(clusters), list(remaining), registered_results(hostvars, clusters, registered))
 
 
 class FilterModule(object):

@@ -12,7 +12,7 @@ short_description: The one message that stops every cluster when the preflight o
 version_added: 0.1.0
 description:
   - Reads the preflight results of the private_gateway, service_export and service_import roles on every cluster host
-    given, the RV(meshfed.federation.cluster_preflight#module:roles) of the M(meshfed.federation.cluster_preflight)
+    given, the RV(meshfed.federation.federated_cluster#module:roles) of the M(meshfed.federation.federated_cluster)
     tasks registered as C(meshfed_gateway_preflight_result) and C(meshfed_preflight_result), or else what the roles'
     own tasks registered with C(preflight=true) (C(private_gateway_result), C(service_export_result),
     C(service_import_result)). It returns one message naming each cluster where objects are in the way or mesh

@@ -12,7 +12,7 @@ short_description: Whether the preflight of every cluster planned no write at al
 version_added: 0.1.0
 description:
   - V(true) when the preflight of each role of each cluster given (read as
-    P(meshfed.federation.preflight_failure#filter) reads it, from the M(meshfed.federation.cluster_preflight) tasks'
+    P(meshfed.federation.preflight_failure#filter) reads it, from the M(meshfed.federation.federated_cluster) tasks'
     results or else the roles' own) planned no create, update or delete and found nothing in
     the way; V(false) otherwise, and when any of them has no such result.
   - C(playbooks/federate.yml) then skips its converge, which would read the same objects again, under the same lock,

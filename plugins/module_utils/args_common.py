@@ -130,11 +130,12 @@ SERVICE_IMPORT_MODULE = dict(argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATI
                              supports_check_mode=True)
 # the modules of the cluster roles, in the order a run converges them (the gateway's discovered address first)
 CLUSTER_ROLES = ("private_gateway", "service_export", "service_import")
-# cluster_preflight: per cluster role, that role module's own options (those of its task in the role); the connection,
-# federation and cluster are the task's, for every role. Each role module checks its options as it would alone.
-CLUSTER_PREFLIGHT_MODULE = dict(
+# federated_cluster: per cluster role, that role module's own options (those of its task in the role); the connection,
+# federation, cluster and preflight are the task's, for every role. Each role module checks its options as it would alone.
+FEDERATED_CLUSTER_MODULE = dict(
     argument_spec=argument_spec(AUTH_ARG_SPEC, FEDERATION_ARG_SPEC, dict(
         roles=dict(type="list", elements="str", choices=list(CLUSTER_ROLES), default=list(CLUSTER_ROLES)),
+        preflight=dict(type="bool", default=False),
         private_gateway=dict(type="dict", default={}),
         service_export=dict(type="dict", default={}),
         service_import=dict(type="dict", default={}))),

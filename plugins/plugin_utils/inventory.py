@@ -12,15 +12,18 @@ import os
 
 from ansible_collections.meshfed.federation.plugins.module_utils.observe.discovery import DISCOVERED_ADDRESS_FACT
 from ansible_collections.meshfed.federation.plugins.module_utils.model.settings import DEFAULT_SETTINGS
-from ansible_collections.meshfed.federation.plugins.plugin_utils.cluster_preflight import ROLES
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import CLUSTER_ROLES
 
 # what the tasks of the private_gateway, service_export and service_import roles register, in the order they run
-ROLE_RESULTS = tuple(role + "_result" for role in ROLES)
+ROLE_RESULTS = tuple(role + "_result" for role in CLUSTER_ROLES)
 # what the federation lock's task registers (playbooks/tasks/lock.yml)
 LOCK_RESULT = "meshfed_lock_result"
-# what federate.yml's preflight tasks register (cluster_preflight: the roles' preflight results under ``roles``): the
+# what federate.yml's preflight tasks register (federated_cluster: the roles' preflight results under ``roles``): the
 # gateways' alone first when an address is discovered, then the others'
 PREFLIGHT_RESULTS = ("meshfed_gateway_preflight_result", "meshfed_preflight_result")
+# what federate.yml's converge tasks register (federated_cluster: the roles' results under ``roles``): the gateways'
+# and exports', then the imports'
+CONVERGE_RESULTS = ("meshfed_gateways_and_exports_result", "meshfed_imports_result")
 # the keys of a registered result that the preflight's verdict, the lock's and the run's end read
 RESULT_KEYS = ("failed", "msg", "preflight", "blocked", "conflict_reasons", "in_the_way", "mesh_settings", "held_by",
                "changes")
@@ -66,8 +69,8 @@ def registered_results(hostvars, clusters, names=ROLE_RESULTS):
 
 
 def preflight_results(hostvars, clusters):
-    """Cluster name -> the preflight results of its roles, in ROLES' order, as registered_results keeps them: from
-    the roles of the cluster_preflight tasks' results (PREFLIGHT_RESULTS) when one ran, else what the roles' own tasks
+    """Cluster name -> the preflight results of its roles, in CLUSTER_ROLES' order, as registered_results keeps them: from
+    the roles of the federated_cluster tasks' results (PREFLIGHT_RESULTS) when one ran, else what the roles' own tasks
     registered (a playbook that runs each role with preflight=true)."""
     results = {}
     for name in clusters:
@@ -77,7 +80,7 @@ def preflight_results(hostvars, clusters):
             if isinstance(result, dict) and isinstance(result.get("roles"), dict):
                 planned.update(result["roles"])
         if planned:
-            results[name] = [_kept(planned.get(role)) for role in ROLES]
+            results[name] = [_kept(planned.get(role)) for role in CLUSTER_ROLES]
         else:
             results[name] = registered_results(hostvars, [name])[name]
     return results

@@ -35,17 +35,19 @@ class PlaybookRun(object):
     def task_results(self, module=None, preflight=False):
         """(task name, host, result) of every task that ran, optionally only for one module. federate.yml plans every
         role of every cluster before it changes any: those results (``preflight`` true) only with ``preflight=True``,
-        with ``preflight=None`` they and the others. The preflight's one task per cluster (cluster_preflight) counts as
-        the results of the role modules it ran, after its own (which is no role's preflight result)."""
+        with ``preflight=None`` they and the others. A federated_cluster task (one per cluster for several roles)
+        counts as its own result, then as the result of each role module it ran, named "<task name> (<role>)"."""
         for play in (self.result or {}).get("plays", []):
             for task in play["tasks"]:
+                name = task["task"]["name"]
                 for host, res in task["hosts"].items():
-                    for one in [res] + [dict(r, preflight=True) for r in (res.get("roles") or {}).values()
-                                        if res.get("action", "").endswith("cluster_preflight")]:
+                    roles = (res.get("roles") or {}) if res.get("action", "").endswith("federated_cluster") else {}
+                    results = [(name, res)] + [("%s (%s)" % (name, role), r) for role, r in roles.items()]
+                    for one_name, one in results:
                         if preflight is not None and bool(one.get("preflight")) != preflight:
                             continue
                         if module is None or one.get("action", "").endswith(module):
-                            yield task["task"]["name"], host, one
+                            yield one_name, host, one
 
     def changed_tasks(self):
         return [(name, host) for name, host, res in self.task_results(preflight=None) if res.get("changed")]

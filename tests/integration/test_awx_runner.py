@@ -162,7 +162,8 @@ def assert_every_cluster_role(job, **expect):
     # each is the module's own summary, displayed as the task ends (a line of the output, not only in the result)
     lines = job.stdout_lines()
     for host, res in job.results("runner_on_ok", "Converge the "):
-        assert res["summary"] in lines, (host, res["summary"])
+        for role, one in res["roles"].items():
+            assert one["summary"] in lines, (host, role, one["summary"])
     return progress
 
 

@@ -90,15 +90,17 @@ def test_second_run_changes_nothing_and_writes_nothing(lab, inventory):
 @pytest.mark.parametrize("variable,value", [("service_export_prune", "sometimes"), ("private_gateway_wait_timeout", "soon"),
                                             ("meshfed_state", "gone")])
 def test_a_bad_role_variable_is_refused_by_name_before_the_preflight_reads_any_cluster(lab, inventory, variable, value):
-    """The preflight runs the roles' modules without their tasks (cluster_preflight): their variables are still checked
-    as each role checks them (meshfed_state through each role's state), before anything is read or written."""
+    """The preflight runs the roles' modules without their tasks (federated_cluster): their variables are still checked
+    as each role checks them (meshfed_state through each role's state), by that task before it reads any cluster."""
     before = {c: write_marks(lab, c) for c in CLUSTERS}
     run = run_playbook("federate.yml", inventory, "-e", "%s=%s" % (variable, value))
     assert run.rc != 0
     message = run.failure()
     assert "Validation of arguments failed" in message and value in message, message
     assert variable in message or variable == "meshfed_state" and "service_export_state" in message, message
-    assert not list(run.task_results("cluster_preflight", preflight=None)), "the preflight ran"
+    # the preflight's task refused it before it ran any role (it read no cluster)
+    preflights = [res for dummy, dummy, res in run.task_results("federated_cluster", preflight=None)]
+    assert preflights and all(res.get("failed") and "roles" not in res for res in preflights), preflights
     assert {c: write_marks(lab, c) for c in CLUSTERS} == before
 
 

@@ -18,7 +18,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.meshfed.federation.plugins.action import meshfed
-from ansible_collections.meshfed.federation.plugins.module_utils.args_common import CLUSTER_PREFLIGHT_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATED_CLUSTER_MODULE
 from ansible_collections.meshfed.federation.plugins.module_utils.module_backends.validated_model import validated
 from ansible_collections.meshfed.federation.plugins.module_utils.model.build import build_model
 
@@ -151,8 +151,8 @@ def runtime():
         return yaml.safe_load(stream)
 
 
-# modules whose action plugin is their own, not the one that runs a module (cluster_preflight runs three of them)
-OWN_ACTION = {"cluster_preflight": CLUSTER_PREFLIGHT_MODULE}
+# modules whose action plugin is their own, not the one that runs a module (federated_cluster runs three of them)
+OWN_ACTION = {"federated_cluster": FEDERATED_CLUSTER_MODULE}
 
 
 def test_every_module_has_the_plugin_under_its_name_and_is_in_its_table():
@@ -169,6 +169,6 @@ def test_the_action_group_holds_the_modules_with_kubernetes_auth_options():
     specs = dict((name.rpartition(".")[2], entry.spec) for name, entry in meshfed.MODULES.items())
     specs.update(OWN_ACTION)
     with_auth = sorted(name for name, spec in specs.items() if "kubeconfig" in spec["argument_spec"])
-    assert with_auth == ["cluster_preflight", "federation_info", "federation_lock", "private_gateway", "service_export",
+    assert with_auth == ["federated_cluster", "federation_info", "federation_lock", "private_gateway", "service_export",
                          "service_import"]
     assert sorted(runtime()["action_groups"]["meshfed"]) == with_auth

@@ -53,11 +53,11 @@ def test_a_cluster_blocked_by_mesh_settings_alone_is_worded_so_through_what_the_
 
 
 def planned(roles, **top):
-    """What federate.yml's cluster_preflight task registers: the roles' results under ``roles``."""
+    """What federate.yml's federated_cluster task registers: the roles' results under ``roles``."""
     return dict({"changed": False, "roles": roles}, **top)
 
 
-def test_the_cluster_preflight_task_is_read_as_the_roles_own_tasks_would_be():
+def test_the_federated_cluster_task_is_read_as_the_roles_own_tasks_would_be():
     every = ["cluster1", "cluster2", "cluster3", "cluster4"]
     one_task = {
         "cluster1": {"meshfed_preflight_result": planned({"private_gateway": CLEAR, "service_export": CLEAR,
@@ -74,7 +74,7 @@ def test_the_cluster_preflight_task_is_read_as_the_roles_own_tasks_would_be():
         "This run left out 1 of its 3 clusters, where it failed: %s" % UNREACHABLE["msg"])
 
 
-def test_the_cluster_preflight_task_wins_over_role_results_of_an_earlier_task():
+def test_the_federated_cluster_task_wins_over_role_results_of_an_earlier_task():
     """A converge after the preflight registers the roles' own results; the preflight's verdicts read the preflight."""
     nothing_to_do = dict(CLEAR, changes=0, in_the_way=False)
     registered = {"cluster1": {"meshfed_preflight_result": planned(dict((r, nothing_to_do) for r in (

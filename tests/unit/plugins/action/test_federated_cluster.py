@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: meshfed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The cluster_preflight action: the three role modules' preflights of one cluster in one task, each run as its own
-task would run it, the first failure ending the task."""
+"""The federated_cluster action: the three role modules of one cluster in one task (their preflight, or their
+converge), after their roles' variables are checked; each run as its own task would run it, the first failure ending
+the task."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,11 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.meshfed.federation.plugins.action import cluster_preflight, meshfed
+from ansible_collections.meshfed.federation.plugins.action import federated_cluster, meshfed
 
 ROLES = ("private_gateway", "service_export", "service_import")
 FEDERATION = {"model": "{}"}
-ARGS = {"federation": FEDERATION, "cluster": "c1", "context": "c1",
+ARGS = {"federation": FEDERATION, "cluster": "c1", "context": "c1", "preflight": True,
         "private_gateway": {"credential": {"cert_path": "/p/c1.crt", "key_path": "/p/c1.key", "ca_path": "/p/ca.crt"},
                             "discover_address": None},
         "service_export": {"force": True},
@@ -29,6 +30,10 @@ def default_environment(monkeypatch):
 
 
 def role_result(role, params, **extra):
+    if not params.get("preflight"):
+        return dict({"changed": role != "service_export", "role": role, "changes": 2,
+                     "diff": [{"before": "", "after": "%s object" % role}], "summary": "c1 %s: created 2" % role,
+                     "api_requests": {"list": 3, "apply": 2}, "seen": dict(params)}, **extra)
     return dict({"changed": False, "preflight": True, "role": role, "blocked": False, "changes": 0,
                  "summary": "c1 %s preflight: clear" % role, "api_requests": {"list": 3, "get": 1},
                  "seen": dict(params)}, **extra)
@@ -59,10 +64,13 @@ def roles(monkeypatch):
 
 
 def action(transport="local", args=None):
-    task = SimpleNamespace(action="cluster_preflight", resolved_action="meshfed.federation.cluster_preflight",
+    task = SimpleNamespace(action="federated_cluster", resolved_action="meshfed.federation.federated_cluster",
                            args=dict(args or ARGS), async_val=0, environment=[], check_mode=False, diff=False)
     connection = SimpleNamespace(transport=transport, has_native_async=False, _shell=SimpleNamespace(tmpdir="/tmp/x"))
-    plugin = cluster_preflight.ActionModule(task, connection, SimpleNamespace(become=False), loader=None, templar=None)
+    # the templar renders the task variables the action checks: here they are plain values already
+    templar = SimpleNamespace(template=lambda value: value)
+    plugin = federated_cluster.ActionModule(task, connection, SimpleNamespace(become=False), loader=None,
+                                            templar=templar)
     plugin.executed, plugin.removed = [], []
 
     def execute(module_name, module_args, task_vars):
@@ -123,7 +131,42 @@ def test_on_a_remote_connection_each_role_module_is_executed_as_its_own_task_wou
 
 def test_each_role_shows_its_progress_line_as_its_own_task_did(roles, monkeypatch):
     shown = []
-    monkeypatch.setattr(cluster_preflight.display, "display", shown.append)
-    monkeypatch.setattr(cluster_preflight, "shows_progress", lambda: True)
+    monkeypatch.setattr(federated_cluster.display, "display", shown.append)
+    monkeypatch.setattr(federated_cluster, "shows_progress", lambda: True)
     action().run(task_vars={})
     assert shown == ["c1 %s preflight: clear" % role for role in ROLES]
+
+
+def test_without_preflight_each_role_converges_and_the_task_carries_their_changes_and_diffs(roles):
+    args = dict(ARGS, preflight=False)
+    result = action(args=args).run(task_vars={})
+    assert roles.ran == list(ROLES) and not result.get("failed"), result
+    assert [r["seen"]["preflight"] for r in result["roles"].values()] == [False] * 3
+    assert result["changed"] is True and result["api_requests"] == {"list": 9, "apply": 6}
+    assert result["diff"] == [{"before": "", "after": "%s object" % role} for role in ROLES]
+
+
+def test_preflight_is_off_unless_asked(roles):
+    args = dict(ARGS)
+    del args["preflight"]
+    result = action(args=args).run(task_vars={})
+    assert [r["seen"]["preflight"] for r in result["roles"].values()] == [False] * 3
+
+
+def test_the_roles_run_in_the_order_a_converge_needs_whatever_order_they_are_named_in(roles):
+    action(args=dict(ARGS, roles=["service_import", "private_gateway"])).run(task_vars={})
+    assert roles.ran == ["private_gateway", "service_import"]
+
+
+@pytest.mark.parametrize("variable,value", [("service_export_prune", "sometimes"), ("private_gateway_state", "gone"),
+                                            ("service_import_force", "perhaps")])
+def test_a_bad_role_variable_fails_the_task_naming_it_before_any_role_runs(roles, variable, value):
+    result = action().run(task_vars={variable: value, "service_export_force": True})
+    assert result["failed"] is True and "Validation of arguments failed" in result["msg"], result
+    assert variable in result["msg"] and value in result["msg"] and len(result["argument_errors"]) == 1, result
+    assert roles.ran == [] and "roles" not in result
+
+
+def test_only_the_variables_of_the_roles_it_runs_are_checked(roles):
+    result = action(args=dict(ARGS, roles=["service_import"])).run(task_vars={"service_export_prune": "sometimes"})
+    assert roles.ran == ["service_import"] and not result.get("failed"), result
