@@ -17,7 +17,8 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.meshfed.federation.plugins.action.meshfed import ActionModule as ModuleAction
 from ansible_collections.meshfed.federation.plugins.action.meshfed import module_entry
-from ansible_collections.meshfed.federation.plugins.module_utils.args_common import FEDERATED_CLUSTER_MODULE
+from ansible_collections.meshfed.federation.plugins.module_utils.args_common import (
+    CLUSTER_ROLES, FEDERATED_CLUSTER_MODULE)
 from ansible_collections.meshfed.federation.plugins.plugin_utils.federated_cluster import (
     combined_result, role_args, role_module, roles_to_run)
 from ansible_collections.meshfed.federation.plugins.plugin_utils.in_process import (
@@ -42,14 +43,13 @@ class ActionModule(ModuleAction):
             result.update(remove_values({"failed": True, "msg": error}, secrets))
             return result
         params = validated.validated_parameters
-        roles = roles_to_run(params)
-        errors = self.role_variable_errors(roles, task_vars or {})
+        errors = self.role_variable_errors(CLUSTER_ROLES, task_vars or {})
         if errors:
             result.update(failed=True, msg="Validation of arguments failed:\n%s" % "\n".join(errors),
                           argument_errors=errors)
             return result
         results = []
-        for role in roles:
+        for role in roles_to_run(params):
             results.append((role, self.run_role(role, role_args(params, role), task_vars)))
             if results[-1][1].get("failed"):
                 break
@@ -60,7 +60,8 @@ class ActionModule(ModuleAction):
     def role_variable_errors(self, roles, task_vars):
         """What ansible.builtin.validate_argument_spec would say of the roles' variables that are set (the roles'
         defaults come from their ``variables`` entry point, imported without tasks): the values their tasks would
-        template into the options of this task."""
+        template into the options of this task. Every cluster role's, whichever roles this task runs: a bad variable of
+        the imports stops a run before the task that plans the gateways alone reads a cluster."""
         spec = role_argument_spec(roles)
         variables = self._templar.template(dict((name, task_vars[name]) for name in spec if name in task_vars))
         return role_variable_errors(spec, variables)

@@ -17,7 +17,8 @@ description:
     M(meshfed.federation.service_import) for one cluster, those of O(roles), in that order, in one task. Each is the
     role module run with the options given for it here and the task's O(preflight); the result of each is what the
     role's own task registers.
-  - First it checks the roles' variables that are set (their defaults, the inventory's, extra vars) as each role's
+  - First it checks the three roles' variables that are set (their defaults, the inventory's, extra vars), whichever
+    roles it runs, as each role's
     own C(meta/argument_specs.yml) checks them, with the message of M(ansible.builtin.validate_argument_spec). A task
     that imports the roles with C(tasks_from=variables) gets their defaults without their tasks. A bad value fails the
     task naming the variable, before any cluster is read.

@@ -167,6 +167,12 @@ def test_a_bad_role_variable_fails_the_task_naming_it_before_any_role_runs(roles
     assert roles.ran == [] and "roles" not in result
 
 
-def test_only_the_variables_of_the_roles_it_runs_are_checked(roles):
-    result = action(args=dict(ARGS, roles=["service_import"])).run(task_vars={"service_export_prune": "sometimes"})
-    assert roles.ran == ["service_import"] and not result.get("failed"), result
+def test_every_cluster_roles_variables_are_checked_whichever_roles_it_runs(roles):
+    """federate.yml's first preflight task plans the gateways alone: a bad variable of the exports stops it there."""
+    result = action(args=dict(ARGS, roles=["private_gateway"])).run(task_vars={"service_export_prune": "sometimes"})
+    assert result["failed"] is True and "service_export_prune" in result["msg"] and roles.ran == [], result
+
+
+def test_variables_that_are_no_cluster_roles_are_not_checked(roles):
+    result = action().run(task_vars={"pki_force": "sometimes", "meshfed_anything": "else"})
+    assert roles.ran == list(ROLES) and not result.get("failed"), result
