@@ -97,3 +97,22 @@ def test_the_gateways_planned_first_and_the_other_roles_after_are_read_as_one_pr
     registered["cluster1"]["meshfed_gateway_preflight_result"] = {"skipped": True, "changed": False}
     registered["cluster1"]["meshfed_preflight_result"]["roles"]["private_gateway"] = nothing_to_do
     assert preflight_unchanged(registered, ["cluster1"]) is True
+
+
+def test_a_cluster_whose_converge_failed_is_named_with_the_message_of_its_task():
+    """federate.yml's converge tasks (federated_cluster) register the gateways' and exports' result, then the
+    imports': the cluster left out during the imports is named with that task's message."""
+    nothing_to_do = dict(CLEAR, changes=1, in_the_way=False)
+    preflight = planned(dict((r, nothing_to_do) for r in ("private_gateway", "service_export", "service_import")))
+    failed = "cluster cluster2: API server at https://127.0.0.1:9 unreachable: Connection reset"
+    registered = {
+        "cluster1": {"meshfed_preflight_result": preflight, "meshfed_gateways_and_exports_result": planned({}),
+                     "meshfed_imports_result": planned({})},
+        "cluster2": {"meshfed_preflight_result": preflight, "meshfed_gateways_and_exports_result": planned({}),
+                     "meshfed_imports_result": planned({"service_import": {"failed": True, "msg": failed}},
+                                                       failed=True, msg=failed)},
+    }
+    assert clusters_left_out(registered, ["cluster1", "cluster2"], ["cluster1"]) == (
+        "This run left out 1 of its 2 clusters, where it failed: %s" % failed)
+    # the preflight's verdicts are not read from the converge's results
+    assert preflight_failure(registered, ["cluster1", "cluster2"]) == ""
