@@ -359,24 +359,27 @@ def overlapped_run(checkout, directory):
 
 def prove_code(checkout, directory):
     """Run federate.yml of ``checkout`` once at -vv (not measured; its output in the bench directory) and check
-    that every task Ansible ran from a role came from this checkout's tree (the 'task path:' lines name the files),
-    and its modules too (ansible-doc's file name). Returns those role directories and the module's file."""
+    that every task Ansible ran came from this checkout's tree (the 'task path:' lines name the files: its playbooks'
+    task files and its roles'), and its modules too (ansible-doc's file name). Returns those directories and the
+    module's file."""
     run = ansible_playbook(checkout, directory, "-vv", callback=None)
     with open(os.path.join(directory, "setup-%s.log" % checkout.name), "w") as f:
         f.write(run.stdout + run.stderr)
     if run.rc != 0:
         raise RuntimeError("%s: federate.yml failed:\n%s%s" % (checkout.label, run.stdout[-3000:], run.stderr[-3000:]))
-    paths = sorted(set(line.split("task path:", 1)[1].strip().rsplit("/tasks/", 1)[0]
-                       for line in run.stdout.splitlines() if "task path:" in line and "/roles/" in line))
+    paths = sorted(set(os.path.dirname(line.split("task path:", 1)[1].strip().rsplit(":", 1)[0])
+                       for line in run.stdout.splitlines() if "task path:" in line))
     tree = os.path.realpath(checkout.root)
     # and the plugins: Ansible resolves meshfed.federation to one directory for roles and plugins alike
     doc = subprocess.run(["ansible-doc", "--json", "-t", "module", "meshfed.federation.service_import"],
                          cwd=checkout.root, env=checkout.env(), capture_output=True, text=True, check=True)
     paths.append(json.loads(doc.stdout)["meshfed.federation.service_import"]["doc"]["filename"])
-    foreign = [path for path in paths if not os.path.realpath(path).startswith(tree + os.sep)]
-    if len(paths) < 5 or foreign:  # the 4 roles of federate.yml and the module
-        raise RuntimeError("%s: roles or plugins from outside %s: %s"
-                           % (checkout.label, tree, foreign or "no task path"))
+    paths = sorted(set(os.path.realpath(path) for path in paths))
+    foreign = [path for path in paths if not path.startswith(tree + os.sep)]
+    # a role's tasks (pki) and the playbook's task files
+    if not [p for p in paths if "/roles/" in p] or not [p for p in paths if "/playbooks" in p] or foreign:
+        raise RuntimeError("%s: tasks or plugins from outside %s: %s"
+                           % (checkout.label, tree, foreign or "no role or playbook task path in %s" % paths))
     return paths
 
 
